@@ -1,0 +1,62 @@
+/*
+ * mc_http.h - HTTP server helpers over ulfius: an epoll + thread-pool listener bound to one
+ * address, JSON responses, the error envelope, and the /healthz and /metrics endpoints.
+ */
+#ifndef MC_HTTP_H
+#define MC_HTTP_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <ulfius.h>
+
+#include "mc_metrics.h"
+
+typedef struct {
+    const char *bind;       /* IPv4 address to listen on, e.g. "127.0.0.1" */
+    long port;
+    unsigned threads;       /* thread-pool size (>= 1) */
+    size_t max_body;        /* largest accepted request body in bytes */
+    unsigned max_conns;     /* connection limit */
+} mc_http_opts_t;
+
+/*
+ * Initialises inst for opts (the caller then adds endpoints) - step 1 of 2.
+ * Returns MC_OK or MC_ERR_INVAL/MC_ERR_IO with err filled.
+ */
+int mc_http_init(struct _u_instance *inst, const mc_http_opts_t *opts, char *err, size_t errlen);
+
+/*
+ * Starts listening with MHD's epoll thread pool (not ulfius's select() default) - step 2.
+ * Returns MC_OK or MC_ERR_IO (port in use...) with err filled.
+ */
+int mc_http_start(struct _u_instance *inst, const mc_http_opts_t *opts, char *err,
+                  size_t errlen);
+
+/* Stops the listener and cleans inst. Safe on an instance that never started. */
+void mc_http_stop(struct _u_instance *inst);
+
+/* Sets status and a JSON body. Takes ownership of body (decref'd here). */
+void mc_http_json(struct _u_response *resp, unsigned status, json_t *body);
+
+/*
+ * Sets status and the error envelope {"error":{"code","message"[,"details"]}}.
+ * Takes ownership of details (may be NULL). code is a stable snake_case identifier.
+ */
+void mc_http_error(struct _u_response *resp, unsigned status, const char *code,
+                   json_t *details, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/*
+ * Reads the request body as a JSON object. On failure sets the error response
+ * (413 over max_body, 415 wrong content type, 400 malformed or not an object) and
+ * returns NULL. The caller owns the returned object.
+ */
+json_t *mc_http_body_object(const struct _u_request *req, struct _u_response *resp,
+                            size_t max_body);
+
+/* ulfius callbacks: 200 {"status":"ok"} and the Prometheus text of user_data (mc_metrics_t *). */
+int mc_http_healthz(const struct _u_request *req, struct _u_response *resp, void *user_data);
+int mc_http_metrics(const struct _u_request *req, struct _u_response *resp, void *user_data);
+/* ulfius default endpoint: 404 JSON error for unknown routes. */
+int mc_http_not_found(const struct _u_request *req, struct _u_response *resp, void *user_data);
+
+#endif

@@ -1,0 +1,157 @@
+/* http.c - ulfius listener setup and JSON response helpers. */
+#include "mc_http.h"
+#include "mc_error.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+int mc_http_init(struct _u_instance *inst, const mc_http_opts_t *opts, char *err, size_t errlen)
+{
+    struct sockaddr_in addr;
+
+    if (!opts->bind || opts->port <= 0 || opts->port > 65535 || opts->threads < 1) {
+        snprintf(err, errlen, "invalid HTTP listener settings");
+        return MC_ERR_INVAL;
+    }
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)opts->port);
+    if (inet_pton(AF_INET, opts->bind, &addr.sin_addr) != 1) {
+        snprintf(err, errlen, "MC_HTTP_BIND: '%s' is not an IPv4 address", opts->bind);
+        return MC_ERR_INVAL;
+    }
+    if (ulfius_init_instance(inst, (unsigned)opts->port, &addr, NULL) != U_OK) {
+        snprintf(err, errlen, "ulfius_init_instance failed");
+        return MC_ERR_IO;
+    }
+    /* One byte over the limit so that mc_http_body_object() can tell truncation. */
+    inst->max_post_body_size = opts->max_body + 1;
+    return MC_OK;
+}
+
+int mc_http_start(struct _u_instance *inst, const mc_http_opts_t *opts, char *err,
+                  size_t errlen)
+{
+    struct MHD_OptionItem ops[] = {
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)mhd_request_completed, NULL},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)ulfius_uri_logger, NULL},
+        {MHD_OPTION_SOCK_ADDR, 0, (void *)inst->bind_address},
+        {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)opts->threads, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)(opts->max_conns ? opts->max_conns : 1024), NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, 120, NULL},
+        {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO;
+    if (ulfius_start_framework_with_mhd_options(inst, flags, ops) != U_OK) {
+        snprintf(err, errlen, "cannot listen on %s:%ld (address in use?)", opts->bind, opts->port);
+        return MC_ERR_IO;
+    }
+    return MC_OK;
+}
+
+void mc_http_stop(struct _u_instance *inst)
+{
+    if (inst->status == U_STATUS_RUNNING)
+        ulfius_stop_framework(inst);
+    ulfius_clean_instance(inst);
+}
+
+void mc_http_json(struct _u_response *resp, unsigned status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    u_map_put(resp->map_header, "Content-Type", "application/json");
+    if (text) {
+        ulfius_set_binary_body_response(resp, status, text, strlen(text));
+        free(text);
+    } else {
+        ulfius_set_binary_body_response(resp, status, "{}", 2);
+    }
+    json_decref(body);
+}
+
+void mc_http_error(struct _u_response *resp, unsigned status, const char *code,
+                   json_t *details, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *e = json_pack("{s:s, s:s}", "code", code, "message", msg);
+    if (e && details)
+        json_object_set_new(e, "details", details);
+    else
+        json_decref(details);
+    mc_http_json(resp, status, json_pack("{s:o*}", "error", e));
+}
+
+json_t *mc_http_body_object(const struct _u_request *req, struct _u_response *resp,
+                            size_t max_body)
+{
+    const char *ctype = u_map_get_case(req->map_header, "Content-Type");
+    const char *clen = u_map_get_case(req->map_header, "Content-Length");
+    json_error_t jerr;
+
+    if ((clen && strtoull(clen, NULL, 10) > max_body) || req->binary_body_length > max_body) {
+        mc_http_error(resp, 413, "body_too_large", NULL, "request body exceeds %zu bytes",
+                      max_body);
+        return NULL;
+    }
+    if (!ctype || strncasecmp(ctype, "application/json", 16) != 0 ||
+        (ctype[16] != '\0' && ctype[16] != ';' && ctype[16] != ' ')) {
+        mc_http_error(resp, 415, "unsupported_media_type", NULL,
+                      "Content-Type must be application/json");
+        return NULL;
+    }
+    if (req->binary_body_length == 0) {
+        mc_http_error(resp, 400, "bad_json", NULL, "request body is empty");
+        return NULL;
+    }
+    json_t *body = json_loadb(req->binary_body, req->binary_body_length,
+                              JSON_REJECT_DUPLICATES, &jerr);
+    if (!body) {
+        mc_http_error(resp, 400, "bad_json", NULL, "malformed JSON at line %d column %d: %s",
+                      jerr.line, jerr.column, jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(body)) {
+        json_decref(body);
+        mc_http_error(resp, 400, "bad_json", NULL, "request body must be a JSON object");
+        return NULL;
+    }
+    return body;
+}
+
+int mc_http_healthz(const struct _u_request *req, struct _u_response *resp, void *user_data)
+{
+    (void)req;
+    (void)user_data;
+    mc_http_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+    return U_CALLBACK_COMPLETE;
+}
+
+int mc_http_metrics(const struct _u_request *req, struct _u_response *resp, void *user_data)
+{
+    (void)req;
+    char *text = mc_metrics_render((mc_metrics_t *)user_data);
+    if (!text) {
+        mc_http_error(resp, 503, "unavailable", NULL, "metrics unavailable");
+        return U_CALLBACK_COMPLETE;
+    }
+    u_map_put(resp->map_header, "Content-Type", "text/plain; version=0.0.4");
+    ulfius_set_binary_body_response(resp, 200, text, strlen(text));
+    free(text);
+    return U_CALLBACK_COMPLETE;
+}
+
+int mc_http_not_found(const struct _u_request *req, struct _u_response *resp, void *user_data)
+{
+    (void)user_data;
+    mc_http_error(resp, 404, "not_found", NULL, "no route for %s", req->http_verb);
+    return U_CALLBACK_COMPLETE;
+}

@@ -1,0 +1,112 @@
+/* test_kafka.c - configuration pass-through, refusal messages, and headers through the
+ * librdkafka mock cluster (a real broker is for the system tests). */
+#include "mc_error.h"
+#include "mc_kafka.h"
+#include "mc_log.h"
+#include "mc_test.h"
+
+#include <librdkafka/rdkafka_mock.h>
+
+static void test_env_to_prop(void)
+{
+    char out[64];
+    mc_kafka_env_to_prop("BOOTSTRAP_SERVERS", out, sizeof out);
+    MC_CHECK_STR(out, "bootstrap.servers");
+    mc_kafka_env_to_prop("LINGER_MS", out, sizeof out);
+    MC_CHECK_STR(out, "linger.ms");
+    mc_kafka_env_to_prop("LINGER_MS", out, 4);
+    MC_CHECK_STR(out, "lin");
+}
+
+static void test_conf_layers(void)
+{
+    char err[512] = "";
+    char val[256];
+    size_t len = sizeof val;
+    const char *defaults[] = {"linger.ms", "5", "client.id", "dflt", NULL};
+    const char *forced[] = {"enable.idempotence", "true", NULL};
+    char *envp[] = {"MC_KAFKA_LINGER_MS=7", "MC_KAFKA_ENABLE_IDEMPOTENCE=false",
+                    "OTHER=1", "MC_KAFKA_=x", NULL};
+    rd_kafka_conf_t *conf = mc_kafka_conf_new(defaults, forced, envp, err, sizeof err);
+    MC_CHECK(conf != NULL);
+    if (!conf)
+        return;
+    MC_CHECK_INT(rd_kafka_conf_get(conf, "linger.ms", val, &len), RD_KAFKA_CONF_OK);
+    MC_CHECK_STR(val, "7"); /* environment beats defaults */
+    len = sizeof val;
+    rd_kafka_conf_get(conf, "enable.idempotence", val, &len);
+    MC_CHECK_STR(val, "true"); /* forced beats environment */
+    len = sizeof val;
+    rd_kafka_conf_get(conf, "client.id", val, &len);
+    MC_CHECK_STR(val, "dflt");
+    rd_kafka_conf_destroy(conf);
+}
+
+static void test_conf_refusal_names_variable(void)
+{
+    char err[512] = "";
+    char *envp[] = {"MC_KAFKA_NO_SUCH_PROPERTY=1", NULL};
+    rd_kafka_conf_t *conf = mc_kafka_conf_new(NULL, NULL, envp, err, sizeof err);
+    MC_CHECK(conf == NULL);
+    MC_CHECK_CONTAINS(err, "MC_KAFKA_NO_SUCH_PROPERTY");
+    MC_CHECK_CONTAINS(err, "no.such.property");
+}
+
+static void test_headers_round_trip(void)
+{
+    char err[512] = "";
+    char *envp[] = {NULL};
+    const char *pforced[] = {"test.mock.num.brokers", "1", NULL};
+    rd_kafka_conf_t *pconf = mc_kafka_conf_new(NULL, pforced, envp, err, sizeof err);
+    rd_kafka_t *p = mc_kafka_new(RD_KAFKA_PRODUCER, pconf, err, sizeof err);
+    MC_CHECK(p != NULL);
+    if (!p)
+        return;
+    const char *bootstraps = rd_kafka_mock_cluster_bootstraps(rd_kafka_handle_mock_cluster(p));
+    MC_CHECK_INT(rd_kafka_producev(p, RD_KAFKA_V_TOPIC("t"), RD_KAFKA_V_PARTITION(0),
+                                   RD_KAFKA_V_KEY("k", 1), RD_KAFKA_V_VALUE("v", 1),
+                                   RD_KAFKA_V_HEADER("ce_id", "abc", 3), RD_KAFKA_V_END),
+                 RD_KAFKA_RESP_ERR_NO_ERROR);
+    MC_CHECK_INT(rd_kafka_flush(p, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    MC_CHECK_INT(mc_kafka_ping(p, 5000), MC_OK);
+
+    const char *cdefaults[] = {"bootstrap.servers", bootstraps, "group.id", "unit", NULL};
+    rd_kafka_conf_t *cconf = mc_kafka_conf_new(cdefaults, NULL, envp, err, sizeof err);
+    rd_kafka_t *c = mc_kafka_new(RD_KAFKA_CONSUMER, cconf, err, sizeof err);
+    MC_CHECK(c != NULL);
+    rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(tp, "t", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(c, tp);
+    rd_kafka_topic_partition_list_destroy(tp);
+    rd_kafka_message_t *msg = NULL;
+    for (int i = 0; i < 100 && !msg; i++) {
+        msg = rd_kafka_consumer_poll(c, 100);
+        if (msg && msg->err) {
+            rd_kafka_message_destroy(msg);
+            msg = NULL;
+        }
+    }
+    MC_CHECK(msg != NULL);
+    if (msg) {
+        char buf[16];
+        MC_CHECK_INT(mc_kafka_header(msg, "ce_id", buf, sizeof buf), MC_OK);
+        MC_CHECK_STR(buf, "abc");
+        MC_CHECK_INT(mc_kafka_header(msg, "ce_id", buf, 3), MC_OK);
+        MC_CHECK_STR(buf, "ab");
+        MC_CHECK_INT(mc_kafka_header(msg, "nope", buf, sizeof buf), MC_ERR_NOT_FOUND);
+        rd_kafka_message_destroy(msg);
+    }
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+    rd_kafka_destroy(p);
+}
+
+int main(void)
+{
+    mc_log_init("unit", MC_LOG_ERROR);
+    MC_TEST_RUN(test_env_to_prop);
+    MC_TEST_RUN(test_conf_layers);
+    MC_TEST_RUN(test_conf_refusal_names_variable);
+    MC_TEST_RUN(test_headers_round_trip);
+    MC_TEST_DONE();
+}
