@@ -6,6 +6,7 @@
 #define MC_HTTP_H
 
 #include <jansson.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <ulfius.h>
 
@@ -19,21 +20,30 @@ typedef struct {
     unsigned max_conns;     /* connection limit */
 } mc_http_opts_t;
 
+/* A listener: the ulfius instance (add endpoints to .inst) and the address it binds,
+ * which ulfius keeps a pointer to, so both live together in a caller-owned struct. */
+typedef struct {
+    struct _u_instance inst;
+    struct sockaddr_in addr;
+    mc_http_opts_t opts;
+    int inited;
+} mc_http_server_t;
+
 /*
- * Initialises inst for opts (the caller then adds endpoints) - step 1 of 2.
+ * Initialises srv for opts (opts->bind is not copied and must outlive srv); the caller then
+ * adds endpoints to srv->inst - step 1 of 2.
  * Returns MC_OK or MC_ERR_INVAL/MC_ERR_IO with err filled.
  */
-int mc_http_init(struct _u_instance *inst, const mc_http_opts_t *opts, char *err, size_t errlen);
+int mc_http_init(mc_http_server_t *srv, const mc_http_opts_t *opts, char *err, size_t errlen);
 
 /*
  * Starts listening with MHD's epoll thread pool (not ulfius's select() default) - step 2.
  * Returns MC_OK or MC_ERR_IO (port in use...) with err filled.
  */
-int mc_http_start(struct _u_instance *inst, const mc_http_opts_t *opts, char *err,
-                  size_t errlen);
+int mc_http_start(mc_http_server_t *srv, char *err, size_t errlen);
 
-/* Stops the listener and cleans inst. Safe on an instance that never started. */
-void mc_http_stop(struct _u_instance *inst);
+/* Stops the listener and cleans srv. Safe on a server that never initialised or started. */
+void mc_http_stop(mc_http_server_t *srv);
 
 /* Sets status and a JSON body. Takes ownership of body (decref'd here). */
 void mc_http_json(struct _u_response *resp, unsigned status, json_t *body);

@@ -9,37 +9,41 @@
 #include <string.h>
 #include <strings.h>
 
-int mc_http_init(struct _u_instance *inst, const mc_http_opts_t *opts, char *err, size_t errlen)
+int mc_http_init(mc_http_server_t *srv, const mc_http_opts_t *opts, char *err, size_t errlen)
 {
-    struct sockaddr_in addr;
+    struct sockaddr_in *addr = &srv->addr;
+    struct _u_instance *inst = &srv->inst;
 
     if (!opts->bind || opts->port <= 0 || opts->port > 65535 || opts->threads < 1) {
         snprintf(err, errlen, "invalid HTTP listener settings");
         return MC_ERR_INVAL;
     }
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)opts->port);
-    if (inet_pton(AF_INET, opts->bind, &addr.sin_addr) != 1) {
+    memset(srv, 0, sizeof *srv);
+    srv->opts = *opts;
+    addr->sin_family = AF_INET;
+    addr->sin_port = htons((uint16_t)opts->port);
+    if (inet_pton(AF_INET, opts->bind, &addr->sin_addr) != 1) {
         snprintf(err, errlen, "MC_HTTP_BIND: '%s' is not an IPv4 address", opts->bind);
         return MC_ERR_INVAL;
     }
-    if (ulfius_init_instance(inst, (unsigned)opts->port, &addr, NULL) != U_OK) {
+    if (ulfius_init_instance(inst, (unsigned)opts->port, addr, NULL) != U_OK) {
         snprintf(err, errlen, "ulfius_init_instance failed");
         return MC_ERR_IO;
     }
+    srv->inited = 1;
     /* One byte over the limit so that mc_http_body_object() can tell truncation. */
     inst->max_post_body_size = opts->max_body + 1;
     return MC_OK;
 }
 
-int mc_http_start(struct _u_instance *inst, const mc_http_opts_t *opts, char *err,
-                  size_t errlen)
+int mc_http_start(mc_http_server_t *srv, char *err, size_t errlen)
 {
+    struct _u_instance *inst = &srv->inst;
+    const mc_http_opts_t *opts = &srv->opts;
     struct MHD_OptionItem ops[] = {
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)mhd_request_completed, NULL},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)ulfius_uri_logger, NULL},
-        {MHD_OPTION_SOCK_ADDR, 0, (void *)inst->bind_address},
+        {MHD_OPTION_SOCK_ADDR, 0, (void *)&srv->addr},
         {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)opts->threads, NULL},
         {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)(opts->max_conns ? opts->max_conns : 1024), NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, 120, NULL},
@@ -54,11 +58,14 @@ int mc_http_start(struct _u_instance *inst, const mc_http_opts_t *opts, char *er
     return MC_OK;
 }
 
-void mc_http_stop(struct _u_instance *inst)
+void mc_http_stop(mc_http_server_t *srv)
 {
-    if (inst->status == U_STATUS_RUNNING)
-        ulfius_stop_framework(inst);
-    ulfius_clean_instance(inst);
+    if (!srv->inited)
+        return;
+    if (srv->inst.status == U_STATUS_RUNNING)
+        ulfius_stop_framework(&srv->inst);
+    ulfius_clean_instance(&srv->inst);
+    srv->inited = 0;
 }
 
 void mc_http_json(struct _u_response *resp, unsigned status, json_t *body)

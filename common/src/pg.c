@@ -1,6 +1,7 @@
 /* pg.c - libpq helpers: bounded connect retry and result checking. */
 #include "mc_pg.h"
 #include "mc_error.h"
+#include "mc_log.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,16 @@ static void pg__trim(char *s)
         s[--n] = '\0';
 }
 
+/* Server notices ("relation already exists, skipping") go to the debug log, not stderr. */
+static void pg__notice(void *arg, const char *message)
+{
+    (void)arg;
+    char line[512];
+    snprintf(line, sizeof line, "%s", message);
+    pg__trim(line);
+    MC_DEBUG("postgres: %s", line);
+}
+
 PGconn *mc_pg_connect(const char *conninfo, int wait_ms, char *err, size_t errlen)
 {
     struct timespec pause = {0, 200 * 1000 * 1000};
@@ -20,8 +31,10 @@ PGconn *mc_pg_connect(const char *conninfo, int wait_ms, char *err, size_t errle
 
     for (;;) {
         PGconn *conn = PQconnectdb(conninfo ? conninfo : "");
-        if (conn && PQstatus(conn) == CONNECTION_OK)
+        if (conn && PQstatus(conn) == CONNECTION_OK) {
+            PQsetNoticeProcessor(conn, pg__notice, NULL);
             return conn;
+        }
         snprintf(err, errlen, "cannot connect to PostgreSQL: %s",
                  conn ? PQerrorMessage(conn) : "out of memory");
         pg__trim(err);

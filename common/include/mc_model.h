@@ -1,0 +1,92 @@
+/*
+ * mc_model.h - the model schema declared in config/models.json: models, their attributes
+ * and constraints, loaded and validated once at start; and validation of record input.
+ */
+#ifndef MC_MODEL_H
+#define MC_MODEL_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+typedef enum {
+    MC_ATTR_STRING = 0,
+    MC_ATTR_TEXT,
+    MC_ATTR_INTEGER,
+    MC_ATTR_BIGINT,
+    MC_ATTR_FLOAT,
+    MC_ATTR_BOOLEAN,
+    MC_ATTR_TIMESTAMP,
+    MC_ATTR_JSON,
+    MC_ATTR_REFERENCE,
+    MC_ATTR__COUNT
+} mc_attr_type_t;
+
+typedef struct {
+    char *name;             /* [a-z][a-z0-9_]*, also the column name */
+    mc_attr_type_t type;
+    int required;           /* NOT NULL, must be given on create */
+    long max_length;        /* string: characters (default 255); 0 = none */
+    char *references;       /* reference: the target model's name */
+} mc_attr_t;
+
+typedef struct {
+    char *name;             /* [A-Z][A-Za-z0-9_]*, the REST path segment and event model */
+    char *table;            /* SQL table, default: name lowercased */
+    int server_only;        /* neither served over REST nor pushed */
+    mc_attr_t *attrs;
+    size_t nattrs;
+} mc_model_t;
+
+typedef struct {
+    mc_model_t *models;
+    size_t nmodels;
+} mc_schema_t;
+
+/* Columns every table has besides the declared attributes, in order. */
+extern const char *const mc_model_system_columns[];
+#define MC_MODEL_NSYSTEM 4
+
+/*
+ * Reads and validates the models file at path. On error returns MC_ERR_CONFIG (or
+ * MC_ERR_IO / MC_ERR_JSON) with err naming the file, the path inside it and the problem,
+ * e.g. "config/models.json: models.Todo.attributes.title.type: unknown type 'strin'".
+ * On success *out is a schema the caller frees with mc_schema_free().
+ */
+int mc_schema_load(const char *path, mc_schema_t **out, char *err, size_t errlen);
+
+/* As mc_schema_load() from an already parsed document; file names the source in errors. */
+int mc_schema_parse(const json_t *root, const char *file, mc_schema_t **out, char *err,
+                    size_t errlen);
+
+void mc_schema_free(mc_schema_t *schema);
+
+/* The model called name, or NULL. */
+const mc_model_t *mc_schema_find(const mc_schema_t *schema, const char *name);
+
+/* The attribute called name, or NULL. */
+const mc_attr_t *mc_model_attr(const mc_model_t *model, const char *name);
+
+/* "string", "integer", ... */
+const char *mc_attr_type_name(mc_attr_type_t type);
+
+/* The PostgreSQL column type for attr, e.g. "varchar(200)", "bigint", "jsonb". Static or
+ * written into buf. */
+const char *mc_attr_sql_type(const mc_attr_t *attr, char *buf, size_t buflen);
+
+/*
+ * Checks a create (partial = 0) or update (partial = 1) body against the model: unknown
+ * or system attributes, missing required ones, wrong JSON types, lengths, integer ranges.
+ * Returns MC_OK, or MC_ERR_INVAL with *errors set to a new object
+ * {"attribute": ["message", ...]} the caller owns.
+ */
+int mc_model_validate(const mc_model_t *model, const json_t *body, int partial,
+                      json_t **errors);
+
+/*
+ * Renders value (already validated for attr) as the text form bound to a PostgreSQL
+ * parameter. Returns a heap string, or NULL for JSON null (SQL NULL). *failed is set
+ * on allocation failure.
+ */
+char *mc_attr_param_text(const mc_attr_t *attr, const json_t *value, int *failed);
+
+#endif

@@ -1,0 +1,449 @@
+/* model.c - load and validate config/models.json; validate record input against it. */
+#include "mc_model.h"
+#include "mc_error.h"
+
+#include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const mc_model_system_columns[] = {"id", "version", "created_at", "updated_at"};
+
+static const char *const type_names[MC_ATTR__COUNT] = {
+    "string", "text", "integer", "bigint", "float", "boolean", "timestamp", "json", "reference",
+};
+
+#define MODEL_DEFAULT_MAX_LENGTH 255
+#define MODEL_NAME_MAX 63
+
+const char *mc_attr_type_name(mc_attr_type_t type)
+{
+    return type >= 0 && type < MC_ATTR__COUNT ? type_names[type] : "unknown";
+}
+
+const char *mc_attr_sql_type(const mc_attr_t *attr, char *buf, size_t buflen)
+{
+    switch (attr->type) {
+    case MC_ATTR_STRING:
+        if (attr->max_length > 0) {
+            snprintf(buf, buflen, "varchar(%ld)", attr->max_length);
+            return buf;
+        }
+        return "varchar";
+    case MC_ATTR_TEXT:
+        return "text";
+    case MC_ATTR_INTEGER:
+        return "integer";
+    case MC_ATTR_BIGINT:
+    case MC_ATTR_REFERENCE:
+        return "bigint";
+    case MC_ATTR_FLOAT:
+        return "double precision";
+    case MC_ATTR_BOOLEAN:
+        return "boolean";
+    case MC_ATTR_TIMESTAMP:
+        return "timestamptz";
+    case MC_ATTR_JSON:
+        return "jsonb";
+    default:
+        return "text";
+    }
+}
+
+static int model__is_system(const char *name)
+{
+    for (size_t i = 0; i < MC_MODEL_NSYSTEM; i++)
+        if (strcmp(name, mc_model_system_columns[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Model names: [A-Z][A-Za-z0-9_]*; attribute and table names: [a-z_][a-z0-9_]*. */
+static int model__valid_name(const char *s, int model)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > MODEL_NAME_MAX)
+        return 0;
+    if (model ? !isupper((unsigned char)s[0]) : !(islower((unsigned char)s[0]) || s[0] == '_'))
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!(isdigit(c) || c == '_' || (model ? isalpha(c) : islower(c))))
+            return 0;
+    }
+    return 1;
+}
+
+static void model__free_one(mc_model_t *m)
+{
+    for (size_t i = 0; i < m->nattrs; i++) {
+        free(m->attrs[i].name);
+        free(m->attrs[i].references);
+    }
+    free(m->attrs);
+    free(m->name);
+    free(m->table);
+}
+
+void mc_schema_free(mc_schema_t *schema)
+{
+    if (!schema)
+        return;
+    for (size_t i = 0; i < schema->nmodels; i++)
+        model__free_one(&schema->models[i]);
+    free(schema->models);
+    free(schema);
+}
+
+#define FAIL(...)                                                                 \
+    do {                                                                          \
+        snprintf(err, errlen, __VA_ARGS__);                                       \
+        return MC_ERR_CONFIG;                                                     \
+    } while (0)
+
+static int model__parse_attr(const char *file, const char *mname, const char *aname,
+                             const json_t *spec, mc_attr_t *a, char *err, size_t errlen)
+{
+    const char *key;
+    json_t *v;
+    const char *type;
+
+    if (!model__valid_name(aname, 0))
+        FAIL("%s: models.%s.attributes.%s: attribute names must match [a-z_][a-z0-9_]* "
+             "(at most %d characters)", file, mname, aname, MODEL_NAME_MAX);
+    if (model__is_system(aname))
+        FAIL("%s: models.%s.attributes.%s: '%s' is a system column every model has", file,
+             mname, aname, aname);
+    if (!json_is_object(spec))
+        FAIL("%s: models.%s.attributes.%s: expected an object like {\"type\": \"string\"}",
+             file, mname, aname);
+    type = json_string_value(json_object_get(spec, "type"));
+    if (!type)
+        FAIL("%s: models.%s.attributes.%s.type: missing (one of string, text, integer, bigint, "
+             "float, boolean, timestamp, json, reference)", file, mname, aname);
+    a->type = MC_ATTR__COUNT;
+    for (int t = 0; t < MC_ATTR__COUNT; t++)
+        if (strcmp(type, type_names[t]) == 0)
+            a->type = (mc_attr_type_t)t;
+    if (a->type == MC_ATTR__COUNT)
+        FAIL("%s: models.%s.attributes.%s.type: unknown type '%s' (one of string, text, "
+             "integer, bigint, float, boolean, timestamp, json, reference)", file, mname,
+             aname, type);
+    if (!(a->name = strdup(aname)))
+        return MC_ERR_NOMEM;
+    a->max_length = a->type == MC_ATTR_STRING ? MODEL_DEFAULT_MAX_LENGTH : 0;
+
+    json_object_foreach((json_t *)spec, key, v) {
+        if (strcmp(key, "type") == 0)
+            continue;
+        if (strcmp(key, "required") == 0) {
+            if (!json_is_boolean(v))
+                FAIL("%s: models.%s.attributes.%s.required: expected true or false", file, mname,
+                     aname);
+            a->required = json_is_true(v);
+        } else if (strcmp(key, "max_length") == 0) {
+            if (a->type != MC_ATTR_STRING && a->type != MC_ATTR_TEXT)
+                FAIL("%s: models.%s.attributes.%s.max_length: only for string and text", file,
+                     mname, aname);
+            if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+                json_integer_value(v) > 10485760)
+                FAIL("%s: models.%s.attributes.%s.max_length: expected an integer in "
+                     "[1, 10485760]", file, mname, aname);
+            a->max_length = (long)json_integer_value(v);
+        } else if (strcmp(key, "references") == 0) {
+            if (a->type != MC_ATTR_REFERENCE || !json_is_string(v))
+                FAIL("%s: models.%s.attributes.%s.references: a model name, only for type "
+                     "reference", file, mname, aname);
+            if (!(a->references = strdup(json_string_value(v))))
+                return MC_ERR_NOMEM;
+        } else {
+            FAIL("%s: models.%s.attributes.%s.%s: unknown key (known: type, required, "
+                 "max_length, references)", file, mname, aname, key);
+        }
+    }
+    if (a->type == MC_ATTR_REFERENCE && !a->references)
+        FAIL("%s: models.%s.attributes.%s.references: missing (the referenced model)", file,
+             mname, aname);
+    return MC_OK;
+}
+
+static int model__parse_model(const char *file, const char *mname, const json_t *spec,
+                              mc_model_t *m, char *err, size_t errlen)
+{
+    const char *key;
+    json_t *v;
+    const json_t *attrs;
+    int rc;
+
+    if (!model__valid_name(mname, 1))
+        FAIL("%s: models.%s: model names must match [A-Z][A-Za-z0-9_]* (at most %d "
+             "characters)", file, mname, MODEL_NAME_MAX);
+    if (!json_is_object(spec))
+        FAIL("%s: models.%s: expected an object", file, mname);
+    json_object_foreach((json_t *)spec, key, v) {
+        if (strcmp(key, "attributes") && strcmp(key, "table") && strcmp(key, "server_only"))
+            FAIL("%s: models.%s.%s: unknown key (known: table, attributes, server_only)", file,
+                 mname, key);
+    }
+    if (!(m->name = strdup(mname)))
+        return MC_ERR_NOMEM;
+    v = json_object_get(spec, "table");
+    if (v) {
+        if (!json_is_string(v) || !model__valid_name(json_string_value(v), 0))
+            FAIL("%s: models.%s.table: expected a name matching [a-z_][a-z0-9_]*", file, mname);
+        m->table = strdup(json_string_value(v));
+    } else {
+        m->table = strdup(mname);
+        for (char *p = m->table; p && *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+    }
+    if (!m->table)
+        return MC_ERR_NOMEM;
+    if (strncmp(m->table, "modelcast_", 10) == 0)
+        FAIL("%s: models.%s.table: the prefix modelcast_ is reserved", file, mname);
+    v = json_object_get(spec, "server_only");
+    if (v && !json_is_boolean(v))
+        FAIL("%s: models.%s.server_only: expected true or false", file, mname);
+    m->server_only = json_is_true(v);
+
+    attrs = json_object_get(spec, "attributes");
+    if (!json_is_object(attrs) || json_object_size(attrs) == 0)
+        FAIL("%s: models.%s.attributes: expected a non-empty object of attributes", file, mname);
+    m->attrs = calloc(json_object_size(attrs), sizeof *m->attrs);
+    if (!m->attrs)
+        return MC_ERR_NOMEM;
+    json_object_foreach((json_t *)attrs, key, v) {
+        rc = model__parse_attr(file, mname, key, v, &m->attrs[m->nattrs], err, errlen);
+        m->nattrs++;
+        if (rc != MC_OK)
+            return rc;
+    }
+    return MC_OK;
+}
+
+int mc_schema_parse(const json_t *root, const char *file, mc_schema_t **out, char *err,
+                    size_t errlen)
+{
+    const json_t *models = json_object_get(root, "models");
+    const char *key;
+    json_t *v;
+    int rc = MC_OK;
+    mc_schema_t *s;
+
+    *out = NULL;
+    if (!json_is_object(root))
+        FAIL("%s: expected a JSON object with a \"models\" member", file);
+    json_object_foreach((json_t *)root, key, v) {
+        if (strcmp(key, "models") != 0 && strcmp(key, "$comment") != 0)
+            FAIL("%s: %s: unknown key (known: models)", file, key);
+    }
+    if (!json_is_object(models) || json_object_size(models) == 0)
+        FAIL("%s: models: expected a non-empty object of models", file);
+    if (!(s = calloc(1, sizeof *s)) ||
+        !(s->models = calloc(json_object_size(models), sizeof *s->models))) {
+        free(s);
+        return MC_ERR_NOMEM;
+    }
+    json_object_foreach((json_t *)models, key, v) {
+        rc = model__parse_model(file, key, v, &s->models[s->nmodels], err, errlen);
+        s->nmodels++;
+        if (rc != MC_OK)
+            goto fail;
+    }
+    /* Cross-checks: references name a model; table names are unique. */
+    for (size_t i = 0; i < s->nmodels; i++) {
+        const mc_model_t *m = &s->models[i];
+        for (size_t j = 0; j < m->nattrs; j++) {
+            const char *ref = m->attrs[j].references;
+            if (ref && !mc_schema_find(s, ref)) {
+                snprintf(err, errlen, "%s: models.%s.attributes.%s.references: unknown model "
+                         "'%s'", file, m->name, m->attrs[j].name, ref);
+                rc = MC_ERR_CONFIG;
+                goto fail;
+            }
+        }
+        for (size_t k = 0; k < i; k++) {
+            if (strcmp(s->models[k].table, m->table) == 0) {
+                snprintf(err, errlen, "%s: models.%s.table: table '%s' is already used by "
+                         "model %s", file, m->name, m->table, s->models[k].name);
+                rc = MC_ERR_CONFIG;
+                goto fail;
+            }
+        }
+    }
+    *out = s;
+    return MC_OK;
+fail:
+    mc_schema_free(s);
+    return rc;
+}
+
+int mc_schema_load(const char *path, mc_schema_t **out, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    *out = NULL;
+    if (!root) {
+        snprintf(err, errlen, "%s: line %d column %d: %s", path, jerr.line, jerr.column,
+                 jerr.text);
+        return jerr.line < 0 || jerr.position == 0 ? MC_ERR_IO : MC_ERR_JSON;
+    }
+    int rc = mc_schema_parse(root, path, out, err, errlen);
+    json_decref(root);
+    return rc;
+}
+
+const mc_model_t *mc_schema_find(const mc_schema_t *schema, const char *name)
+{
+    for (size_t i = 0; schema && name && i < schema->nmodels; i++)
+        if (strcmp(schema->models[i].name, name) == 0)
+            return &schema->models[i];
+    return NULL;
+}
+
+const mc_attr_t *mc_model_attr(const mc_model_t *model, const char *name)
+{
+    for (size_t i = 0; model && name && i < model->nattrs; i++)
+        if (strcmp(model->attrs[i].name, name) == 0)
+            return &model->attrs[i];
+    return NULL;
+}
+
+static void model__add_error(json_t *errors, const char *attr, const char *msg)
+{
+    json_t *list = json_object_get(errors, attr);
+    if (!list) {
+        list = json_array();
+        json_object_set_new(errors, attr, list);
+    }
+    json_array_append_new(list, json_string(msg));
+}
+
+/* Characters (UTF-8 code points) in s. */
+static size_t model__utf8_len(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            n++;
+    return n;
+}
+
+static void model__check_value(const mc_attr_t *a, const json_t *v, json_t *errors)
+{
+    char msg[128];
+
+    if (json_is_null(v)) {
+        if (a->required)
+            model__add_error(errors, a->name, "is required");
+        return;
+    }
+    switch (a->type) {
+    case MC_ATTR_STRING:
+    case MC_ATTR_TEXT:
+        if (!json_is_string(v)) {
+            model__add_error(errors, a->name, "must be a string");
+        } else if (a->max_length > 0 &&
+                   model__utf8_len(json_string_value(v)) > (size_t)a->max_length) {
+            snprintf(msg, sizeof msg, "is longer than %ld characters", a->max_length);
+            model__add_error(errors, a->name, msg);
+        } else if (strlen(json_string_value(v)) != json_string_length(v)) {
+            model__add_error(errors, a->name, "must not contain NUL characters");
+        }
+        break;
+    case MC_ATTR_INTEGER:
+        if (!json_is_integer(v) || json_integer_value(v) < INT32_MIN ||
+            json_integer_value(v) > INT32_MAX)
+            model__add_error(errors, a->name, "must be an integer in the 32-bit range");
+        break;
+    case MC_ATTR_BIGINT:
+    case MC_ATTR_REFERENCE:
+        if (!json_is_integer(v))
+            model__add_error(errors, a->name, "must be an integer");
+        break;
+    case MC_ATTR_FLOAT:
+        if (!json_is_number(v))
+            model__add_error(errors, a->name, "must be a number");
+        break;
+    case MC_ATTR_BOOLEAN:
+        if (!json_is_boolean(v))
+            model__add_error(errors, a->name, "must be true or false");
+        break;
+    case MC_ATTR_TIMESTAMP:
+        if (!json_is_string(v) || json_string_length(v) > 64)
+            model__add_error(errors, a->name, "must be an ISO 8601 timestamp string");
+        break;
+    case MC_ATTR_JSON:
+    default:
+        break;
+    }
+}
+
+int mc_model_validate(const mc_model_t *model, const json_t *body, int partial,
+                      json_t **errors)
+{
+    const char *key;
+    json_t *v;
+    json_t *errs = json_object();
+
+    *errors = NULL;
+    if (!errs)
+        return MC_ERR_NOMEM;
+    json_object_foreach((json_t *)body, key, v) {
+        const mc_attr_t *a = mc_model_attr(model, key);
+        if (!a)
+            model__add_error(errs, key, model__is_system(key) ? "is maintained by the server"
+                                                              : "is not an attribute of this model");
+        else
+            model__check_value(a, v, errs);
+    }
+    if (!partial) {
+        for (size_t i = 0; i < model->nattrs; i++) {
+            if (model->attrs[i].required && !json_object_get(body, model->attrs[i].name))
+                model__add_error(errs, model->attrs[i].name, "is required");
+        }
+    }
+    if (json_object_size(errs) == 0) {
+        json_decref(errs);
+        return MC_OK;
+    }
+    *errors = errs;
+    return MC_ERR_INVAL;
+}
+
+char *mc_attr_param_text(const mc_attr_t *attr, const json_t *value, int *failed)
+{
+    char buf[64];
+    char *out = NULL;
+
+    if (!value || json_is_null(value))
+        return NULL;
+    switch (attr->type) {
+    case MC_ATTR_STRING:
+    case MC_ATTR_TEXT:
+    case MC_ATTR_TIMESTAMP:
+        out = strdup(json_string_value(value) ? json_string_value(value) : "");
+        break;
+    case MC_ATTR_INTEGER:
+    case MC_ATTR_BIGINT:
+    case MC_ATTR_REFERENCE:
+        snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(value));
+        out = strdup(buf);
+        break;
+    case MC_ATTR_FLOAT:
+        snprintf(buf, sizeof buf, "%.17g", json_number_value(value));
+        out = strdup(buf);
+        break;
+    case MC_ATTR_BOOLEAN:
+        out = strdup(json_is_true(value) ? "true" : "false");
+        break;
+    case MC_ATTR_JSON:
+    default:
+        out = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+        break;
+    }
+    if (!out)
+        *failed = 1;
+    return out;
+}

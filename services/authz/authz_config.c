@@ -1,0 +1,30 @@
+/* authz_config.c - authz's settings table; --help is printed from it. */
+#include "authz_config.h"
+
+#include <stddef.h>
+
+#define OPT(env, type, def, field, min, max, help) \
+    {env, type, def, offsetof(authz_config_t, field), min, max, help}
+
+const mc_cfg_option_t authz_config_options[] = {
+    OPT("MC_HTTP_BIND", MC_CFG_STRING, "127.0.0.1", http_bind, 0, 0,
+        "IPv4 address of the HTTP API (/healthz, /readyz, /metrics)"),
+    OPT("MC_HTTP_PORT", MC_CFG_INT, "8702", http_port, 1, 65535, "HTTP port"),
+    OPT("MC_LOG_LEVEL", MC_CFG_STRING, "info", log_level, 0, 0, "debug, info, warn or error"),
+    OPT("MC_CHANGES_TOPIC", MC_CFG_STRING, "modelcast.changes", changes_topic, 0, 0,
+        "topic of change events to read"),
+    OPT("MC_DELIVERIES_TOPIC", MC_CFG_STRING, "modelcast.deliveries", deliveries_topic, 0, 0,
+        "topic deliveries are written to (key = channel)"),
+    OPT("MC_DLQ_TOPIC", MC_CFG_STRING, "modelcast.changes.dlq", dlq_topic, 0, 0,
+        "topic for change events that cannot be evaluated"),
+    OPT("MC_GROUP_ID", MC_CFG_STRING, "modelcast-authz", group_id, 0, 0,
+        "consumer group shared by all authz instances"),
+    OPT("MC_TRANSACTIONAL_ID", MC_CFG_STRING, NULL, transactional_id, 0, 0,
+        "Kafka transactional.id, unique and stable per instance (default: "
+        "modelcast-authz-<hostname>-<MC_HTTP_PORT>)"),
+    OPT("MC_CHANNEL", MC_CFG_STRING, "Application", channel, 0, 0,
+        "the class channel every change is delivered to (until policies are configured)"),
+    OPT("MC_BATCH", MC_CFG_INT, "500", batch, 1, 100000,
+        "change events per transaction at most"),
+    MC_CFG_END,
+};

@@ -1,0 +1,381 @@
+/* change_stream.c - consume-transform-produce in Kafka transactions. */
+#include "change_stream.h"
+#include "delivery.h"
+#include "mc_error.h"
+#include "mc_kafka.h"
+#include "mc_log.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CS_POLL_MS 100
+#define CS_BATCH_WINDOW_MS 5       /* after the first message, gather more this long */
+#define CS_TXN_TIMEOUT_MS 30000
+#define CS_RETRY_MS 500
+
+struct change_stream {
+    char *changes_topic, *deliveries_topic, *dlq_topic, *channel;
+    long batch;
+    rd_kafka_t *consumer;
+    rd_kafka_t *producer;
+    pthread_t thread;
+    int started;
+    _Atomic int running;
+    _Atomic int ready;
+    _Atomic int alive;
+    mc_metric_t *in, *out, *dlq, *aborted, *lag;
+};
+
+static long cs__now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void cs__dr(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    /* A failed delivery makes the transaction abortable; the commit reports it. */
+    if (msg->err)
+        MC_WARN("authz: delivery to %s failed: %s", rd_kafka_topic_name(msg->rkt),
+                rd_kafka_err2str(msg->err));
+}
+
+change_stream_t *change_stream_new(const change_stream_opts_t *opts, mc_metrics_t *metrics,
+                                   char *err, size_t errlen)
+{
+    change_stream_t *cs = calloc(1, sizeof *cs);
+    if (!cs) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    cs->changes_topic = strdup(opts->changes_topic);
+    cs->deliveries_topic = strdup(opts->deliveries_topic);
+    cs->dlq_topic = strdup(opts->dlq_topic);
+    cs->channel = strdup(opts->channel);
+    cs->batch = opts->batch;
+    if (!cs->changes_topic || !cs->deliveries_topic || !cs->dlq_topic || !cs->channel) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+
+    const char *cdefaults[] = {"auto.offset.reset", "earliest", "client.id", "modelcast-authz",
+                               NULL};
+    const char *cforced[] = {"group.id", opts->group_id, "enable.auto.commit", "false",
+                             "isolation.level", "read_committed", NULL};
+    rd_kafka_conf_t *cconf = mc_kafka_conf_new(cdefaults, cforced, NULL, err, errlen);
+    if (!cconf || !(cs->consumer = mc_kafka_new(RD_KAFKA_CONSUMER, cconf, err, errlen)))
+        goto fail;
+
+    const char *pdefaults[] = {"compression.type", "lz4", "linger.ms", "1", "client.id",
+                               "modelcast-authz", "partitioner", "murmur2_random", NULL};
+    const char *pforced[] = {"transactional.id", opts->transactional_id, "enable.idempotence",
+                             "true", "transaction.timeout.ms", "60000", NULL};
+    rd_kafka_conf_t *pconf = mc_kafka_conf_new(pdefaults, pforced, NULL, err, errlen);
+    if (!pconf)
+        goto fail;
+    rd_kafka_conf_set_dr_msg_cb(pconf, cs__dr);
+    if (!(cs->producer = mc_kafka_new(RD_KAFKA_PRODUCER, pconf, err, errlen)))
+        goto fail;
+
+    cs->in = mc_metrics_counter(metrics, "modelcast_authz_changes_in_total",
+                                "Change events read.", NULL);
+    cs->out = mc_metrics_counter(metrics, "modelcast_authz_deliveries_out_total",
+                                 "Deliveries written (committed or not).", NULL);
+    cs->dlq = mc_metrics_counter(metrics, "modelcast_authz_dlq_total",
+                                 "Change events sent to the dead-letter topic.", NULL);
+    cs->aborted = mc_metrics_counter(metrics, "modelcast_authz_transactions_aborted_total",
+                                     "Transactions aborted and retried.", NULL);
+    cs->lag = mc_metrics_gauge(metrics, "modelcast_authz_lag",
+                               "Change events not yet read on the assigned partitions.", NULL);
+    return cs;
+fail:
+    change_stream_free(cs);
+    return NULL;
+}
+
+/* Logs an rd_kafka_error_t, destroys it and says whether it is fatal. */
+static int cs__error(const char *what, rd_kafka_error_t *error)
+{
+    int fatal = rd_kafka_error_is_fatal(error);
+    MC_LOG(fatal ? MC_LOG_ERROR : MC_LOG_WARN, "authz: %s: %s", what,
+           rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+    return fatal;
+}
+
+/* Rewinds the assigned partitions to their committed offsets (after an abort). */
+static void cs__rewind(change_stream_t *cs)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(cs->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
+        return;
+    if (rd_kafka_committed(cs->consumer, parts, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int i = 0; i < parts->cnt; i++) {
+            rd_kafka_topic_partition_t *p = &parts->elems[i];
+            if (p->offset < 0)
+                p->offset = RD_KAFKA_OFFSET_BEGINNING;
+        }
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(cs->consumer, parts, 10000);
+        if (e) {
+            MC_WARN("authz: rewinding after abort: %s", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+static void cs__produce(change_stream_t *cs, const char *topic, const char *key,
+                        const void *value, size_t len, const char *reason)
+{
+    rd_kafka_resp_err_t rc;
+    for (;;) {
+        if (reason)
+            rc = rd_kafka_producev(cs->producer, RD_KAFKA_V_TOPIC(topic),
+                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                   RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                                   RD_KAFKA_V_VALUE((void *)value, len),
+                                   RD_KAFKA_V_HEADER("mc_error", reason, (ssize_t)strlen(reason)),
+                                   RD_KAFKA_V_END);
+        else
+            rc = rd_kafka_producev(cs->producer, RD_KAFKA_V_TOPIC(topic),
+                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                   RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                                   RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_END);
+        if (rc != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            break;
+        rd_kafka_poll(cs->producer, 50);
+    }
+    /* Any other error leaves the transaction abortable; commit will report it. */
+    if (rc)
+        MC_WARN("authz: produce to %s: %s", topic, rd_kafka_err2str(rc));
+}
+
+/* Writes the deliveries of one change event (or its dead letter) into the open transaction. */
+static void cs__transform(change_stream_t *cs, const rd_kafka_message_t *msg)
+{
+    char event_id[128], reason[256];
+    json_t *deliveries = NULL;
+    int have_id = mc_kafka_header(msg, "ce_id", event_id, sizeof event_id) == MC_OK;
+    int rc = delivery_route(msg->payload, msg->len, have_id ? event_id : NULL, cs->channel,
+                            &deliveries, reason, sizeof reason);
+    mc_metric_add(cs->in, 1);
+    if (rc != MC_OK) {
+        char key[256] = "";
+        if (msg->key && msg->key_len < sizeof key) {
+            memcpy(key, msg->key, msg->key_len);
+            key[msg->key_len] = '\0';
+        }
+        MC_WARN("authz: change at %s[%d]@%lld goes to %s: %s", rd_kafka_topic_name(msg->rkt),
+                msg->partition, (long long)msg->offset, cs->dlq_topic, reason);
+        cs__produce(cs, cs->dlq_topic, key[0] ? key : NULL, msg->payload, msg->len, reason);
+        mc_metric_add(cs->dlq, 1);
+        return;
+    }
+    size_t i;
+    json_t *d;
+    json_array_foreach(deliveries, i, d) {
+        char *text = json_dumps(d, JSON_COMPACT);
+        const char *channel = json_string_value(json_object_get(d, "channel"));
+        if (text) {
+            cs__produce(cs, cs->deliveries_topic, channel, text, strlen(text), NULL);
+            mc_metric_add(cs->out, 1);
+        }
+        free(text);
+    }
+    json_decref(deliveries);
+}
+
+static void cs__measure_lag(change_stream_t *cs)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    int64_t lag = 0;
+    if (rd_kafka_assignment(cs->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
+        return;
+    rd_kafka_position(cs->consumer, parts);
+    for (int i = 0; i < parts->cnt; i++) {
+        int64_t lo, hi;
+        if (rd_kafka_get_watermark_offsets(cs->consumer, parts->elems[i].topic,
+                                           parts->elems[i].partition, &lo, &hi) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR &&
+            parts->elems[i].offset >= 0 && hi > parts->elems[i].offset)
+            lag += hi - parts->elems[i].offset;
+    }
+    mc_metric_set(cs->lag, (double)lag);
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/* One batch in one transaction. Returns 0 on success or nothing to do, -1 to retry, -2 fatal. */
+static int cs__batch(change_stream_t *cs)
+{
+    rd_kafka_message_t **msgs = calloc((size_t)cs->batch, sizeof *msgs);
+    int n = 0, rc = 0;
+    long window_end = 0;
+    rd_kafka_error_t *error;
+
+    if (!msgs)
+        return -1;
+    while (n < cs->batch && atomic_load(&cs->running)) {
+        long wait = n == 0 ? CS_POLL_MS : window_end - cs__now_ms();
+        if (wait < 0)
+            break;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(cs->consumer, (int)wait);
+        if (!m) {
+            if (n > 0 || wait == CS_POLL_MS)
+                break;
+            continue;
+        }
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                MC_WARN("authz: consume: %s", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        if (n == 0)
+            window_end = cs__now_ms() + CS_BATCH_WINDOW_MS;
+        msgs[n++] = m;
+    }
+    if (n == 0)
+        goto out;
+
+    if ((error = rd_kafka_begin_transaction(cs->producer))) {
+        rc = cs__error("begin transaction", error) ? -2 : -1;
+        goto rewind;
+    }
+    for (int i = 0; i < n; i++)
+        cs__transform(cs, msgs[i]);
+
+    rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(n);
+    for (int i = 0; i < n; i++) {
+        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
+            offsets, rd_kafka_topic_name(msgs[i]->rkt), msgs[i]->partition);
+        if (!p)
+            p = rd_kafka_topic_partition_list_add(offsets, rd_kafka_topic_name(msgs[i]->rkt),
+                                                  msgs[i]->partition);
+        if (msgs[i]->offset + 1 > p->offset)
+            p->offset = msgs[i]->offset + 1;
+    }
+    rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(cs->consumer);
+    error = rd_kafka_send_offsets_to_transaction(cs->producer, offsets, cgmd, CS_TXN_TIMEOUT_MS);
+    rd_kafka_consumer_group_metadata_destroy(cgmd);
+    rd_kafka_topic_partition_list_destroy(offsets);
+    if (!error)
+        error = rd_kafka_commit_transaction(cs->producer, CS_TXN_TIMEOUT_MS);
+    if (!error)
+        goto out;
+
+    if (cs__error("commit transaction", error)) {
+        rc = -2;
+        goto out;
+    }
+    /* Abortable or retriable: abort, rewind and redo the batch (nothing of it is visible
+     * to read_committed consumers, and its offsets were not committed). */
+    rc = -1;
+    rd_kafka_error_t *aerr = rd_kafka_abort_transaction(cs->producer, CS_TXN_TIMEOUT_MS);
+    if (aerr && cs__error("abort transaction", aerr)) {
+        rc = -2;
+        goto out;
+    }
+    mc_metric_add(cs->aborted, 1);
+rewind:
+    cs__rewind(cs);
+out:
+    for (int i = 0; i < n; i++)
+        rd_kafka_message_destroy(msgs[i]);
+    free(msgs);
+    return rc;
+}
+
+static void *cs__main(void *arg)
+{
+    change_stream_t *cs = arg;
+    char err[512];
+    rd_kafka_error_t *error;
+    long last_lag = 0;
+
+    /* Retries until the broker answers: it may still be starting. */
+    while (atomic_load(&cs->running) &&
+           (error = rd_kafka_init_transactions(cs->producer, CS_TXN_TIMEOUT_MS))) {
+        int fatal = cs__error("init transactions", error);
+        if (fatal)
+            goto dead;
+        struct timespec pause = {0, CS_RETRY_MS * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    const char *topics[] = {cs->changes_topic};
+    if (mc_kafka_subscribe(cs->consumer, topics, 1, err, sizeof err) != MC_OK) {
+        MC_ERROR("authz: %s", err);
+        goto dead;
+    }
+    atomic_store(&cs->ready, 1);
+    MC_INFO("authz: streaming %s → %s", cs->changes_topic, cs->deliveries_topic);
+    while (atomic_load(&cs->running)) {
+        int rc = cs__batch(cs);
+        if (rc == -2)
+            goto dead;
+        if (rc == -1) {
+            struct timespec pause = {0, CS_RETRY_MS * 1000000L};
+            nanosleep(&pause, NULL);
+        }
+        if (cs__now_ms() - last_lag > 1000) {
+            cs__measure_lag(cs);
+            last_lag = cs__now_ms();
+        }
+    }
+    return NULL;
+dead:
+    MC_ERROR("authz: the change stream stopped on a fatal error; restart the service");
+    atomic_store(&cs->ready, 0);
+    atomic_store(&cs->alive, 0);
+    return NULL;
+}
+
+int change_stream_start(change_stream_t *cs)
+{
+    atomic_store(&cs->running, 1);
+    atomic_store(&cs->alive, 1);
+    if (pthread_create(&cs->thread, NULL, cs__main, cs) != 0) {
+        atomic_store(&cs->running, 0);
+        atomic_store(&cs->alive, 0);
+        return MC_ERR_IO;
+    }
+    cs->started = 1;
+    return MC_OK;
+}
+
+int change_stream_ready(change_stream_t *cs)
+{
+    return atomic_load(&cs->ready);
+}
+
+int change_stream_alive(change_stream_t *cs)
+{
+    return atomic_load(&cs->alive);
+}
+
+void change_stream_free(change_stream_t *cs)
+{
+    if (!cs)
+        return;
+    if (cs->started) {
+        atomic_store(&cs->running, 0);
+        pthread_join(cs->thread, NULL);
+    }
+    if (cs->consumer) {
+        rd_kafka_consumer_close(cs->consumer);
+        rd_kafka_destroy(cs->consumer);
+    }
+    if (cs->producer)
+        rd_kafka_destroy(cs->producer);
+    free(cs->changes_topic);
+    free(cs->deliveries_topic);
+    free(cs->dlq_topic);
+    free(cs->channel);
+    free(cs);
+}

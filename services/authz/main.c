@@ -1,0 +1,100 @@
+/* main.c - authz: reads settings, starts the change stream and the HTTP endpoints, and
+ * waits for SIGTERM/SIGINT. */
+#include "authz_config.h"
+#include "change_stream.h"
+#include "mc_error.h"
+#include "mc_http.h"
+#include "mc_log.h"
+#include "mc_metrics.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static const char summary[] =
+    "modelcast authz: turns change events into per-channel deliveries, exactly once\n"
+    "(Kafka transactions from MC_CHANGES_TOPIC to MC_DELIVERIES_TOPIC).";
+
+static int readyz(const struct _u_request *req, struct _u_response *resp, void *ud)
+{
+    (void)req;
+    int ok = change_stream_ready(ud);
+    mc_http_json(resp, ok ? 200 : 503,
+                 json_pack("{s:s, s:s}", "status", ok ? "ready" : "not_ready", "stream",
+                           ok ? "ok" : change_stream_alive(ud) ? "starting" : "failed"));
+    return U_CALLBACK_COMPLETE;
+}
+
+int main(int argc, char **argv)
+{
+    authz_config_t cfg = {0};
+    char err[1024], txid[300], host[128] = "localhost";
+    int rc, exit_code = 1, sig;
+    mc_log_level_t level;
+    mc_metrics_t *metrics = NULL;
+    change_stream_t *cs = NULL;
+    mc_http_server_t http = {0};
+    sigset_t sigs;
+
+    rc = mc_config_load(authz_config_options, &cfg, "modelcast-authz", summary, argc, argv, err,
+                        sizeof err);
+    if (rc == MC_ERR_HELP) {
+        mc_config_cleanup(authz_config_options, &cfg);
+        return 0;
+    }
+    if (rc != MC_OK || mc_log_level_parse(cfg.log_level, &level) != MC_OK) {
+        fprintf(stderr, "modelcast-authz: %s\n",
+                rc != MC_OK ? err : "MC_LOG_LEVEL: expected debug, info, warn or error");
+        mc_config_cleanup(authz_config_options, &cfg);
+        return 2;
+    }
+    mc_log_init("authz", level);
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (!cfg.transactional_id) {
+        gethostname(host, sizeof host - 1);
+        snprintf(txid, sizeof txid, "modelcast-authz-%s-%ld", host, cfg.http_port);
+    } else {
+        snprintf(txid, sizeof txid, "%s", cfg.transactional_id);
+    }
+    if (!(metrics = mc_metrics_new())) {
+        MC_ERROR("out of memory");
+        goto out;
+    }
+    change_stream_opts_t copts = {cfg.changes_topic, cfg.deliveries_topic, cfg.dlq_topic,
+                                  cfg.group_id,      txid,                 cfg.channel,
+                                  cfg.batch};
+    if (!(cs = change_stream_new(&copts, metrics, err, sizeof err))) {
+        MC_ERROR("%s", err);
+        goto out;
+    }
+    mc_http_opts_t hopts = {cfg.http_bind, cfg.http_port, 2, 64 * 1024, 1024};
+    if (mc_http_init(&http, &hopts, err, sizeof err) != MC_OK) {
+        MC_ERROR("%s", err);
+        goto out;
+    }
+    ulfius_add_endpoint_by_val(&http.inst, "GET", "/healthz", NULL, 0, mc_http_healthz, NULL);
+    ulfius_add_endpoint_by_val(&http.inst, "GET", "/readyz", NULL, 0, readyz, cs);
+    ulfius_add_endpoint_by_val(&http.inst, "GET", "/metrics", NULL, 0, mc_http_metrics, metrics);
+    ulfius_set_default_endpoint(&http.inst, mc_http_not_found, NULL);
+    if (change_stream_start(cs) != MC_OK || mc_http_start(&http, err, sizeof err) != MC_OK) {
+        MC_ERROR("starting: %s", err);
+        goto out;
+    }
+    MC_INFO("listening on http://%s:%ld (transactional.id %s)", cfg.http_bind, cfg.http_port,
+            txid);
+    if (sigwait(&sigs, &sig) == 0)
+        MC_INFO("received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    exit_code = 0;
+out:
+    mc_http_stop(&http);
+    change_stream_free(cs);
+    mc_metrics_free(metrics);
+    mc_config_cleanup(authz_config_options, &cfg);
+    return exit_code;
+}

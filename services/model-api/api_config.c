@@ -1,0 +1,35 @@
+/* api_config.c - model-api's settings table; --help is printed from it. */
+#include "api_config.h"
+
+#include <stddef.h>
+
+#define OPT(env, type, def, field, min, max, help) \
+    {env, type, def, offsetof(api_config_t, field), min, max, help}
+
+const mc_cfg_option_t api_config_options[] = {
+    OPT("MC_HTTP_BIND", MC_CFG_STRING, "127.0.0.1", http_bind, 0, 0,
+        "IPv4 address the REST API listens on"),
+    OPT("MC_HTTP_PORT", MC_CFG_INT, "8701", http_port, 1, 65535, "REST API port"),
+    OPT("MC_HTTP_THREADS", MC_CFG_INT, "4", http_threads, 1, 256, "HTTP worker threads"),
+    OPT("MC_MAX_BODY", MC_CFG_INT, "1048576", max_body, 1024, 64L * 1024 * 1024,
+        "largest accepted request body, bytes (413 beyond)"),
+    OPT("MC_LOG_LEVEL", MC_CFG_STRING, "info", log_level, 0, 0, "debug, info, warn or error"),
+    OPT("MC_PG_CONNINFO", MC_CFG_STRING,
+        "host=127.0.0.1 port=55432 dbname=modelcast user=modelcast", pg_conninfo, 0, 0,
+        "libpq connection string (never logged)"),
+    OPT("MC_PG_POOL", MC_CFG_INT, "8", pg_pool, 1, 512, "PostgreSQL connections for requests"),
+    OPT("MC_MODELS", MC_CFG_STRING, "config/models.json", models_path, 0, 0,
+        "the models file"),
+    OPT("MC_CHANGES_TOPIC", MC_CFG_STRING, "modelcast.changes", changes_topic, 0, 0,
+        "Kafka topic the outbox relay publishes change events to"),
+    OPT("MC_CE_SOURCE", MC_CFG_STRING, "/modelcast/model-api", ce_source, 0, 0,
+        "CloudEvents source attribute of the change events"),
+    OPT("MC_RELAY_BATCH", MC_CFG_INT, "500", relay_batch, 1, 100000,
+        "outbox rows published per relay round"),
+    OPT("MC_RELAY_IDLE_MAX_MS", MC_CFG_INT, "50", relay_idle_max_ms, 1, 60000,
+        "longest pause between outbox polls when idle (writes through this API wake the "
+        "relay at once; this bounds the delay for other SQL writers)"),
+    OPT("MC_LIST_LIMIT_MAX", MC_CFG_INT, "500", list_limit_max, 1, 100000,
+        "largest page size of list requests"),
+    MC_CFG_END,
+};

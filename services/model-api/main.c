@@ -1,0 +1,119 @@
+/* main.c - model-api: reads settings, loads the models, migrates, starts the relay and
+ * the REST listener, and waits for SIGTERM/SIGINT. */
+#include "api_config.h"
+#include "mc_error.h"
+#include "mc_http.h"
+#include "mc_log.h"
+#include "mc_metrics.h"
+#include "mc_model.h"
+#include "mc_pg.h"
+#include "outbox_relay.h"
+#include "pg_pool.h"
+#include "rest.h"
+#include "schema_migrate.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define STARTUP_PG_WAIT_MS 30000
+
+static const char summary[] =
+    "modelcast model-api: a REST API over the models of MC_MODELS, stored in PostgreSQL,\n"
+    "with an outbox relay publishing every committed change to Kafka.";
+
+int main(int argc, char **argv)
+{
+    api_config_t cfg = {0};
+    char err[1024];
+    int rc, exit_code = 1, sig;
+    mc_log_level_t level;
+    mc_schema_t *schema = NULL;
+    mc_metrics_t *metrics = NULL;
+    pg_pool_t *pool = NULL;
+    outbox_relay_t *relay = NULL;
+    rest_t *rest = NULL;
+    PGconn *conn = NULL;
+    mc_http_server_t http = {0};
+    sigset_t sigs;
+
+    rc = mc_config_load(api_config_options, &cfg, "modelcast-model-api", summary, argc, argv,
+                        err, sizeof err);
+    if (rc == MC_ERR_HELP) {
+        mc_config_cleanup(api_config_options, &cfg);
+        return 0;
+    }
+    if (rc != MC_OK || mc_log_level_parse(cfg.log_level, &level) != MC_OK) {
+        fprintf(stderr, "modelcast-model-api: %s\n",
+                rc != MC_OK ? err : "MC_LOG_LEVEL: expected debug, info, warn or error");
+        mc_config_cleanup(api_config_options, &cfg);
+        return 2;
+    }
+    mc_log_init("model-api", level);
+
+    /* Signals are taken synchronously by the main thread; block them in every thread. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if ((rc = mc_schema_load(cfg.models_path, &schema, err, sizeof err)) != MC_OK) {
+        MC_ERROR("%s", err);
+        goto out;
+    }
+    if (!(conn = mc_pg_connect(cfg.pg_conninfo, STARTUP_PG_WAIT_MS, err, sizeof err))) {
+        MC_ERROR("%s", err);
+        goto out;
+    }
+    if (schema_migrate(conn, schema, err, sizeof err) != MC_OK) {
+        MC_ERROR("migrating %s: %s", cfg.models_path, err);
+        goto out;
+    }
+    PQfinish(conn);
+    conn = NULL;
+
+    metrics = mc_metrics_new();
+    pool = pg_pool_new(cfg.pg_conninfo, (size_t)cfg.pg_pool);
+    if (!metrics || !pool) {
+        MC_ERROR("out of memory");
+        goto out;
+    }
+    outbox_relay_opts_t ropts = {cfg.pg_conninfo, cfg.changes_topic, cfg.ce_source,
+                                 cfg.relay_batch, cfg.relay_idle_max_ms};
+    if (!(relay = outbox_relay_new(&ropts, metrics, err, sizeof err))) {
+        MC_ERROR("relay: %s", err);
+        goto out;
+    }
+    if (!(rest = rest_new(&cfg, schema, pool, relay, metrics))) {
+        MC_ERROR("out of memory");
+        goto out;
+    }
+    mc_http_opts_t hopts = {cfg.http_bind, cfg.http_port, (unsigned)cfg.http_threads,
+                            (size_t)cfg.max_body, 4096};
+    if (mc_http_init(&http, &hopts, err, sizeof err) != MC_OK) {
+        MC_ERROR("%s", err);
+        goto out;
+    }
+    if (rest_register(rest, &http.inst) != MC_OK || outbox_relay_start(relay) != MC_OK ||
+        mc_http_start(&http, err, sizeof err) != MC_OK) {
+        MC_ERROR("starting: %s", err);
+        goto out;
+    }
+    MC_INFO("listening on http://%s:%ld (%zu models from %s)", cfg.http_bind, cfg.http_port,
+            schema->nmodels, cfg.models_path);
+
+    if (sigwait(&sigs, &sig) == 0)
+        MC_INFO("received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    exit_code = 0;
+out:
+    mc_http_stop(&http);
+    outbox_relay_free(relay);
+    rest_free(rest);
+    pg_pool_free(pool);
+    PQfinish(conn);
+    mc_metrics_free(metrics);
+    mc_schema_free(schema);
+    mc_config_cleanup(api_config_options, &cfg);
+    return exit_code;
+}

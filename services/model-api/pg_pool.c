@@ -1,0 +1,120 @@
+/* pg_pool.c - mutex + condition variable pool of libpq connections. */
+#include "pg_pool.h"
+#include "mc_pg.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct pg_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t freed;
+    char *conninfo;
+    size_t size;
+    size_t opened;      /* connections that exist (idle or checked out) */
+    PGconn **idle;      /* stack of idle connections */
+    size_t nidle;
+};
+
+pg_pool_t *pg_pool_new(const char *conninfo, size_t size)
+{
+    pg_pool_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->conninfo = strdup(conninfo);
+    p->idle = calloc(size, sizeof *p->idle);
+    if (!p->conninfo || !p->idle) {
+        free(p->conninfo);
+        free(p->idle);
+        free(p);
+        return NULL;
+    }
+    p->size = size;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->freed, NULL);
+    return p;
+}
+
+void pg_pool_free(pg_pool_t *pool)
+{
+    if (!pool)
+        return;
+    for (size_t i = 0; i < pool->nidle; i++)
+        PQfinish(pool->idle[i]);
+    pthread_mutex_destroy(&pool->lock);
+    pthread_cond_destroy(&pool->freed);
+    free(pool->idle);
+    free(pool->conninfo);
+    free(pool);
+}
+
+static PGconn *pool__open(pg_pool_t *pool, char *err, size_t errlen)
+{
+    PGconn *conn = mc_pg_connect(pool->conninfo, 0, err, errlen);
+    if (conn && mc_pg_exec(conn, "SET TIME ZONE 'UTC'", err, errlen) != 0) {
+        PQfinish(conn);
+        conn = NULL;
+    }
+    return conn;
+}
+
+PGconn *pg_pool_acquire(pg_pool_t *pool, int wait_ms, char *err, size_t errlen)
+{
+    struct timespec deadline;
+    PGconn *conn = NULL;
+
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += wait_ms / 1000;
+    deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+
+    pthread_mutex_lock(&pool->lock);
+    while (pool->nidle == 0 && pool->opened >= pool->size) {
+        if (pthread_cond_timedwait(&pool->freed, &pool->lock, &deadline) == ETIMEDOUT) {
+            pthread_mutex_unlock(&pool->lock);
+            snprintf(err, errlen, "no database connection free within %d ms", wait_ms);
+            return NULL;
+        }
+    }
+    if (pool->nidle > 0) {
+        conn = pool->idle[--pool->nidle];
+        pthread_mutex_unlock(&pool->lock);
+        if (PQstatus(conn) == CONNECTION_OK)
+            return conn;
+        PQfinish(conn); /* broken: replace it below, keeping its slot */
+    } else {
+        pool->opened++;
+        pthread_mutex_unlock(&pool->lock);
+    }
+    conn = pool__open(pool, err, errlen);
+    if (!conn) {
+        pthread_mutex_lock(&pool->lock);
+        pool->opened--;
+        pthread_cond_signal(&pool->freed);
+        pthread_mutex_unlock(&pool->lock);
+    }
+    return conn;
+}
+
+void pg_pool_release(pg_pool_t *pool, PGconn *conn)
+{
+    if (!conn)
+        return;
+    if (PQstatus(conn) != CONNECTION_OK || PQtransactionStatus(conn) != PQTRANS_IDLE) {
+        PQfinish(conn);
+        conn = NULL;
+    }
+    pthread_mutex_lock(&pool->lock);
+    if (conn)
+        pool->idle[pool->nidle++] = conn;
+    else
+        pool->opened--;
+    pthread_cond_signal(&pool->freed);
+    pthread_mutex_unlock(&pool->lock);
+}

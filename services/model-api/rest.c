@@ -1,0 +1,457 @@
+/* rest.c - REST handlers: list, get, create over the declared models. */
+#include "rest.h"
+#include "mc_error.h"
+#include "mc_http.h"
+#include "mc_log.h"
+#include "mc_pg.h"
+
+#include <ctype.h>
+#include <orcania.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define REST_POOL_WAIT_MS 5000
+#define REST_DEFAULT_LIMIT 50
+#define REST_SQL_MAX 8192
+
+enum { R_MODELS, R_LIST, R_GET, R_CREATE, R_READYZ, R__COUNT };
+static const char *const route_labels[R__COUNT] = {
+    "GET /v1/models", "GET /v1/{model}", "GET /v1/{model}/{id}", "POST /v1/{model}",
+    "GET /readyz",
+};
+
+/* What each route's handler gets: the service and the route's metric label. */
+typedef struct {
+    struct rest *rest;
+    const char *route;
+} route_t;
+
+struct rest {
+    const api_config_t *cfg;
+    const mc_schema_t *schema;
+    pg_pool_t *pool;
+    outbox_relay_t *relay;
+    mc_metrics_t *metrics;
+    mc_metric_t *latency;
+    route_t routes[R__COUNT];
+};
+
+static double rest__now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void rest__count(const route_t *r, const struct _u_response *resp, double t0)
+{
+    char labels[128];
+    snprintf(labels, sizeof labels, "route=\"%s\",status=\"%ld\"", r->route, resp->status);
+    mc_metric_add(mc_metrics_counter(r->rest->metrics, "modelcast_http_requests_total",
+                                     "HTTP requests by route and status.", labels),
+                  1);
+    mc_metric_observe(r->rest->latency, rest__now() - t0);
+}
+
+/* Maps a failed statement to a client-facing status; logs server-side failures. */
+static void rest__pg_error(struct _u_response *resp, PGresult *res, const char *what)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+    if (state && strcmp(state, "23505") == 0) {
+        mc_http_error(resp, 409, "conflict", NULL, "%s", detail ? detail : "duplicate value");
+    } else if (state && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)) {
+        /* data exceptions and integrity violations come from the input */
+        mc_http_error(resp, 422, "invalid", NULL, "%s", detail ? detail : "invalid value");
+    } else if (!state || strncmp(state, "08", 2) == 0 || strncmp(state, "57", 2) == 0) {
+        MC_WARN("%s: database unavailable: %s", what, detail ? detail : "no result");
+        mc_http_error(resp, 503, "unavailable", NULL, "the database is unavailable");
+    } else {
+        MC_ERROR("%s failed: SQLSTATE %s: %s", what, state, detail ? detail : "");
+        mc_http_error(resp, 500, "internal", NULL, "the request could not be completed");
+    }
+}
+
+/* Resolves {model} to a served model or answers 404. */
+static const mc_model_t *rest__model(rest_t *rest, const struct _u_request *req,
+                                     struct _u_response *resp)
+{
+    const char *name = u_map_get(req->map_url, "model");
+    const mc_model_t *m = mc_schema_find(rest->schema, name);
+    if (!m || m->server_only) {
+        mc_http_error(resp, 404, "unknown_model", NULL, "no such model");
+        return NULL;
+    }
+    return m;
+}
+
+/* Parses a positive decimal record id; 0 when it is not one. */
+static long long rest__parse_id(const char *s)
+{
+    long long v = 0;
+    if (!s || !*s || strlen(s) > 18)
+        return 0;
+    for (const char *p = s; *p; p++) {
+        if (!isdigit((unsigned char)*p))
+            return 0;
+        v = v * 10 + (*p - '0');
+    }
+    return v;
+}
+
+/* Appends the quoted select list of m ("id","version",...,"attr") to sql. */
+static void rest__columns(const mc_model_t *m, char *sql, size_t cap)
+{
+    size_t len = strlen(sql);
+    for (size_t i = 0; i < MC_MODEL_NSYSTEM; i++)
+        len += (size_t)snprintf(sql + len, cap - len, "%s\"%s\"", i ? ", " : "",
+                                mc_model_system_columns[i]);
+    for (size_t i = 0; i < m->nattrs && len < cap; i++)
+        len += (size_t)snprintf(sql + len, cap - len, ", \"%s\"", m->attrs[i].name);
+}
+
+/* Sends a JSON text produced by PostgreSQL as the response body. */
+static void rest__send_text(struct _u_response *resp, unsigned status, const char *json)
+{
+    u_map_put(resp->map_header, "Content-Type", "application/json");
+    ulfius_set_binary_body_response(resp, status, json, strlen(json));
+}
+
+static int rest_models(const struct _u_request *req, struct _u_response *resp, void *ud)
+{
+    const route_t *r = ud;
+    double t0 = rest__now();
+    json_t *list = json_array();
+    (void)req;
+
+    for (size_t i = 0; i < r->rest->schema->nmodels; i++) {
+        const mc_model_t *m = &r->rest->schema->models[i];
+        if (m->server_only)
+            continue;
+        json_t *attrs = json_object();
+        for (size_t j = 0; j < m->nattrs; j++) {
+            const mc_attr_t *a = &m->attrs[j];
+            json_t *spec = json_pack("{s:s, s:b}", "type", mc_attr_type_name(a->type),
+                                     "required", a->required);
+            if (a->max_length)
+                json_object_set_new(spec, "max_length", json_integer(a->max_length));
+            if (a->references)
+                json_object_set_new(spec, "references", json_string(a->references));
+            json_object_set_new(attrs, a->name, spec);
+        }
+        json_array_append_new(list, json_pack("{s:s, s:o}", "name", m->name, "attributes", attrs));
+    }
+    mc_http_json(resp, 200, json_pack("{s:o}", "models", list));
+    rest__count(r, resp, t0);
+    return U_CALLBACK_COMPLETE;
+}
+
+static int rest_get(const struct _u_request *req, struct _u_response *resp, void *ud)
+{
+    const route_t *r = ud;
+    double t0 = rest__now();
+    const mc_model_t *m = rest__model(r->rest, req, resp);
+    char sql[REST_SQL_MAX] = "SELECT row_to_json(r)::text FROM (SELECT ";
+    char err[256], idtext[32];
+    long long id;
+    PGconn *conn;
+
+    if (!m)
+        goto out;
+    id = rest__parse_id(u_map_get(req->map_url, "id"));
+    if (id <= 0) {
+        mc_http_error(resp, 404, "not_found", NULL, "no %s with that id", m->name);
+        goto out;
+    }
+    rest__columns(m, sql, sizeof sql);
+    snprintf(sql + strlen(sql), sizeof sql - strlen(sql), " FROM \"%s\" WHERE id = $1) r",
+             m->table);
+    snprintf(idtext, sizeof idtext, "%lld", id);
+    if (!(conn = pg_pool_acquire(r->rest->pool, REST_POOL_WAIT_MS, err, sizeof err))) {
+        MC_WARN("GET %s: %s", m->name, err);
+        mc_http_error(resp, 503, "unavailable", NULL, "the database is unavailable");
+        goto out;
+    }
+    const char *params[1] = {idtext};
+    PGresult *res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        rest__pg_error(resp, res, "GET record");
+    else if (PQntuples(res) == 0)
+        mc_http_error(resp, 404, "not_found", NULL, "no %s with id %lld", m->name, id);
+    else
+        rest__send_text(resp, 200, PQgetvalue(res, 0, 0));
+    PQclear(res);
+    pg_pool_release(r->rest->pool, conn);
+out:
+    rest__count(r, resp, t0);
+    return U_CALLBACK_COMPLETE;
+}
+
+/* The opaque cursor is base64url("id:<last id>"). Returns the id, 0 if absent, -1 if bad. */
+static long long rest__decode_cursor(const char *cursor)
+{
+    unsigned char buf[64];
+    size_t len = 0;
+    if (!cursor)
+        return 0;
+    if (strlen(cursor) > 40 ||
+        !o_base64url_decode((const unsigned char *)cursor, strlen(cursor), NULL, &len) ||
+        len >= sizeof buf ||
+        !o_base64url_decode((const unsigned char *)cursor, strlen(cursor), buf, &len))
+        return -1;
+    buf[len] = '\0';
+    if (strncmp((char *)buf, "id:", 3) != 0)
+        return -1;
+    long long id = rest__parse_id((char *)buf + 3);
+    return id > 0 ? id : -1;
+}
+
+static void rest__encode_cursor(long long id, char *out, size_t outlen)
+{
+    char raw[32];
+    size_t len = 0;
+    snprintf(raw, sizeof raw, "id:%lld", id);
+    if (o_base64url_encode((unsigned char *)raw, strlen(raw), NULL, &len) && len < outlen) {
+        o_base64url_encode((unsigned char *)raw, strlen(raw), (unsigned char *)out, &len);
+        out[len] = '\0';
+    } else {
+        out[0] = '\0';
+    }
+}
+
+static int rest_list(const struct _u_request *req, struct _u_response *resp, void *ud)
+{
+    const route_t *r = ud;
+    double t0 = rest__now();
+    const mc_model_t *m = rest__model(r->rest, req, resp);
+    char sql[REST_SQL_MAX] = "SELECT coalesce(json_agg(row_to_json(r) ORDER BY r.id), '[]')::text,"
+                             " count(*), max(r.id) FROM (SELECT ";
+    char err[256], after_text[32], limit_text[32];
+    long long after, limit = REST_DEFAULT_LIMIT;
+    const char *limit_arg;
+    const char **keys;
+    PGconn *conn;
+
+    if (!m)
+        goto out;
+    /* Only the parameters of this version of the API are accepted. */
+    keys = u_map_enum_keys(req->map_url);
+    for (int i = 0; keys && keys[i]; i++) {
+        if (strcmp(keys[i], "model") && strcmp(keys[i], "limit") && strcmp(keys[i], "cursor")) {
+            mc_http_error(resp, 400, "bad_query", NULL, "unsupported query parameter '%.64s'",
+                          keys[i]);
+            goto out;
+        }
+    }
+    after = rest__decode_cursor(u_map_get(req->map_url, "cursor"));
+    if (after < 0) {
+        mc_http_error(resp, 400, "bad_cursor", NULL, "cursor is not one this API returned");
+        goto out;
+    }
+    limit_arg = u_map_get(req->map_url, "limit");
+    if (limit_arg) {
+        limit = rest__parse_id(limit_arg);
+        if (limit <= 0) {
+            mc_http_error(resp, 400, "bad_query", NULL, "limit must be a positive integer");
+            goto out;
+        }
+        if (limit > r->rest->cfg->list_limit_max)
+            limit = r->rest->cfg->list_limit_max;
+    }
+    rest__columns(m, sql, sizeof sql);
+    snprintf(sql + strlen(sql), sizeof sql - strlen(sql),
+             " FROM \"%s\" WHERE id > $1 ORDER BY id LIMIT $2) r", m->table);
+    snprintf(after_text, sizeof after_text, "%lld", after);
+    snprintf(limit_text, sizeof limit_text, "%lld", limit);
+    if (!(conn = pg_pool_acquire(r->rest->pool, REST_POOL_WAIT_MS, err, sizeof err))) {
+        MC_WARN("GET %s list: %s", m->name, err);
+        mc_http_error(resp, 503, "unavailable", NULL, "the database is unavailable");
+        goto out;
+    }
+    const char *params[2] = {after_text, limit_text};
+    PGresult *res = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        rest__pg_error(resp, res, "GET list");
+    } else {
+        const char *rows = PQgetvalue(res, 0, 0);
+        long long n = atoll(PQgetvalue(res, 0, 1));
+        char cursor[64] = "";
+        if (n == limit)
+            rest__encode_cursor(atoll(PQgetvalue(res, 0, 2)), cursor, sizeof cursor);
+        size_t cap = strlen(rows) + 128;
+        char *body = malloc(cap);
+        if (!body) {
+            mc_http_error(resp, 503, "unavailable", NULL, "out of memory");
+        } else {
+            if (cursor[0])
+                snprintf(body, cap, "{\"data\":%s,\"next_cursor\":\"%s\"}", rows, cursor);
+            else
+                snprintf(body, cap, "{\"data\":%s,\"next_cursor\":null}", rows);
+            rest__send_text(resp, 200, body);
+            free(body);
+        }
+    }
+    PQclear(res);
+    pg_pool_release(r->rest->pool, conn);
+out:
+    rest__count(r, resp, t0);
+    return U_CALLBACK_COMPLETE;
+}
+
+static int rest_create(const struct _u_request *req, struct _u_response *resp, void *ud)
+{
+    const route_t *r = ud;
+    double t0 = rest__now();
+    const mc_model_t *m = rest__model(r->rest, req, resp);
+    json_t *body = NULL, *errors = NULL;
+    char sql[REST_SQL_MAX], err[256];
+    const char *params[256];
+    char *owned[256];
+    int nparams = 0, failed = 0;
+    size_t len;
+    PGconn *conn;
+
+    if (!m)
+        goto out;
+    if (!(body = mc_http_body_object(req, resp, (size_t)r->rest->cfg->max_body)))
+        goto out;
+    if (mc_model_validate(m, body, 0, &errors) != MC_OK) {
+        mc_http_error(resp, 422, "invalid", errors, "the %s is not valid", m->name);
+        errors = NULL;
+        goto out;
+    }
+    len = (size_t)snprintf(sql, sizeof sql, "WITH r AS (INSERT INTO \"%s\" ", m->table);
+    if (json_object_size(body) == 0) {
+        len += (size_t)snprintf(sql + len, sizeof sql - len, "DEFAULT VALUES");
+    } else {
+        /* Attribute names come from the schema (validated), never from the request. */
+        len += (size_t)snprintf(sql + len, sizeof sql - len, "(");
+        for (size_t i = 0; i < m->nattrs; i++) {
+            const json_t *v = json_object_get(body, m->attrs[i].name);
+            if (!v)
+                continue;
+            owned[nparams] = mc_attr_param_text(&m->attrs[i], v, &failed);
+            params[nparams] = owned[nparams];
+            len += (size_t)snprintf(sql + len, sizeof sql - len, "%s\"%s\"", nparams ? ", " : "",
+                                    m->attrs[i].name);
+            nparams++;
+        }
+        len += (size_t)snprintf(sql + len, sizeof sql - len, ") VALUES (");
+        for (int i = 0; i < nparams; i++)
+            len += (size_t)snprintf(sql + len, sizeof sql - len, "%s$%d", i ? ", " : "", i + 1);
+        len += (size_t)snprintf(sql + len, sizeof sql - len, ")");
+    }
+    snprintf(sql + len, sizeof sql - len, " RETURNING *) SELECT row_to_json(s)::text FROM (SELECT ");
+    rest__columns(m, sql, sizeof sql);
+    snprintf(sql + strlen(sql), sizeof sql - strlen(sql), " FROM r) s");
+    if (failed) {
+        mc_http_error(resp, 503, "unavailable", NULL, "out of memory");
+        goto free_params;
+    }
+    if (!(conn = pg_pool_acquire(r->rest->pool, REST_POOL_WAIT_MS, err, sizeof err))) {
+        MC_WARN("POST %s: %s", m->name, err);
+        mc_http_error(resp, 503, "unavailable", NULL, "the database is unavailable");
+        goto free_params;
+    }
+    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        rest__pg_error(resp, res, "POST");
+    } else {
+        json_error_t jerr;
+        json_t *rec = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
+        char location[128];
+        snprintf(location, sizeof location, "/v1/%s/%" JSON_INTEGER_FORMAT, m->name,
+                 json_integer_value(json_object_get(rec, "id")));
+        u_map_put(resp->map_header, "Location", location);
+        json_decref(rec);
+        rest__send_text(resp, 201, PQgetvalue(res, 0, 0));
+        outbox_relay_kick(r->rest->relay);
+    }
+    PQclear(res);
+    pg_pool_release(r->rest->pool, conn);
+free_params:
+    for (int i = 0; i < nparams; i++)
+        free(owned[i]);
+out:
+    json_decref(body);
+    json_decref(errors);
+    rest__count(r, resp, t0);
+    return U_CALLBACK_COMPLETE;
+}
+
+static int rest_readyz(const struct _u_request *req, struct _u_response *resp, void *ud)
+{
+    const route_t *r = ud;
+    double t0 = rest__now();
+    char err[256];
+    int pg_ok = 0, kafka_ok;
+    long depth = 0;
+    double age = 0;
+    (void)req;
+
+    PGconn *conn = pg_pool_acquire(r->rest->pool, 1000, err, sizeof err);
+    if (conn) {
+        PGresult *res = PQexec(conn, "SELECT 1");
+        pg_ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+        PQclear(res);
+        pg_pool_release(r->rest->pool, conn);
+    }
+    kafka_ok = outbox_relay_kafka_ok(r->rest->relay, 1000);
+    outbox_relay_lag(r->rest->relay, &depth, &age);
+    mc_http_json(resp, pg_ok && kafka_ok ? 200 : 503,
+                 json_pack("{s:s, s:s, s:s, s:I, s:f}", "status",
+                           pg_ok && kafka_ok ? "ready" : "not_ready", "postgres",
+                           pg_ok ? "ok" : "unreachable", "kafka", kafka_ok ? "ok" : "unreachable",
+                           "outbox_depth", (json_int_t)depth, "outbox_lag_seconds", age));
+    rest__count(r, resp, t0);
+    return U_CALLBACK_COMPLETE;
+}
+
+rest_t *rest_new(const api_config_t *cfg, const mc_schema_t *schema, pg_pool_t *pool,
+                 outbox_relay_t *relay, mc_metrics_t *metrics)
+{
+    rest_t *rest = calloc(1, sizeof *rest);
+    if (!rest)
+        return NULL;
+    rest->cfg = cfg;
+    rest->schema = schema;
+    rest->pool = pool;
+    rest->relay = relay;
+    rest->metrics = metrics;
+    rest->latency = mc_metrics_histogram(metrics, "modelcast_http_request_duration_seconds",
+                                         "HTTP request latency.", NULL,
+                                         mc_metrics_latency_bounds, mc_metrics_latency_nbounds);
+    for (int i = 0; i < R__COUNT; i++) {
+        rest->routes[i].rest = rest;
+        rest->routes[i].route = route_labels[i];
+    }
+    return rest;
+}
+
+int rest_register(rest_t *rest, struct _u_instance *inst)
+{
+    route_t *routes = rest->routes;
+    int rc = 0;
+    rc |= ulfius_add_endpoint_by_val(inst, "GET", "/v1", "models", 0, rest_models,
+                                     &routes[R_MODELS]);
+    rc |= ulfius_add_endpoint_by_val(inst, "GET", "/v1", ":model", 1, rest_list,
+                                     &routes[R_LIST]);
+    rc |= ulfius_add_endpoint_by_val(inst, "GET", "/v1", ":model/:id", 1, rest_get,
+                                     &routes[R_GET]);
+    rc |= ulfius_add_endpoint_by_val(inst, "POST", "/v1", ":model", 1, rest_create,
+                                     &routes[R_CREATE]);
+    rc |= ulfius_add_endpoint_by_val(inst, "GET", "/readyz", NULL, 0, rest_readyz,
+                                     &routes[R_READYZ]);
+    rc |= ulfius_add_endpoint_by_val(inst, "GET", "/healthz", NULL, 0, mc_http_healthz, NULL);
+    rc |= ulfius_add_endpoint_by_val(inst, "GET", "/metrics", NULL, 0, mc_http_metrics,
+                                     rest->metrics);
+    rc |= ulfius_set_default_endpoint(inst, mc_http_not_found, NULL);
+    return rc ? MC_ERR_NOMEM : MC_OK;
+}
+
+void rest_free(rest_t *rest)
+{
+    free(rest);
+}

@@ -1,0 +1,30 @@
+/*
+ * rest.h - the REST API of model-api over the declared models: routes, request
+ * validation, SQL with bound parameters only, and the JSON error envelope.
+ */
+#ifndef REST_H
+#define REST_H
+
+#include <ulfius.h>
+
+#include "api_config.h"
+#include "mc_metrics.h"
+#include "mc_model.h"
+#include "outbox_relay.h"
+#include "pg_pool.h"
+
+typedef struct rest rest_t;
+
+/*
+ * Creates the API over schema, using pool for queries and waking relay after writes.
+ * None of the arguments are owned; they must outlive the rest_t. NULL on failure.
+ */
+rest_t *rest_new(const api_config_t *cfg, const mc_schema_t *schema, pg_pool_t *pool,
+                 outbox_relay_t *relay, mc_metrics_t *metrics);
+
+/* Adds every route to inst. Returns MC_OK or MC_ERR_NOMEM. */
+int rest_register(rest_t *rest, struct _u_instance *inst);
+
+void rest_free(rest_t *rest);
+
+#endif
