@@ -15,9 +15,10 @@
 #define REST_DEFAULT_LIMIT 50
 #define REST_SQL_MAX 8192
 
-enum { R_MODELS, R_LIST, R_GET, R_CREATE, R_READYZ, R__COUNT };
+enum { R_MODELS, R_LIST, R_GET, R_CREATE, R_UPDATE, R_DESTROY, R_READYZ, R__COUNT };
 static const char *const route_labels[R__COUNT] = {
-    "GET /v1/models", "GET /v1/{model}", "GET /v1/{model}/{id}", "POST /v1/{model}",
+    "GET /v1/models",         "GET /v1/{model}",           "GET /v1/{model}/{id}",
+    "POST /v1/{model}",       "PATCH /v1/{model}/{id}",    "DELETE /v1/{model}/{id}",
     "GET /readyz",
 };
 
@@ -381,6 +382,187 @@ out:
     return U_CALLBACK_COMPLETE;
 }
 
+/*
+ * Parses If-Match: a record version, bare or quoted ("3", W/"3"). Returns 0 when the header
+ * is absent, the version when valid, -1 when malformed.
+ */
+static long long rest__if_match(const struct _u_request *req)
+{
+    const char *h = u_map_get_case(req->map_header, "If-Match");
+    char digits[24];
+    size_t n = 0;
+    if (!h)
+        return 0;
+    if (strncmp(h, "W/", 2) == 0)
+        h += 2;
+    if (*h == '"')
+        h++;
+    while (isdigit((unsigned char)*h) && n < sizeof digits - 1)
+        digits[n++] = *h++;
+    digits[n] = '\0';
+    if (*h == '"')
+        h++;
+    if (*h != '\0' || n == 0)
+        return -1;
+    long long v = rest__parse_id(digits);
+    return v > 0 ? v : -1;
+}
+
+/* After a conditional write matched no row: 412 if the record exists, else 404. */
+static void rest__missing_or_stale(PGconn *conn, const mc_model_t *m, const char *idtext,
+                                   long long expected, struct _u_response *resp)
+{
+    char sql[256];
+    const char *params[1] = {idtext};
+    snprintf(sql, sizeof sql, "SELECT version FROM \"%s\" WHERE id = $1", m->table);
+    PGresult *res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && expected > 0)
+        mc_http_error(resp, 412, "version_mismatch",
+                      json_pack("{s:I, s:I}", "expected_version", (json_int_t)expected,
+                                "current_version", (json_int_t)atoll(PQgetvalue(res, 0, 0))),
+                      "the %s was changed since version %lld", m->name, expected);
+    else
+        mc_http_error(resp, 404, "not_found", NULL, "no %s with id %s", m->name, idtext);
+    PQclear(res);
+}
+
+static int rest_update(const struct _u_request *req, struct _u_response *resp, void *ud)
+{
+    const route_t *r = ud;
+    double t0 = rest__now();
+    const mc_model_t *m = rest__model(r->rest, req, resp);
+    json_t *body = NULL, *errors = NULL;
+    char sql[REST_SQL_MAX], err[256], idtext[32], vertext[32];
+    const char *params[258];
+    char *owned[256];
+    int nparams = 0, failed = 0;
+    long long id, expected;
+    size_t len;
+    PGconn *conn;
+
+    if (!m)
+        goto out;
+    id = rest__parse_id(u_map_get(req->map_url, "id"));
+    if (id <= 0) {
+        mc_http_error(resp, 404, "not_found", NULL, "no %s with that id", m->name);
+        goto out;
+    }
+    expected = rest__if_match(req);
+    if (expected < 0) {
+        mc_http_error(resp, 400, "bad_header", NULL, "If-Match must be a record version");
+        goto out;
+    }
+    if (!(body = mc_http_body_object(req, resp, (size_t)r->rest->cfg->max_body)))
+        goto out;
+    if (mc_model_validate(m, body, 1, &errors) != MC_OK) {
+        mc_http_error(resp, 422, "invalid", errors, "the %s is not valid", m->name);
+        errors = NULL;
+        goto out;
+    }
+    if (json_object_size(body) == 0) {
+        mc_http_error(resp, 422, "invalid", NULL, "no attributes to update");
+        goto out;
+    }
+    len = (size_t)snprintf(sql, sizeof sql, "WITH r AS (UPDATE \"%s\" SET ", m->table);
+    for (size_t i = 0; i < m->nattrs; i++) {
+        const json_t *v = json_object_get(body, m->attrs[i].name);
+        if (!v)
+            continue;
+        owned[nparams] = mc_attr_param_text(&m->attrs[i], v, &failed);
+        params[nparams] = owned[nparams];
+        nparams++;
+        len += (size_t)snprintf(sql + len, sizeof sql - len, "%s\"%s\" = $%d",
+                                nparams > 1 ? ", " : "", m->attrs[i].name, nparams);
+    }
+    snprintf(idtext, sizeof idtext, "%lld", id);
+    snprintf(vertext, sizeof vertext, "%lld", expected);
+    params[nparams] = idtext;
+    len += (size_t)snprintf(sql + len, sizeof sql - len, " WHERE id = $%d", nparams + 1);
+    if (expected > 0) {
+        params[nparams + 1] = vertext;
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND version = $%d", nparams + 2);
+    }
+    snprintf(sql + len, sizeof sql - len, " RETURNING *) SELECT row_to_json(s)::text FROM (SELECT ");
+    rest__columns(m, sql, sizeof sql);
+    snprintf(sql + strlen(sql), sizeof sql - strlen(sql), " FROM r) s");
+    if (failed) {
+        mc_http_error(resp, 503, "unavailable", NULL, "out of memory");
+        goto free_params;
+    }
+    if (!(conn = pg_pool_acquire(r->rest->pool, REST_POOL_WAIT_MS, err, sizeof err))) {
+        MC_WARN("PATCH %s: %s", m->name, err);
+        mc_http_error(resp, 503, "unavailable", NULL, "the database is unavailable");
+        goto free_params;
+    }
+    PGresult *res = PQexecParams(conn, sql, nparams + 1 + (expected > 0), NULL, params, NULL,
+                                 NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rest__pg_error(resp, res, "PATCH");
+    } else if (PQntuples(res) == 0) {
+        rest__missing_or_stale(conn, m, idtext, expected, resp);
+    } else {
+        rest__send_text(resp, 200, PQgetvalue(res, 0, 0));
+        outbox_relay_kick(r->rest->relay);
+    }
+    PQclear(res);
+    pg_pool_release(r->rest->pool, conn);
+free_params:
+    for (int i = 0; i < nparams; i++)
+        free(owned[i]);
+out:
+    json_decref(body);
+    json_decref(errors);
+    rest__count(r, resp, t0);
+    return U_CALLBACK_COMPLETE;
+}
+
+static int rest_destroy(const struct _u_request *req, struct _u_response *resp, void *ud)
+{
+    const route_t *r = ud;
+    double t0 = rest__now();
+    const mc_model_t *m = rest__model(r->rest, req, resp);
+    char sql[256], err[256], idtext[32], vertext[32];
+    long long id, expected;
+    PGconn *conn;
+
+    if (!m)
+        goto out;
+    id = rest__parse_id(u_map_get(req->map_url, "id"));
+    if (id <= 0) {
+        mc_http_error(resp, 404, "not_found", NULL, "no %s with that id", m->name);
+        goto out;
+    }
+    expected = rest__if_match(req);
+    if (expected < 0) {
+        mc_http_error(resp, 400, "bad_header", NULL, "If-Match must be a record version");
+        goto out;
+    }
+    snprintf(sql, sizeof sql, "DELETE FROM \"%s\" WHERE id = $1%s RETURNING id", m->table,
+             expected > 0 ? " AND version = $2" : "");
+    snprintf(idtext, sizeof idtext, "%lld", id);
+    snprintf(vertext, sizeof vertext, "%lld", expected);
+    if (!(conn = pg_pool_acquire(r->rest->pool, REST_POOL_WAIT_MS, err, sizeof err))) {
+        MC_WARN("DELETE %s: %s", m->name, err);
+        mc_http_error(resp, 503, "unavailable", NULL, "the database is unavailable");
+        goto out;
+    }
+    const char *params[2] = {idtext, vertext};
+    PGresult *res = PQexecParams(conn, sql, expected > 0 ? 2 : 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rest__pg_error(resp, res, "DELETE");
+    } else if (PQntuples(res) == 0) {
+        rest__missing_or_stale(conn, m, idtext, expected, resp);
+    } else {
+        ulfius_set_empty_body_response(resp, 204);
+        outbox_relay_kick(r->rest->relay);
+    }
+    PQclear(res);
+    pg_pool_release(r->rest->pool, conn);
+out:
+    rest__count(r, resp, t0);
+    return U_CALLBACK_COMPLETE;
+}
+
 static int rest_readyz(const struct _u_request *req, struct _u_response *resp, void *ud)
 {
     const route_t *r = ud;
@@ -442,6 +624,10 @@ int rest_register(rest_t *rest, struct _u_instance *inst)
                                      &routes[R_GET]);
     rc |= ulfius_add_endpoint_by_val(inst, "POST", "/v1", ":model", 1, rest_create,
                                      &routes[R_CREATE]);
+    rc |= ulfius_add_endpoint_by_val(inst, "PATCH", "/v1", ":model/:id", 1, rest_update,
+                                     &routes[R_UPDATE]);
+    rc |= ulfius_add_endpoint_by_val(inst, "DELETE", "/v1", ":model/:id", 1, rest_destroy,
+                                     &routes[R_DESTROY]);
     rc |= ulfius_add_endpoint_by_val(inst, "GET", "/readyz", NULL, 0, rest_readyz,
                                      &routes[R_READYZ]);
     rc |= ulfius_add_endpoint_by_val(inst, "GET", "/healthz", NULL, 0, mc_http_healthz, NULL);
