@@ -27,7 +27,25 @@ typedef struct {
     int required;           /* NOT NULL, must be given on create */
     long max_length;        /* string: characters (default 255); 0 = none */
     char *references;       /* reference: the target model's name */
+    int unique;             /* UNIQUE index */
+    int has_min, has_max;   /* numeric bounds (integer, bigint, float) */
+    double min, max;
+    json_t *enum_values;    /* array of allowed values (string/integer), or NULL */
 } mc_attr_t;
+
+/* A named, declarative filter (see mc_condition.h for the condition language). */
+typedef struct {
+    char *name;
+    json_t *condition;
+} mc_scope_t;
+
+/* One key of an ORDER BY: a column (declared attribute or system column). */
+typedef struct {
+    const mc_attr_t *attr;
+    int desc;
+} mc_order_key_t;
+
+#define MC_ORDER_MAX 4
 
 typedef struct {
     char *name;             /* [A-Z][A-Za-z0-9_]*, the REST path segment and event model */
@@ -35,6 +53,10 @@ typedef struct {
     int server_only;        /* neither served over REST nor pushed */
     mc_attr_t *attrs;
     size_t nattrs;
+    mc_scope_t *scopes;
+    size_t nscopes;
+    mc_order_key_t order[MC_ORDER_MAX]; /* default order (then id ascending) */
+    size_t norder;
 } mc_model_t;
 
 typedef struct {
@@ -65,6 +87,26 @@ const mc_model_t *mc_schema_find(const mc_schema_t *schema, const char *name);
 
 /* The attribute called name, or NULL. */
 const mc_attr_t *mc_model_attr(const mc_model_t *model, const char *name);
+
+/* The attribute or system column (id, version, created_at, updated_at) called name, or NULL. */
+const mc_attr_t *mc_model_column(const mc_model_t *model, const char *name);
+
+/* The scope called name, or NULL. */
+const mc_scope_t *mc_model_scope(const mc_model_t *model, const char *name);
+
+/*
+ * Parses an order specification "word,-created_at" (at most MC_ORDER_MAX keys, columns
+ * that can be ordered: not json) into keys. Returns MC_OK or MC_ERR_INVAL with err.
+ */
+int mc_model_parse_order(const mc_model_t *model, const char *spec, mc_order_key_t *keys,
+                         size_t *nkeys, char *err, size_t errlen);
+
+/*
+ * Checks one value against attr's type and constraints. Returns NULL when valid, else a
+ * static message ("must be a string", ...) written into buf.
+ */
+const char *mc_attr_check_value(const mc_attr_t *attr, const json_t *value, char *buf,
+                                size_t buflen);
 
 /* "string", "integer", ... */
 const char *mc_attr_type_name(mc_attr_type_t type);

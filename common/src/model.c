@@ -1,5 +1,6 @@
 /* model.c - load and validate config/models.json; validate record input against it. */
 #include "mc_model.h"
+#include "mc_condition.h"
 #include "mc_error.h"
 
 #include <ctype.h>
@@ -9,6 +10,13 @@
 #include <string.h>
 
 const char *const mc_model_system_columns[] = {"id", "version", "created_at", "updated_at"};
+
+static const mc_attr_t system_attrs[MC_MODEL_NSYSTEM] = {
+    {.name = "id", .type = MC_ATTR_BIGINT},
+    {.name = "version", .type = MC_ATTR_BIGINT},
+    {.name = "created_at", .type = MC_ATTR_TIMESTAMP},
+    {.name = "updated_at", .type = MC_ATTR_TIMESTAMP},
+};
 
 static const char *const type_names[MC_ATTR__COUNT] = {
     "string", "text", "integer", "bigint", "float", "boolean", "timestamp", "json", "reference",
@@ -80,8 +88,14 @@ static void model__free_one(mc_model_t *m)
     for (size_t i = 0; i < m->nattrs; i++) {
         free(m->attrs[i].name);
         free(m->attrs[i].references);
+        json_decref(m->attrs[i].enum_values);
     }
     free(m->attrs);
+    for (size_t i = 0; i < m->nscopes; i++) {
+        free(m->scopes[i].name);
+        json_decref(m->scopes[i].condition);
+    }
+    free(m->scopes);
     free(m->name);
     free(m->table);
 }
@@ -157,11 +171,50 @@ static int model__parse_attr(const char *file, const char *mname, const char *an
                      "reference", file, mname, aname);
             if (!(a->references = strdup(json_string_value(v))))
                 return MC_ERR_NOMEM;
+        } else if (strcmp(key, "unique") == 0) {
+            if (!json_is_boolean(v) || a->type == MC_ATTR_JSON)
+                FAIL("%s: models.%s.attributes.%s.unique: expected true or false (not for json)",
+                     file, mname, aname);
+            a->unique = json_is_true(v);
+        } else if (strcmp(key, "min") == 0 || strcmp(key, "max") == 0) {
+            if (a->type != MC_ATTR_INTEGER && a->type != MC_ATTR_BIGINT &&
+                a->type != MC_ATTR_FLOAT)
+                FAIL("%s: models.%s.attributes.%s.%s: only for integer, bigint and float", file,
+                     mname, aname, key);
+            if (!json_is_number(v))
+                FAIL("%s: models.%s.attributes.%s.%s: expected a number", file, mname, aname,
+                     key);
+            if (key[1] == 'i') {
+                a->has_min = 1;
+                a->min = json_number_value(v);
+            } else {
+                a->has_max = 1;
+                a->max = json_number_value(v);
+            }
+        } else if (strcmp(key, "enum") == 0) {
+            size_t i;
+            json_t *e;
+            if (a->type != MC_ATTR_STRING && a->type != MC_ATTR_TEXT &&
+                a->type != MC_ATTR_INTEGER && a->type != MC_ATTR_BIGINT)
+                FAIL("%s: models.%s.attributes.%s.enum: only for string, text, integer and "
+                     "bigint", file, mname, aname);
+            if (!json_is_array(v) || json_array_size(v) == 0)
+                FAIL("%s: models.%s.attributes.%s.enum: expected a non-empty array", file, mname,
+                     aname);
+            json_array_foreach(v, i, e) {
+                int is_str = a->type == MC_ATTR_STRING || a->type == MC_ATTR_TEXT;
+                if (is_str ? !json_is_string(e) : !json_is_integer(e))
+                    FAIL("%s: models.%s.attributes.%s.enum[%zu]: expected a%s", file, mname,
+                         aname, i, is_str ? " string" : "n integer");
+            }
+            a->enum_values = json_incref(v);
         } else {
             FAIL("%s: models.%s.attributes.%s.%s: unknown key (known: type, required, "
-                 "max_length, references)", file, mname, aname, key);
+                 "max_length, references, unique, min, max, enum)", file, mname, aname, key);
         }
     }
+    if (a->has_min && a->has_max && a->min > a->max)
+        FAIL("%s: models.%s.attributes.%s: min is greater than max", file, mname, aname);
     if (a->type == MC_ATTR_REFERENCE && !a->references)
         FAIL("%s: models.%s.attributes.%s.references: missing (the referenced model)", file,
              mname, aname);
@@ -182,9 +235,10 @@ static int model__parse_model(const char *file, const char *mname, const json_t 
     if (!json_is_object(spec))
         FAIL("%s: models.%s: expected an object", file, mname);
     json_object_foreach((json_t *)spec, key, v) {
-        if (strcmp(key, "attributes") && strcmp(key, "table") && strcmp(key, "server_only"))
-            FAIL("%s: models.%s.%s: unknown key (known: table, attributes, server_only)", file,
-                 mname, key);
+        if (strcmp(key, "attributes") && strcmp(key, "table") && strcmp(key, "server_only") &&
+            strcmp(key, "scopes") && strcmp(key, "order"))
+            FAIL("%s: models.%s.%s: unknown key (known: table, attributes, server_only, scopes, "
+                 "order)", file, mname, key);
     }
     if (!(m->name = strdup(mname)))
         return MC_ERR_NOMEM;
@@ -218,6 +272,39 @@ static int model__parse_model(const char *file, const char *mname, const json_t 
         m->nattrs++;
         if (rc != MC_OK)
             return rc;
+    }
+
+    /* Scopes come after the attributes they refer to. */
+    const json_t *scopes = json_object_get(spec, "scopes");
+    if (scopes) {
+        char path[256];
+        if (!json_is_object(scopes))
+            FAIL("%s: models.%s.scopes: expected an object of named conditions", file, mname);
+        m->scopes = calloc(json_object_size(scopes) + 1, sizeof *m->scopes);
+        if (!m->scopes)
+            return MC_ERR_NOMEM;
+        json_object_foreach((json_t *)scopes, key, v) {
+            if (!model__valid_name(key, 0))
+                FAIL("%s: models.%s.scopes.%s: scope names must match [a-z_][a-z0-9_]*", file,
+                     mname, key);
+            snprintf(path, sizeof path, "%s: models.%s.scopes.%s", file, mname, key);
+            if ((rc = mc_cond_check(m, v, path, err, errlen)) != MC_OK)
+                return rc;
+            m->scopes[m->nscopes].name = strdup(key);
+            m->scopes[m->nscopes].condition = json_incref(v);
+            if (!m->scopes[m->nscopes++].name)
+                return MC_ERR_NOMEM;
+        }
+    }
+    v = json_object_get(spec, "order");
+    if (v) {
+        char why[256];
+        if (!json_is_string(v))
+            FAIL("%s: models.%s.order: expected a string like \"-created_at,word\"", file,
+                 mname);
+        if (mc_model_parse_order(m, json_string_value(v), m->order, &m->norder, why,
+                                 sizeof why) != MC_OK)
+            FAIL("%s: models.%s.order: %s", file, mname, why);
     }
     return MC_OK;
 }
@@ -310,6 +397,66 @@ const mc_attr_t *mc_model_attr(const mc_model_t *model, const char *name)
     return NULL;
 }
 
+const mc_attr_t *mc_model_column(const mc_model_t *model, const char *name)
+{
+    const mc_attr_t *a = mc_model_attr(model, name);
+    for (size_t i = 0; !a && name && i < MC_MODEL_NSYSTEM; i++)
+        if (strcmp(name, system_attrs[i].name) == 0)
+            a = &system_attrs[i];
+    return a;
+}
+
+const mc_scope_t *mc_model_scope(const mc_model_t *model, const char *name)
+{
+    for (size_t i = 0; model && name && i < model->nscopes; i++)
+        if (strcmp(model->scopes[i].name, name) == 0)
+            return &model->scopes[i];
+    return NULL;
+}
+
+int mc_model_parse_order(const mc_model_t *model, const char *spec, mc_order_key_t *keys,
+                         size_t *nkeys, char *err, size_t errlen)
+{
+    char buf[256];
+    char *save = NULL;
+    *nkeys = 0;
+    if (!spec || strlen(spec) >= sizeof buf || !*spec) {
+        snprintf(err, errlen, "expected a comma-separated list of attributes");
+        return MC_ERR_INVAL;
+    }
+    memcpy(buf, spec, strlen(spec) + 1);
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int desc = *tok == '-';
+        const mc_attr_t *a = mc_model_column(model, tok + desc);
+        if (!a) {
+            snprintf(err, errlen, "cannot order by '%.64s': not an attribute", tok + desc);
+            return MC_ERR_INVAL;
+        }
+        if (a->type == MC_ATTR_JSON) {
+            snprintf(err, errlen, "cannot order by json attribute '%s'", a->name);
+            return MC_ERR_INVAL;
+        }
+        for (size_t i = 0; i < *nkeys; i++) {
+            if (keys[i].attr == a) {
+                snprintf(err, errlen, "'%s' appears twice", a->name);
+                return MC_ERR_INVAL;
+            }
+        }
+        if (*nkeys == MC_ORDER_MAX) {
+            snprintf(err, errlen, "at most %d order keys", MC_ORDER_MAX);
+            return MC_ERR_INVAL;
+        }
+        keys[*nkeys].attr = a;
+        keys[*nkeys].desc = desc;
+        (*nkeys)++;
+    }
+    if (*nkeys == 0) {
+        snprintf(err, errlen, "expected a comma-separated list of attributes");
+        return MC_ERR_INVAL;
+    }
+    return MC_OK;
+}
+
 static void model__add_error(json_t *errors, const char *attr, const char *msg)
 {
     json_t *list = json_object_get(errors, attr);
@@ -330,54 +477,70 @@ static size_t model__utf8_len(const char *s)
     return n;
 }
 
-static void model__check_value(const mc_attr_t *a, const json_t *v, json_t *errors)
+const char *mc_attr_check_value(const mc_attr_t *a, const json_t *v, char *buf,
+                                size_t buflen)
 {
-    char msg[128];
-
-    if (json_is_null(v)) {
-        if (a->required)
-            model__add_error(errors, a->name, "is required");
-        return;
-    }
+    if (json_is_null(v))
+        return a->required ? "is required" : NULL;
     switch (a->type) {
     case MC_ATTR_STRING:
     case MC_ATTR_TEXT:
-        if (!json_is_string(v)) {
-            model__add_error(errors, a->name, "must be a string");
-        } else if (a->max_length > 0 &&
-                   model__utf8_len(json_string_value(v)) > (size_t)a->max_length) {
-            snprintf(msg, sizeof msg, "is longer than %ld characters", a->max_length);
-            model__add_error(errors, a->name, msg);
-        } else if (strlen(json_string_value(v)) != json_string_length(v)) {
-            model__add_error(errors, a->name, "must not contain NUL characters");
+        if (!json_is_string(v))
+            return "must be a string";
+        if (strlen(json_string_value(v)) != json_string_length(v))
+            return "must not contain NUL characters";
+        if (a->max_length > 0 && model__utf8_len(json_string_value(v)) > (size_t)a->max_length) {
+            snprintf(buf, buflen, "is longer than %ld characters", a->max_length);
+            return buf;
         }
         break;
     case MC_ATTR_INTEGER:
         if (!json_is_integer(v) || json_integer_value(v) < INT32_MIN ||
             json_integer_value(v) > INT32_MAX)
-            model__add_error(errors, a->name, "must be an integer in the 32-bit range");
+            return "must be an integer in the 32-bit range";
         break;
     case MC_ATTR_BIGINT:
     case MC_ATTR_REFERENCE:
         if (!json_is_integer(v))
-            model__add_error(errors, a->name, "must be an integer");
+            return "must be an integer";
         break;
     case MC_ATTR_FLOAT:
         if (!json_is_number(v))
-            model__add_error(errors, a->name, "must be a number");
+            return "must be a number";
         break;
     case MC_ATTR_BOOLEAN:
         if (!json_is_boolean(v))
-            model__add_error(errors, a->name, "must be true or false");
+            return "must be true or false";
         break;
     case MC_ATTR_TIMESTAMP:
-        if (!json_is_string(v) || json_string_length(v) > 64)
-            model__add_error(errors, a->name, "must be an ISO 8601 timestamp string");
+        if (!json_is_string(v) || mc_cond_parse_time(json_string_value(v), NULL) != 0)
+            return "must be an RFC 3339 timestamp, e.g. 2026-11-27T10:00:00Z";
         break;
     case MC_ATTR_JSON:
     default:
         break;
     }
+    if (json_is_number(v)) {
+        double d = json_number_value(v);
+        if (a->has_min && d < a->min) {
+            snprintf(buf, buflen, "must be at least %g", a->min);
+            return buf;
+        }
+        if (a->has_max && d > a->max) {
+            snprintf(buf, buflen, "must be at most %g", a->max);
+            return buf;
+        }
+    }
+    if (a->enum_values) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(a->enum_values, i, e) {
+            if (json_equal(e, (json_t *)v))
+                return NULL;
+        }
+        return "is not one of the allowed values";
+    }
+    return NULL;
 }
 
 int mc_model_validate(const mc_model_t *model, const json_t *body, int partial,
@@ -395,8 +558,12 @@ int mc_model_validate(const mc_model_t *model, const json_t *body, int partial,
         if (!a)
             model__add_error(errs, key, model__is_system(key) ? "is maintained by the server"
                                                               : "is not an attribute of this model");
-        else
-            model__check_value(a, v, errs);
+        else {
+            char buf[128];
+            const char *msg = mc_attr_check_value(a, v, buf, sizeof buf);
+            if (msg)
+                model__add_error(errs, key, msg);
+        }
     }
     if (!partial) {
         for (size_t i = 0; i < model->nattrs; i++) {

@@ -3,23 +3,23 @@
 #include "mc_error.h"
 #include "mc_http.h"
 #include "mc_log.h"
+#include "list_query.h"
 #include "mc_pg.h"
+#include "mc_sql.h"
 
 #include <ctype.h>
-#include <orcania.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define REST_POOL_WAIT_MS 5000
-#define REST_DEFAULT_LIMIT 50
 #define REST_SQL_MAX 8192
 
-enum { R_MODELS, R_LIST, R_GET, R_CREATE, R_UPDATE, R_DESTROY, R_READYZ, R__COUNT };
+enum { R_MODELS, R_LIST, R_COUNT, R_GET, R_CREATE, R_UPDATE, R_DESTROY, R_READYZ, R__COUNT };
 static const char *const route_labels[R__COUNT] = {
-    "GET /v1/models",         "GET /v1/{model}",           "GET /v1/{model}/{id}",
-    "POST /v1/{model}",       "PATCH /v1/{model}/{id}",    "DELETE /v1/{model}/{id}",
-    "GET /readyz",
+    "GET /v1/models",         "GET /v1/{model}",           "GET /v1/{model}/count",
+    "GET /v1/{model}/{id}",   "POST /v1/{model}",          "PATCH /v1/{model}/{id}",
+    "DELETE /v1/{model}/{id}", "GET /readyz",
 };
 
 /* What each route's handler gets: the service and the route's metric label. */
@@ -55,13 +55,34 @@ static void rest__count(const route_t *r, const struct _u_response *resp, double
     mc_metric_observe(r->rest->latency, rest__now() - t0);
 }
 
+/* The attribute behind a unique index "<table>_<attr>_key", or NULL. */
+static const mc_attr_t *rest__unique_attr(const mc_model_t *m, const char *constraint)
+{
+    size_t tl = strlen(m->table);
+    for (size_t i = 0; constraint && m && i < m->nattrs; i++) {
+        const char *a = m->attrs[i].name;
+        size_t al = strlen(a);
+        if (m->attrs[i].unique && strlen(constraint) == tl + al + 5 &&
+            strncmp(constraint, m->table, tl) == 0 && constraint[tl] == '_' &&
+            strncmp(constraint + tl + 1, a, al) == 0 && strcmp(constraint + tl + 1 + al, "_key") == 0)
+            return &m->attrs[i];
+    }
+    return NULL;
+}
+
 /* Maps a failed statement to a client-facing status; logs server-side failures. */
-static void rest__pg_error(struct _u_response *resp, PGresult *res, const char *what)
+static void rest__pg_error_model(struct _u_response *resp, PGresult *res, const char *what,
+                                 const mc_model_t *m)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const mc_attr_t *ua;
 
-    if (state && strcmp(state, "23505") == 0) {
+    if (state && strcmp(state, "23505") == 0 &&
+        (ua = rest__unique_attr(m, PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME)))) {
+        mc_http_error(resp, 422, "invalid", json_pack("{s:[s]}", ua->name, "is already taken"),
+                      "the %s is not valid", m->name);
+    } else if (state && strcmp(state, "23505") == 0) {
         mc_http_error(resp, 409, "conflict", NULL, "%s", detail ? detail : "duplicate value");
     } else if (state && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)) {
         /* data exceptions and integrity violations come from the input */
@@ -73,6 +94,11 @@ static void rest__pg_error(struct _u_response *resp, PGresult *res, const char *
         MC_ERROR("%s failed: SQLSTATE %s: %s", what, state, detail ? detail : "");
         mc_http_error(resp, 500, "internal", NULL, "the request could not be completed");
     }
+}
+
+static void rest__pg_error(struct _u_response *resp, PGresult *res, const char *what)
+{
+    rest__pg_error_model(resp, res, what, NULL);
 }
 
 /* Resolves {model} to a served model or answers 404. */
@@ -190,114 +216,105 @@ out:
     return U_CALLBACK_COMPLETE;
 }
 
-/* The opaque cursor is base64url("id:<last id>"). Returns the id, 0 if absent, -1 if bad. */
-static long long rest__decode_cursor(const char *cursor)
+/* GET /v1/{Model} (count = 0) and GET /v1/{Model}/count (count = 1). */
+static void rest__query(const route_t *r, const struct _u_request *req,
+                        struct _u_response *resp, int count)
 {
-    unsigned char buf[64];
-    size_t len = 0;
-    if (!cursor)
-        return 0;
-    if (strlen(cursor) > 40 ||
-        !o_base64url_decode((const unsigned char *)cursor, strlen(cursor), NULL, &len) ||
-        len >= sizeof buf ||
-        !o_base64url_decode((const unsigned char *)cursor, strlen(cursor), buf, &len))
-        return -1;
-    buf[len] = '\0';
-    if (strncmp((char *)buf, "id:", 3) != 0)
-        return -1;
-    long long id = rest__parse_id((char *)buf + 3);
-    return id > 0 ? id : -1;
-}
-
-static void rest__encode_cursor(long long id, char *out, size_t outlen)
-{
-    char raw[32];
-    size_t len = 0;
-    snprintf(raw, sizeof raw, "id:%lld", id);
-    if (o_base64url_encode((unsigned char *)raw, strlen(raw), NULL, &len) && len < outlen) {
-        o_base64url_encode((unsigned char *)raw, strlen(raw), (unsigned char *)out, &len);
-        out[len] = '\0';
-    } else {
-        out[0] = '\0';
-    }
-}
-
-static int rest_list(const struct _u_request *req, struct _u_response *resp, void *ud)
-{
-    const route_t *r = ud;
-    double t0 = rest__now();
     const mc_model_t *m = rest__model(r->rest, req, resp);
-    char sql[REST_SQL_MAX] = "SELECT coalesce(json_agg(row_to_json(r) ORDER BY r.id), '[]')::text,"
-                             " count(*), max(r.id) FROM (SELECT ";
-    char err[256], after_text[32], limit_text[32];
-    long long after, limit = REST_DEFAULT_LIMIT;
-    const char *limit_arg;
-    const char **keys;
+    list_query_t q;
+    const char *code = "bad_query";
+    char err[512];
     PGconn *conn;
 
     if (!m)
-        goto out;
-    /* Only the parameters of this version of the API are accepted. */
-    keys = u_map_enum_keys(req->map_url);
-    for (int i = 0; keys && keys[i]; i++) {
-        if (strcmp(keys[i], "model") && strcmp(keys[i], "limit") && strcmp(keys[i], "cursor")) {
-            mc_http_error(resp, 400, "bad_query", NULL, "unsupported query parameter '%.64s'",
-                          keys[i]);
-            goto out;
-        }
-    }
-    after = rest__decode_cursor(u_map_get(req->map_url, "cursor"));
-    if (after < 0) {
-        mc_http_error(resp, 400, "bad_cursor", NULL, "cursor is not one this API returned");
+        return;
+    if (list_query_build(m, req->map_url, r->rest->cfg->list_limit_max, count, &q, &code, err,
+                         sizeof err) != MC_OK) {
+        mc_http_error(resp, 400, code, NULL, "%s", err);
         goto out;
     }
-    limit_arg = u_map_get(req->map_url, "limit");
-    if (limit_arg) {
-        limit = rest__parse_id(limit_arg);
-        if (limit <= 0) {
-            mc_http_error(resp, 400, "bad_query", NULL, "limit must be a positive integer");
-            goto out;
-        }
-        if (limit > r->rest->cfg->list_limit_max)
-            limit = r->rest->cfg->list_limit_max;
-    }
-    rest__columns(m, sql, sizeof sql);
-    snprintf(sql + strlen(sql), sizeof sql - strlen(sql),
-             " FROM \"%s\" WHERE id > $1 ORDER BY id LIMIT $2) r", m->table);
-    snprintf(after_text, sizeof after_text, "%lld", after);
-    snprintf(limit_text, sizeof limit_text, "%lld", limit);
     if (!(conn = pg_pool_acquire(r->rest->pool, REST_POOL_WAIT_MS, err, sizeof err))) {
-        MC_WARN("GET %s list: %s", m->name, err);
+        MC_WARN("GET %s: %s", m->name, err);
         mc_http_error(resp, 503, "unavailable", NULL, "the database is unavailable");
         goto out;
     }
-    const char *params[2] = {after_text, limit_text};
-    PGresult *res = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        rest__pg_error(resp, res, "GET list");
+    PGresult *res = PQexecParams(conn, q.sql.text, q.sql.nparams, NULL, mc_sql_values(&q.sql),
+                                 NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        if (state && strncmp(state, "22", 2) == 0) /* a filter value PostgreSQL refused */
+            mc_http_error(resp, 400, "bad_query", NULL, "%s",
+                          PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+        else
+            rest__pg_error(resp, res, "GET list");
+    } else if (count) {
+        mc_http_json(resp, 200, json_pack("{s:I}", "count",
+                                          (json_int_t)atoll(PQgetvalue(res, 0, 0))));
     } else {
-        const char *rows = PQgetvalue(res, 0, 0);
-        long long n = atoll(PQgetvalue(res, 0, 1));
-        char cursor[64] = "";
-        if (n == limit)
-            rest__encode_cursor(atoll(PQgetvalue(res, 0, 2)), cursor, sizeof cursor);
-        size_t cap = strlen(rows) + 128;
+        int n = PQntuples(res), more = n > q.limit;
+        if (more)
+            n = (int)q.limit;
+        size_t cap = 64;
+        for (int i = 0; i < n; i++)
+            cap += (size_t)PQgetlength(res, i, 0) + 1;
+        char *cursor = NULL;
+        if (more) {
+            json_t *last = json_loads(PQgetvalue(res, n - 1, 0), 0, NULL);
+            cursor = list_query_cursor(&q, last);
+            json_decref(last);
+            cap += cursor ? strlen(cursor) : 0;
+        }
         char *body = malloc(cap);
         if (!body) {
             mc_http_error(resp, 503, "unavailable", NULL, "out of memory");
         } else {
-            if (cursor[0])
-                snprintf(body, cap, "{\"data\":%s,\"next_cursor\":\"%s\"}", rows, cursor);
+            size_t len = (size_t)snprintf(body, cap, "{\"data\":[");
+            for (int i = 0; i < n; i++) {
+                size_t l = (size_t)PQgetlength(res, i, 0);
+                if (i)
+                    body[len++] = ',';
+                memcpy(body + len, PQgetvalue(res, i, 0), l);
+                len += l;
+            }
+            if (cursor)
+                snprintf(body + len, cap - len, "],\"next_cursor\":\"%s\"}", cursor);
             else
-                snprintf(body, cap, "{\"data\":%s,\"next_cursor\":null}", rows);
+                snprintf(body + len, cap - len, "],\"next_cursor\":null}");
             rest__send_text(resp, 200, body);
             free(body);
         }
+        free(cursor);
     }
     PQclear(res);
     pg_pool_release(r->rest->pool, conn);
 out:
-    rest__count(r, resp, t0);
+    list_query_cleanup(&q);
+}
+
+static int rest_list(const struct _u_request *req, struct _u_response *resp, void *ud)
+{
+    double t0 = rest__now();
+    rest__query(ud, req, resp, 0);
+    rest__count(ud, resp, t0);
+    return U_CALLBACK_COMPLETE;
+}
+
+static int rest_count_route(const struct _u_request *req, struct _u_response *resp, void *ud)
+{
+    double t0 = rest__now();
+    rest__query(ud, req, resp, 1);
+    rest__count(ud, resp, t0);
+    return U_CALLBACK_COMPLETE;
+}
+
+/* Known paths with a method they do not take. */
+static int rest_method_not_allowed(const struct _u_request *req, struct _u_response *resp,
+                                   void *ud)
+{
+    const char *allow = ud;
+    u_map_put(resp->map_header, "Allow", allow);
+    mc_http_error(resp, 405, "method_not_allowed", NULL, "%s is not allowed here (allowed: %s)",
+                  req->http_verb, allow);
     return U_CALLBACK_COMPLETE;
 }
 
@@ -358,7 +375,7 @@ static int rest_create(const struct _u_request *req, struct _u_response *resp, v
     }
     PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        rest__pg_error(resp, res, "POST");
+        rest__pg_error_model(resp, res, "POST", m);
     } else {
         json_error_t jerr;
         json_t *rec = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
@@ -497,7 +514,7 @@ static int rest_update(const struct _u_request *req, struct _u_response *resp, v
     PGresult *res = PQexecParams(conn, sql, nparams + 1 + (expected > 0), NULL, params, NULL,
                                  NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rest__pg_error(resp, res, "PATCH");
+        rest__pg_error_model(resp, res, "PATCH", m);
     } else if (PQntuples(res) == 0) {
         rest__missing_or_stale(conn, m, idtext, expected, resp);
     } else {
@@ -620,6 +637,8 @@ int rest_register(rest_t *rest, struct _u_instance *inst)
                                      &routes[R_MODELS]);
     rc |= ulfius_add_endpoint_by_val(inst, "GET", "/v1", ":model", 1, rest_list,
                                      &routes[R_LIST]);
+    rc |= ulfius_add_endpoint_by_val(inst, "GET", "/v1", ":model/count", 0, rest_count_route,
+                                     &routes[R_COUNT]);
     rc |= ulfius_add_endpoint_by_val(inst, "GET", "/v1", ":model/:id", 1, rest_get,
                                      &routes[R_GET]);
     rc |= ulfius_add_endpoint_by_val(inst, "POST", "/v1", ":model", 1, rest_create,
@@ -628,6 +647,15 @@ int rest_register(rest_t *rest, struct _u_instance *inst)
                                      &routes[R_UPDATE]);
     rc |= ulfius_add_endpoint_by_val(inst, "DELETE", "/v1", ":model/:id", 1, rest_destroy,
                                      &routes[R_DESTROY]);
+    /* Lowest priority: any other method on a known path. */
+    rc |= ulfius_add_endpoint_by_val(inst, "*", "/v1", "models", 9, rest_method_not_allowed,
+                                     "GET");
+    rc |= ulfius_add_endpoint_by_val(inst, "*", "/v1", ":model/count", 8,
+                                     rest_method_not_allowed, "GET");
+    rc |= ulfius_add_endpoint_by_val(inst, "*", "/v1", ":model", 9, rest_method_not_allowed,
+                                     "GET, POST");
+    rc |= ulfius_add_endpoint_by_val(inst, "*", "/v1", ":model/:id", 9, rest_method_not_allowed,
+                                     "GET, PATCH, DELETE");
     rc |= ulfius_add_endpoint_by_val(inst, "GET", "/readyz", NULL, 0, rest_readyz,
                                      &routes[R_READYZ]);
     rc |= ulfius_add_endpoint_by_val(inst, "GET", "/healthz", NULL, 0, mc_http_healthz, NULL);

@@ -130,6 +130,12 @@ char *schema_table_sql(const mc_model_t *m)
                 a->required ? " NOT NULL" : "");
     }
     ddl_add(&d, "\n);\n");
+    for (size_t i = 0; i < m->nattrs; i++) {
+        const mc_attr_t *a = &m->attrs[i];
+        if (a->unique)
+            ddl_add(&d, "CREATE UNIQUE INDEX IF NOT EXISTS \"%s_%s_key\" ON \"%s\" (\"%s\");\n",
+                    m->table, a->name, m->table, a->name);
+    }
     ddl_add(&d, "CREATE OR REPLACE TRIGGER modelcast_stamp BEFORE INSERT OR UPDATE ON \"%s\"\n"
                 "  FOR EACH ROW EXECUTE FUNCTION modelcast_stamp();\n",
             m->table);
@@ -232,9 +238,11 @@ static int migrate__table(PGconn *conn, const mc_model_t *m, char *err, size_t e
         }
         MC_INFO("model %s: added attribute %s", m->name, a->name);
     }
-    /* Triggers are (re)installed idempotently. */
+    /* Unique indexes and triggers are (re)installed idempotently. */
     char *ddl = schema_table_sql(m);
-    char *trig = ddl ? strstr(ddl, "CREATE OR REPLACE TRIGGER") : NULL;
+    char *trig = ddl ? strstr(ddl, ");\n") : NULL;
+    if (trig)
+        trig += 3;
     rc = trig ? mc_pg_exec(conn, trig, err, errlen) : MC_ERR_NOMEM;
     free(ddl);
 out:

@@ -1,0 +1,38 @@
+/*
+ * list_query.h - turns the query string of GET /v1/{Model} and /v1/{Model}/count into SQL:
+ * attribute filters (?word=x, ?created_at[gt]=..., ?id[in]=1,2, ?definition[null]=false),
+ * named scopes, order and keyset cursor pagination that stays correct under inserts.
+ */
+#ifndef LIST_QUERY_H
+#define LIST_QUERY_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <ulfius.h>
+
+#include "mc_model.h"
+#include "mc_sql.h"
+
+typedef struct {
+    mc_sql_t sql;                               /* the statement and its parameters */
+    long limit;
+    mc_order_key_t order[MC_ORDER_MAX + 1];     /* effective order, id last */
+    size_t norder;
+    char order_spec[256];                       /* canonical order, bound into cursors */
+} list_query_t;
+
+/*
+ * Builds the page query (count = 0; one row_to_json text per row, limit + 1 rows so the
+ * caller knows whether a next page exists) or the count query (count = 1) from args.
+ * On a bad query returns MC_ERR_INVAL with *code ("bad_query" or "bad_cursor") and err.
+ * The caller cleans q with list_query_cleanup() in every case.
+ */
+int list_query_build(const mc_model_t *m, const struct _u_map *args, long limit_max, int count,
+                     list_query_t *q, const char **code, char *err, size_t errlen);
+
+void list_query_cleanup(list_query_t *q);
+
+/* The opaque cursor for the page after row (a record object). Heap string, or NULL. */
+char *list_query_cursor(const list_query_t *q, const json_t *row);
+
+#endif
