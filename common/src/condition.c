@@ -252,6 +252,7 @@ void mc_cond_sql(const mc_model_t *m, const json_t *cond, mc_sql_t *sql)
         const char *opname;
         json_t *val;
         int first_op = 1;
+        mc_sql_add(sql, "(");
         json_object_foreach(v, opname, val) {
             int op = cond__op(opname);
             if (!first_op)
@@ -279,6 +280,7 @@ void mc_cond_sql(const mc_model_t *m, const json_t *cond, mc_sql_t *sql)
                 cond__bind(sql, a, val);
             }
         }
+        mc_sql_add(sql, ")");
     }
     mc_sql_add(sql, ")");
 }

@@ -1,0 +1,3 @@
+# Unit tests of services/pusher modules (included by tests/unit/CMakeLists.txt).
+mc_unit_test(test_pusher_hub SOURCES test_pusher_hub.c LIBS mc_pusher)
+mc_unit_test(test_pusher_protocol SOURCES test_pusher_protocol.c LIBS mc_pusher)

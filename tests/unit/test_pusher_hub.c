@@ -1,0 +1,233 @@
+/* test_pusher_hub.c - channel index, fan-out refcounts, queue bound, connection removal. */
+#include "hub.h"
+#include "mc_error.h"
+#include "mc_metrics.h"
+#include "mc_test.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int wakes;
+
+static void count_wake(hub_conn_t *c, void *arg)
+{
+    (void)c;
+    (void)arg;
+    wakes++;
+}
+
+static int refs(pusher_frame_t *f)
+{
+    return atomic_load(&f->refs);
+}
+
+static void test_frame_layout(void)
+{
+    pusher_frame_t *f = pusher_frame_new("hello", 5, "Application");
+    MC_CHECK(f != NULL);
+    MC_CHECK_INT(f->len, 5);
+    MC_CHECK_STR((const char *)PUSHER_FRAME_DATA(f), "hello");
+    MC_CHECK_STR(f->channel, "Application");
+    MC_CHECK_INT(refs(f), 1);
+    pusher_frame_ref(f);
+    MC_CHECK_INT(refs(f), 2);
+    pusher_frame_unref(f);
+    pusher_frame_unref(f);
+    pusher_frame_unref(NULL);
+}
+
+static void test_subscribe_unsubscribe(void)
+{
+    hub_t *h = hub_new(1024, 2, NULL);
+    hub_conn_t a, b;
+    const char *pos = "x";
+
+    hub_conn_add(h, &a, (void *)1);
+    hub_conn_add(h, &b, (void *)2);
+    MC_CHECK_INT(hub_conn_count(h), 2);
+    MC_CHECK_INT(hub_subscribe(h, &a, "Application", &pos), MC_OK);
+    MC_CHECK(pos == NULL);
+    MC_CHECK_INT(hub_subscribe(h, &a, "Application", NULL), MC_OK); /* twice is fine */
+    MC_CHECK_INT(a.nsubs, 1);
+    MC_CHECK_INT(hub_subscribe(h, &b, "Application", NULL), MC_OK);
+    MC_CHECK_INT(hub_subscriber_count(h, "Application"), 2);
+    MC_CHECK_INT(hub_channel_count(h), 1);
+    MC_CHECK_INT(hub_subscribe(h, &a, "User:1", NULL), MC_OK);
+    MC_CHECK_INT(hub_subscribe(h, &a, "User:2", NULL), MC_ERR_TOO_LARGE);
+    MC_CHECK_INT(a.nsubs, 2);
+    MC_CHECK_INT(hub_unsubscribe(h, &a, "User:2"), MC_ERR_NOT_FOUND);
+    MC_CHECK_INT(hub_unsubscribe(h, &a, "User:1"), MC_OK);
+    MC_CHECK_INT(hub_channel_count(h), 1); /* empty channel is dropped */
+    MC_CHECK_INT(hub_unsubscribe(h, &b, "Application"), MC_OK);
+    MC_CHECK_INT(hub_subscriber_count(h, "Application"), 1);
+    hub_conn_remove(h, &a);
+    hub_conn_remove(h, &b);
+    MC_CHECK_INT(hub_channel_count(h), 0);
+    MC_CHECK_INT(hub_conn_count(h), 0);
+    hub_free(h);
+}
+
+static void test_fanout_refcounts_and_position(void)
+{
+    hub_t *h = hub_new(1 << 20, 64, NULL);
+    hub_conn_t c[3];
+    pusher_frame_t *f = pusher_frame_new("{\"x\":1}", 7, "Application");
+    pusher_frame_t *other = pusher_frame_new("{}", 2, "Nobody");
+    const char *pos;
+
+    for (int i = 0; i < 3; i++)
+        hub_conn_add(h, &c[i], NULL);
+    hub_subscribe(h, &c[0], "Application", NULL);
+    hub_subscribe(h, &c[1], "Application", NULL);
+    hub_subscribe(h, &c[2], "Other", NULL);
+    wakes = 0;
+    MC_CHECK_INT(hub_publish(h, f, "2:41", count_wake, NULL), 2);
+    MC_CHECK_INT(wakes, 2);
+    MC_CHECK_INT(refs(f), 3); /* ours + two queues: serialized once, shared */
+    MC_CHECK(hub_conn_peek(&c[0]) == f);
+    MC_CHECK(hub_conn_peek(&c[1]) == f);
+    MC_CHECK(hub_conn_peek(&c[2]) == NULL);
+    MC_CHECK_INT(hub_publish(h, other, NULL, count_wake, NULL), 0);
+    MC_CHECK_INT(refs(other), 1);
+    hub_subscribe(h, &c[2], "Application", &pos);
+    MC_CHECK_STR(pos, "2:41");
+    hub_conn_pop(h, &c[0]);
+    MC_CHECK_INT(refs(f), 2);
+    MC_CHECK(hub_conn_peek(&c[0]) == NULL);
+    hub_conn_remove(h, &c[1]); /* drops its queued reference */
+    MC_CHECK_INT(refs(f), 1);
+    pusher_frame_unref(f);
+    pusher_frame_unref(other);
+    hub_free(h); /* detaches c[0], c[2] */
+}
+
+static void test_queue_bound_marks_slow(void)
+{
+    mc_metrics_t *m = mc_metrics_new();
+    hub_metrics_t hm = {
+        .connections = mc_metrics_gauge(m, "c", "c", NULL),
+        .subscriptions = mc_metrics_gauge(m, "s", "s", NULL),
+        .queue_bytes = mc_metrics_gauge(m, "q", "q", NULL),
+        .drops = mc_metrics_counter(m, "d", "d", NULL),
+        .frames_out = mc_metrics_counter(m, "o", "o", NULL),
+    };
+    hub_t *h = hub_new(100, 64, &hm);
+    hub_conn_t fast, slow;
+    char payload[40];
+    pusher_frame_t *f;
+
+    memset(payload, 'x', sizeof payload);
+    f = pusher_frame_new(payload, sizeof payload, "ch");
+    hub_conn_add(h, &fast, NULL);
+    hub_conn_add(h, &slow, NULL);
+    hub_subscribe(h, &fast, "ch", NULL);
+    hub_subscribe(h, &slow, "ch", NULL);
+    MC_CHECK_INT(mc_metric_value(hm.subscriptions), 2);
+    hub_publish(h, f, "0:1", NULL, NULL);
+    hub_publish(h, f, "0:2", NULL, NULL);
+    MC_CHECK_INT(slow.qbytes, 80);
+    MC_CHECK_INT(mc_metric_value(hm.queue_bytes), 160);
+    hub_conn_pop(h, &fast);
+    hub_conn_pop(h, &fast);
+    MC_CHECK_INT(mc_metric_value(hm.frames_out), 2);
+    wakes = 0;
+    hub_publish(h, f, "0:3", count_wake, NULL); /* 120 > 100 for slow only */
+    MC_CHECK_INT(wakes, 2);
+    MC_CHECK(slow.slow);
+    MC_CHECK(!fast.slow);
+    MC_CHECK_INT(slow.qlen, 0); /* released at once: memory stays bounded */
+    MC_CHECK_INT(slow.qbytes, 0);
+    MC_CHECK_INT(refs(f), 2);   /* ours + fast's queue */
+    MC_CHECK_INT(mc_metric_value(hm.drops), 1);
+    MC_CHECK_INT(mc_metric_value(hm.queue_bytes), 40);
+    MC_CHECK_INT(hub_enqueue(h, &slow, f), MC_ERR_BUSY);
+    MC_CHECK_INT(mc_metric_value(hm.drops), 1);
+    /* A single frame over the bound also trips it. */
+    {
+        hub_t *h2 = hub_new(10, 64, NULL);
+        hub_conn_t c;
+        hub_conn_add(h2, &c, NULL);
+        MC_CHECK_INT(hub_enqueue(h2, &c, f), MC_ERR_TOO_LARGE);
+        MC_CHECK(c.slow);
+        hub_free(h2);
+    }
+    hub_conn_remove(h, &fast);
+    hub_conn_remove(h, &slow);
+    MC_CHECK_INT(mc_metric_value(hm.connections), 0);
+    MC_CHECK_INT(mc_metric_value(hm.subscriptions), 0);
+    MC_CHECK_INT(mc_metric_value(hm.queue_bytes), 0);
+    MC_CHECK_INT(refs(f), 1);
+    pusher_frame_unref(f);
+    hub_free(h);
+    mc_metrics_free(m);
+}
+
+static void test_queue_ring_grows_in_order(void)
+{
+    hub_t *h = hub_new(1 << 20, 64, NULL);
+    hub_conn_t c;
+    pusher_frame_t *fr[50];
+    int next = 0, ok = 1;
+
+    hub_conn_add(h, &c, NULL);
+    for (int i = 0; i < 50; i++) {
+        char s[8];
+        snprintf(s, sizeof s, "%d", i);
+        fr[i] = pusher_frame_new(s, strlen(s), NULL);
+        MC_CHECK_INT(hub_enqueue(h, &c, fr[i]), MC_OK);
+        if (i % 3 == 2) { /* interleaved pops make the ring wrap while it grows */
+            ok &= hub_conn_peek(&c) == fr[next++];
+            hub_conn_pop(h, &c);
+        }
+    }
+    while (next < 50) {
+        ok &= hub_conn_peek(&c) == fr[next++];
+        hub_conn_pop(h, &c);
+    }
+    MC_CHECK(ok);
+    MC_CHECK(hub_conn_peek(&c) == NULL);
+    MC_CHECK_INT(c.qbytes, 0);
+    for (int i = 0; i < 50; i++) {
+        MC_CHECK_INT(refs(fr[i]), 1);
+        pusher_frame_unref(fr[i]);
+    }
+    hub_free(h);
+}
+
+static void test_remove_from_all_channels_many(void)
+{
+    hub_t *h = hub_new(1 << 20, 1000, NULL);
+    hub_conn_t a, b;
+    char name[32];
+
+    hub_conn_add(h, &a, NULL);
+    hub_conn_add(h, &b, NULL);
+    for (int i = 0; i < 500; i++) { /* forces the bucket array to grow */
+        snprintf(name, sizeof name, "Model:%d", i);
+        MC_CHECK_INT(hub_subscribe(h, &a, name, NULL), MC_OK);
+        if (i % 2)
+            hub_subscribe(h, &b, name, NULL);
+    }
+    MC_CHECK_INT(hub_channel_count(h), 500);
+    MC_CHECK_INT(hub_subscriber_count(h, "Model:7"), 2);
+    MC_CHECK_INT(hub_subscriber_count(h, "Model:8"), 1);
+    hub_conn_remove(h, &a);
+    hub_conn_remove(h, &a); /* idempotent */
+    MC_CHECK_INT(hub_channel_count(h), 250);
+    MC_CHECK_INT(hub_subscriber_count(h, "Model:7"), 1);
+    MC_CHECK_INT(hub_subscriber_count(h, "Model:8"), 0);
+    hub_conn_remove(h, &b);
+    MC_CHECK_INT(hub_channel_count(h), 0);
+    hub_free(h);
+}
+
+int main(void)
+{
+    MC_TEST_RUN(test_frame_layout);
+    MC_TEST_RUN(test_subscribe_unsubscribe);
+    MC_TEST_RUN(test_fanout_refcounts_and_position);
+    MC_TEST_RUN(test_queue_bound_marks_slow);
+    MC_TEST_RUN(test_queue_ring_grows_in_order);
+    MC_TEST_RUN(test_remove_from_all_channels_many);
+    MC_TEST_DONE();
+}
