@@ -1,0 +1,208 @@
+/* protocol.c - client frame parsing and server frame building with jansson. */
+#include "protocol.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mc_error.h"
+
+static const char *const proto__codes[PROTO_ERR__COUNT] = {
+    [PROTO_OK] = "ok",
+    [PROTO_ERR_BAD_FRAME] = "bad_frame",
+    [PROTO_ERR_UNKNOWN_TYPE] = "unknown_type",
+    [PROTO_ERR_BAD_CHANNEL] = "bad_channel",
+    [PROTO_ERR_TOO_MANY_SUBSCRIPTIONS] = "too_many_subscriptions",
+    [PROTO_ERR_TOO_LARGE] = "frame_too_large",
+};
+
+const char *proto_err_code(proto_err_t err)
+{
+    return (unsigned)err < PROTO_ERR__COUNT ? proto__codes[err] : "internal";
+}
+
+int proto_channel_valid(const char *s)
+{
+    size_t n = 0;
+    if (!s)
+        return 0;
+    for (; s[n]; n++) {
+        unsigned char c = (unsigned char)s[n];
+        if (n >= PROTO_CHANNEL_MAX)
+            return 0;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == ':' || c == '-'))
+            return 0;
+    }
+    return n > 0;
+}
+
+proto_err_t proto_parse(const char *data, size_t len, int binary, size_t max_frame,
+                        proto_request_t *req, char *msg, size_t msglen)
+{
+    json_error_t jerr;
+    json_t *root, *jtype, *jchan;
+    const char *type;
+    proto_err_t rc = PROTO_OK;
+
+    memset(req, 0, sizeof *req);
+    if (len > max_frame) {
+        snprintf(msg, msglen, "frame of %zu bytes is over the limit of %zu", len, max_frame);
+        return PROTO_ERR_TOO_LARGE;
+    }
+    if (binary) {
+        snprintf(msg, msglen, "binary frames are not accepted; send JSON text");
+        return PROTO_ERR_BAD_FRAME;
+    }
+    root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        snprintf(msg, msglen, "malformed JSON: %s", jerr.text);
+        return PROTO_ERR_BAD_FRAME;
+    }
+    if (!json_is_object(root)) {
+        snprintf(msg, msglen, "a frame must be a JSON object");
+        rc = PROTO_ERR_BAD_FRAME;
+        goto out;
+    }
+    jtype = json_object_get(root, "type");
+    if (!json_is_string(jtype)) {
+        snprintf(msg, msglen, "\"type\" must be a string");
+        rc = PROTO_ERR_BAD_FRAME;
+        goto out;
+    }
+    type = json_string_value(jtype);
+    if (strcmp(type, "ping") == 0) {
+        req->type = PROTO_PING;
+        goto out;
+    }
+    if (strcmp(type, "subscribe") == 0)
+        req->type = PROTO_SUBSCRIBE;
+    else if (strcmp(type, "unsubscribe") == 0)
+        req->type = PROTO_UNSUBSCRIBE;
+    else {
+        snprintf(msg, msglen, "unknown type \"%.40s\"", type);
+        rc = PROTO_ERR_UNKNOWN_TYPE;
+        goto out;
+    }
+    jchan = json_object_get(root, "channel");
+    if (!json_is_string(jchan) || strlen(json_string_value(jchan)) != json_string_length(jchan) ||
+        !proto_channel_valid(json_string_value(jchan))) {
+        snprintf(msg, msglen, "\"channel\" must be 1..%d characters of [A-Za-z0-9_.:-]",
+                 PROTO_CHANNEL_MAX);
+        rc = PROTO_ERR_BAD_CHANNEL;
+        goto out;
+    }
+    strcpy(req->channel, json_string_value(jchan));
+out:
+    json_decref(root);
+    return rc;
+}
+
+/* Serializes obj (decref'd here) into a new frame routed to channel (may be NULL). */
+static pusher_frame_t *proto__frame(json_t *obj, const char *channel)
+{
+    pusher_frame_t *f = NULL;
+    char *s;
+    if (!obj)
+        return NULL;
+    s = json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+    if (s) {
+        f = pusher_frame_new(s, strlen(s), channel);
+        free(s);
+    }
+    return f;
+}
+
+pusher_frame_t *proto_subscribed(const char *channel, const char *position)
+{
+    return proto__frame(json_pack("{s:s, s:s, s:o}", "type", "subscribed", "channel", channel,
+                                  "position", position ? json_string(position) : json_null()),
+                        NULL);
+}
+
+pusher_frame_t *proto_unsubscribed(const char *channel)
+{
+    return proto__frame(json_pack("{s:s, s:s}", "type", "unsubscribed", "channel", channel),
+                        NULL);
+}
+
+pusher_frame_t *proto_pong(void)
+{
+    return pusher_frame_new("{\"type\":\"pong\"}", strlen("{\"type\":\"pong\"}"), NULL);
+}
+
+pusher_frame_t *proto_error(proto_err_t err, const char *channel, const char *message)
+{
+    json_t *o = json_pack("{s:s, s:s}", "type", "error", "code", proto_err_code(err));
+    if (o && channel)
+        json_object_set_new(o, "channel", json_string(channel));
+    if (o)
+        json_object_set_new(o, "message", json_string(message ? message : ""));
+    return proto__frame(o, NULL);
+}
+
+static int proto__op_valid(const char *op)
+{
+    return strcmp(op, "create") == 0 || strcmp(op, "update") == 0 ||
+           strcmp(op, "destroy") == 0 || strcmp(op, "remove") == 0;
+}
+
+int proto_change(const char *value, size_t len, int32_t partition, int64_t offset,
+                 pusher_frame_t **out, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *d, *o, *v;
+    const char *key, *channel, *op;
+    char pos[48];
+    int rc = MC_ERR_JSON;
+
+    *out = NULL;
+    if (!value || len == 0) {
+        snprintf(err, errlen, "empty delivery");
+        return MC_ERR_JSON;
+    }
+    if (!(d = json_loadb(value, len, 0, &jerr))) {
+        snprintf(err, errlen, "malformed JSON: %s", jerr.text);
+        return MC_ERR_JSON;
+    }
+    if (!json_is_object(d)) {
+        snprintf(err, errlen, "delivery is not a JSON object");
+        goto out;
+    }
+    v = json_object_get(d, "channel");
+    channel = json_string_value(v);
+    if (!channel || strlen(channel) != json_string_length(v) || !proto_channel_valid(channel)) {
+        snprintf(err, errlen, "delivery has no valid \"channel\"");
+        goto out;
+    }
+    if (!json_is_string(json_object_get(d, "model"))) {
+        snprintf(err, errlen, "delivery has no \"model\" string");
+        goto out;
+    }
+    op = json_string_value(json_object_get(d, "op"));
+    if (!op || !proto__op_valid(op)) {
+        snprintf(err, errlen, "delivery has no valid \"op\"");
+        goto out;
+    }
+    snprintf(pos, sizeof pos, "%" PRId32 ":%" PRId64, partition, offset);
+    if (!(o = json_pack("{s:s}", "type", "change"))) {
+        rc = MC_ERR_NOMEM;
+        goto out;
+    }
+    json_object_foreach(d, key, v)
+    {
+        if (strcmp(key, "type") != 0 && strcmp(key, "position") != 0)
+            json_object_set(o, key, v);
+    }
+    json_object_set_new(o, "position", json_string(pos));
+    *out = proto__frame(o, channel);
+    rc = *out ? MC_OK : MC_ERR_NOMEM;
+    if (rc != MC_OK)
+        snprintf(err, errlen, "out of memory");
+out:
+    json_decref(d);
+    return rc;
+}

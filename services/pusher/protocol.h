@@ -1,0 +1,67 @@
+/*
+ * protocol.h - the pusher's WebSocket protocol: parses and validates client frames, builds
+ * server frames (replies, errors) and turns a Kafka delivery into a "change" frame. Pure.
+ */
+#ifndef PUSHER_PROTOCOL_H
+#define PUSHER_PROTOCOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frame.h"
+
+#define PROTO_CHANNEL_MAX 200
+
+typedef enum { PROTO_SUBSCRIBE, PROTO_UNSUBSCRIBE, PROTO_PING } proto_type_t;
+
+/* Error codes sent to clients in {"type":"error","code":...}. */
+typedef enum {
+    PROTO_OK = 0,
+    PROTO_ERR_BAD_FRAME,              /* not JSON, not an object, binary, no "type" */
+    PROTO_ERR_UNKNOWN_TYPE,           /* "type" is not one we know */
+    PROTO_ERR_BAD_CHANNEL,            /* channel missing or not [A-Za-z0-9_.:-]{1,200} */
+    PROTO_ERR_TOO_MANY_SUBSCRIPTIONS, /* over MC_MAX_SUBSCRIPTIONS */
+    PROTO_ERR_TOO_LARGE,              /* over MC_MAX_FRAME: close with 1009, no error frame */
+    PROTO_ERR__COUNT
+} proto_err_t;
+
+typedef struct {
+    proto_type_t type;
+    char channel[PROTO_CHANNEL_MAX + 1]; /* "" for ping */
+} proto_request_t;
+
+/* Stable snake_case name of err ("bad_frame"...), "internal" when out of range. */
+const char *proto_err_code(proto_err_t err);
+
+/* Nonzero when s is a valid channel name: 1..200 chars of [A-Za-z0-9_.:-]. */
+int proto_channel_valid(const char *s);
+
+/*
+ * Parses one complete client message of len bytes (binary: it came as a binary frame).
+ * max_frame bounds len. Fills *req on PROTO_OK; otherwise returns the error code and
+ * writes a human-readable reason into msg.
+ */
+proto_err_t proto_parse(const char *data, size_t len, int binary, size_t max_frame,
+                        proto_request_t *req, char *msg, size_t msglen);
+
+/*
+ * Server frames, each a new frame with one reference owned by the caller (no channel
+ * routing). NULL on allocation failure.
+ * position may be NULL (sent as null).
+ */
+pusher_frame_t *proto_subscribed(const char *channel, const char *position);
+pusher_frame_t *proto_unsubscribed(const char *channel);
+pusher_frame_t *proto_pong(void);
+/* {"type":"error","code":...,"message":...}; channel (may be NULL) is added when given. */
+pusher_frame_t *proto_error(proto_err_t err, const char *channel, const char *message);
+
+/*
+ * Builds the "change" frame of a delivery (JSON value of len bytes read from Kafka at
+ * partition:offset): {"type":"change", the delivery's fields..., "position":"p:o"}, routed
+ * to the delivery's channel. *out receives a new frame the caller owns.
+ * Returns MC_OK, MC_ERR_JSON (malformed delivery: reason in err) or MC_ERR_NOMEM.
+ */
+int proto_change(const char *value, size_t len, int32_t partition, int64_t offset,
+                 pusher_frame_t **out, char *err, size_t errlen);
+
+#endif

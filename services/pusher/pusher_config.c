@@ -1,0 +1,61 @@
+/* pusher_config.c - the pusher's settings table. */
+#include "pusher_config.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mc_config.h"
+#include "mc_error.h"
+#include "mc_log.h"
+
+static const mc_cfg_option_t pusher_options[] = {
+    {"MC_HTTP_BIND", MC_CFG_STRING, "127.0.0.1", offsetof(pusher_config_t, http_bind), 0, 0,
+     "IPv4 address to listen on (0.0.0.0 for all)"},
+    {"MC_HTTP_PORT", MC_CFG_INT, "8703", offsetof(pusher_config_t, http_port), 1, 65535,
+     "port for WebSocket (/ws) and HTTP (/healthz, /readyz, /metrics)"},
+    {"MC_LOG_LEVEL", MC_CFG_STRING, "info", offsetof(pusher_config_t, log_level), 0, 0,
+     "debug, info, warn or error"},
+    {"MC_DELIVERIES_TOPIC", MC_CFG_STRING, "modelcast.deliveries",
+     offsetof(pusher_config_t, deliveries_topic), 0, 0,
+     "Kafka topic of deliveries; every partition is read from its live end"},
+    {"MC_MAX_CONNECTIONS", MC_CFG_INT, "10000", offsetof(pusher_config_t, max_connections), 1,
+     1000000, "WebSocket connections accepted at once"},
+    {"MC_MAX_SUBSCRIPTIONS", MC_CFG_INT, "64", offsetof(pusher_config_t, max_subscriptions), 1,
+     100000, "channels one connection may subscribe to"},
+    {"MC_MAX_FRAME", MC_CFG_INT, "65536", offsetof(pusher_config_t, max_frame), 64,
+     16 * 1024 * 1024, "largest inbound WebSocket message in bytes (larger: close 1009)"},
+    {"MC_SEND_QUEUE_MAX", MC_CFG_INT, "1048576", offsetof(pusher_config_t, send_queue_max),
+     1024, 1024L * 1024 * 1024,
+     "bytes queued for one connection before it is dropped as a slow consumer (close 4008)"},
+    MC_CFG_END,
+};
+
+int pusher_config_load(pusher_config_t *conf, int argc, char **argv, char *err, size_t errlen)
+{
+    mc_log_level_t lvl;
+    int rc;
+
+    memset(conf, 0, sizeof *conf);
+    rc = mc_config_load(pusher_options, conf, "modelcast-pusher",
+                        "WebSocket fan-out of modelcast deliveries (/ws), with /healthz, "
+                        "/readyz and /metrics on the same port.",
+                        argc, argv, err, errlen);
+    if (rc != MC_OK)
+        return rc;
+    if (mc_log_level_parse(conf->log_level, &lvl) != MC_OK) {
+        snprintf(err, errlen, "MC_LOG_LEVEL: invalid value \"%s\" (debug, info, warn, error)",
+                 conf->log_level);
+        return MC_ERR_CONFIG;
+    }
+    if (!conf->deliveries_topic[0]) {
+        snprintf(err, errlen, "MC_DELIVERIES_TOPIC: must not be empty");
+        return MC_ERR_CONFIG;
+    }
+    return MC_OK;
+}
+
+void pusher_config_cleanup(pusher_config_t *conf)
+{
+    mc_config_cleanup(pusher_options, conf);
+}

@@ -1,0 +1,682 @@
+/*
+ * ws_server.c - the libwebsockets side of a worker: a foreign libuv loop we own, one context,
+ * one protocol serving HTTP endpoints and /ws, and the inbox the feed thread posts into.
+ * Everything below except ws_server_post/ws_server_stop runs on the service thread.
+ */
+#include "ws_server.h"
+
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+#include "hub.h"
+#include "mc_error.h"
+#include "mc_log.h"
+#include "protocol.h"
+
+_Static_assert(PUSHER_FRAME_PRE >= LWS_PRE, "frame headroom must cover LWS_PRE");
+
+#define WS_CLOSE_SLOW_CONSUMER 4008
+/*
+ * lws 4.1 keeps opcode 4 (close) out of the public enum ("handled by lws_close_reason"), but
+ * lws_close_reason only reaches the peer when the close starts outside WRITEABLE; see
+ * ws__send_close.
+ */
+#define WS_LWS_WRITE_CLOSE ((enum lws_write_protocol)4)
+#define WS_INBOX_DEFAULT 65536
+#define WS_SHUTDOWN_GRACE_MS 2500
+#define WS_WRITES_PER_CALLBACK 256 /* frames per WRITEABLE while the socket takes them */
+#define WS_DRAIN_MIN_BYTES 4096    /* fan-out per loop turn: at least this, see ws__drain */
+
+typedef struct {
+    pusher_frame_t *frame;
+    char position[40];
+} ws_item_t;
+
+struct ws_server {
+    ws_server_opts_t o;
+    char *bind;
+    uv_loop_t loop;
+    uv_timer_t stop_timer;
+    struct lws_context *ctx;
+    struct lws_protocols protocols[2];
+    hub_t *hub;
+    mc_metric_t *rejected;
+    pthread_t thread;
+    int started;
+    atomic_int stopping;
+    int shutdown_begun;         /* service thread only */
+    int tearing_down;           /* in ws_server_free: no more uv_stop from callbacks */
+    pthread_mutex_t lock;       /* guards the inbox */
+    pthread_cond_t space;
+    ws_item_t *inbox;           /* the feed appends here */
+    size_t inbox_len, inbox_cap;
+    ws_item_t *work;            /* service thread: taken from the inbox, being fanned out */
+    size_t work_len, work_pos;
+    int inbox_closed;
+};
+
+/* Per-session data: lws allocates it zeroed, for HTTP and WebSocket connections alike. */
+typedef struct {
+    hub_conn_t conn;            /* attached from ESTABLISHED to CLOSED */
+    int close_code;             /* nonzero: close at the next WRITEABLE */
+    const char *close_reason;
+    char *rx;                   /* reassembly of one inbound message */
+    size_t rxlen, rxcap;
+    int rx_active, rx_binary;
+    int want_write;             /* POLLOUT requested, WRITEABLE not yet delivered */
+    int close_sent;             /* our close frame is out: drop at the next WRITEABLE */
+    pusher_frame_t *http_body;  /* HTTP response waiting for HTTP_WRITEABLE */
+} ws_pss_t;
+
+/*
+ * Asks for SERVER_WRITEABLE once. Asking again before it arrives is not only wasted: with
+ * the libuv event lib each request restarts the uv_poll, which drops a writable event already
+ * fetched in the same loop turn - fan-out on every turn would then starve all writes.
+ */
+static void ws__want_write(struct lws *wsi, ws_pss_t *pss)
+{
+    if (pss->want_write)
+        return;
+    pss->want_write = 1;
+    if (lws_callback_on_writable(wsi) < 0)
+        pss->want_write = 0;
+}
+
+static void ws__lws_log(int level, const char *line)
+{
+    size_t n = strlen(line);
+    mc_log_level_t l = (level & LLL_ERR) ? MC_LOG_ERROR
+                       : (level & LLL_WARN) ? MC_LOG_WARN
+                                            : MC_LOG_DEBUG;
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    MC_LOG(l, "lws: %.*s", (int)n, line);
+}
+
+/* Closes wsi from inside one of its own callbacks: returns -1 for the callback to return. */
+static int ws__close_now(struct lws *wsi, int code, const char *reason)
+{
+    lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
+    return -1;
+}
+
+/* Marks a connection to be closed at its next WRITEABLE (or by timeout if it never is). */
+static void ws__close_later(struct lws *wsi, ws_pss_t *pss, int code, const char *reason,
+                            int timeout_s)
+{
+    if (pss->close_code)
+        return;
+    pss->close_code = code;
+    pss->close_reason = reason;
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, timeout_s);
+    ws__want_write(wsi, pss);
+}
+
+/* hub_publish wake-up: the connection has something to write, or must be dropped. */
+static void ws__wake(hub_conn_t *c, void *arg)
+{
+    struct lws *wsi = c->user;
+    (void)arg;
+    if (c->slow) {
+        ws__close_later(wsi, lws_wsi_user(wsi), WS_CLOSE_SLOW_CONSUMER, "slow consumer", 5);
+        MC_INFO("ws: dropping a slow consumer");
+    } else
+        ws__want_write(wsi, lws_wsi_user(wsi));
+}
+
+/*
+ * Fans out the deliveries posted by the feed, about a quarter of MC_SEND_QUEUE_MAX bytes per
+ * loop turn (at least one delivery), so that sockets are written between turns: a burst
+ * must not fill the send queue of a client that keeps up before its first write. A
+ * remainder re-arms the wake-up.
+ */
+static void ws__drain(ws_server_t *ws)
+{
+    size_t budget = ws->o.send_queue_max / 4, spent = 0;
+    int more;
+
+    if (budget < WS_DRAIN_MIN_BYTES)
+        budget = WS_DRAIN_MIN_BYTES;
+    while (spent < budget) {
+        ws_item_t *it;
+        if (ws->work_pos == ws->work_len) {
+            ws_item_t *taken;
+            pthread_mutex_lock(&ws->lock);
+            taken = ws->inbox;
+            ws->inbox = ws->work;
+            ws->work = taken;
+            ws->work_len = ws->inbox_len;
+            ws->work_pos = 0;
+            ws->inbox_len = 0;
+            pthread_cond_broadcast(&ws->space);
+            pthread_mutex_unlock(&ws->lock);
+            if (ws->work_len == 0)
+                break;
+        }
+        it = &ws->work[ws->work_pos++];
+        spent += it->frame->len;
+        hub_publish(ws->hub, it->frame, it->position, ws__wake, ws);
+        pusher_frame_unref(it->frame);
+        it->frame = NULL;
+    }
+    /*
+     * Come back next turn if anything is left - including items the feed posted while we
+     * worked: their wake-up was consumed by this very turn.
+     */
+    pthread_mutex_lock(&ws->lock);
+    more = ws->work_pos < ws->work_len || ws->inbox_len > 0;
+    pthread_mutex_unlock(&ws->lock);
+    if (more)
+        lws_cancel_service(ws->ctx);
+}
+
+static void ws__going_away(hub_conn_t *c, void *arg)
+{
+    struct lws *wsi = c->user;
+    (void)arg;
+    ws__close_later(wsi, lws_wsi_user(wsi), LWS_CLOSE_STATUS_GOINGAWAY, "going away", 2);
+}
+
+static void ws__stop_timer_cb(uv_timer_t *t)
+{
+    MC_WARN("ws: shutdown grace period over; closing remaining connections");
+    uv_stop(t->loop);
+}
+
+static void ws__begin_shutdown(ws_server_t *ws)
+{
+    size_t n = hub_conn_count(ws->hub);
+    ws->shutdown_begun = 1;
+    MC_INFO("ws: shutting down, closing %zu connections", n);
+    if (n == 0) {
+        uv_stop(&ws->loop);
+        return;
+    }
+    hub_foreach_conn(ws->hub, ws__going_away, ws);
+    uv_timer_start(&ws->stop_timer, ws__stop_timer_cb, WS_SHUTDOWN_GRACE_MS, 0);
+}
+
+/*
+ * Hook point for authorization: a later issue asks authz (POST /v1/authorize) here whether
+ * this connection may subscribe to channel. Returns PROTO_OK to allow.
+ */
+static proto_err_t ws__authorize_subscribe(ws_server_t *ws, ws_pss_t *pss, const char *channel)
+{
+    (void)ws;
+    (void)pss;
+    (void)channel;
+    return PROTO_OK;
+}
+
+/* Queues a reply frame (taking ownership of f) on the connection. Returns 0 or -1 (close). */
+static int ws__send(ws_server_t *ws, struct lws *wsi, ws_pss_t *pss, pusher_frame_t *f)
+{
+    int rc;
+    if (!f)
+        return ws__close_now(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+    rc = hub_enqueue(ws->hub, &pss->conn, f);
+    pusher_frame_unref(f);
+    if (rc == MC_ERR_TOO_LARGE || rc == MC_ERR_BUSY)
+        return ws__close_now(wsi, WS_CLOSE_SLOW_CONSUMER, "slow consumer");
+    if (rc != MC_OK)
+        return ws__close_now(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+    ws__want_write(wsi, pss);
+    return 0;
+}
+
+static int ws__message(ws_server_t *ws, struct lws *wsi, ws_pss_t *pss)
+{
+    proto_request_t req;
+    const char *pos = NULL;
+    char msg[200];
+    proto_err_t e;
+    int rc;
+
+    e = proto_parse(pss->rx, pss->rxlen, pss->rx_binary, ws->o.max_frame, &req, msg, sizeof msg);
+    if (e == PROTO_ERR_TOO_LARGE)
+        return ws__close_now(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "frame too large");
+    if (e != PROTO_OK)
+        return ws__send(ws, wsi, pss, proto_error(e, NULL, msg));
+    switch (req.type) {
+    case PROTO_PING:
+        return ws__send(ws, wsi, pss, proto_pong());
+    case PROTO_SUBSCRIBE:
+        e = ws__authorize_subscribe(ws, pss, req.channel);
+        if (e != PROTO_OK)
+            return ws__send(ws, wsi, pss, proto_error(e, req.channel, "subscription refused"));
+        rc = hub_subscribe(ws->hub, &pss->conn, req.channel, &pos);
+        if (rc == MC_ERR_TOO_LARGE) {
+            snprintf(msg, sizeof msg, "at most %zu subscriptions per connection",
+                     ws->o.max_subscriptions);
+            return ws__send(ws, wsi, pss,
+                            proto_error(PROTO_ERR_TOO_MANY_SUBSCRIPTIONS, req.channel, msg));
+        }
+        if (rc != MC_OK)
+            return ws__close_now(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+        return ws__send(ws, wsi, pss, proto_subscribed(req.channel, pos));
+    case PROTO_UNSUBSCRIBE:
+        hub_unsubscribe(ws->hub, &pss->conn, req.channel);
+        return ws__send(ws, wsi, pss, proto_unsubscribed(req.channel));
+    }
+    return 0;
+}
+
+static int ws__receive(ws_server_t *ws, struct lws *wsi, ws_pss_t *pss, const void *in,
+                       size_t len)
+{
+    size_t need;
+    if (!pss->conn.attached)
+        return -1;
+    if (!pss->rx_active) {
+        pss->rx_active = 1;
+        pss->rxlen = 0;
+        pss->rx_binary = lws_frame_is_binary(wsi);
+    }
+    need = pss->rxlen + len + lws_remaining_packet_payload(wsi);
+    if (need > ws->o.max_frame)
+        return ws__close_now(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "frame too large");
+    if (need + 1 > pss->rxcap) {
+        size_t cap = pss->rxcap ? pss->rxcap : 256;
+        char *nrx;
+        while (cap < need + 1)
+            cap *= 2;
+        if (!(nrx = realloc(pss->rx, cap)))
+            return ws__close_now(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+        pss->rx = nrx;
+        pss->rxcap = cap;
+    }
+    if (len)
+        memcpy(pss->rx + pss->rxlen, in, len);
+    pss->rxlen += len;
+    if (!lws_is_final_fragment(wsi))
+        return 0;
+    pss->rx_active = 0;
+    return ws__message(ws, wsi, pss);
+}
+
+/*
+ * Closes from WRITEABLE. lws treats a nonzero return here as a failed write and drops the
+ * socket without a close frame, so write the close frame ourselves, then drop the connection
+ * (at once, or at the next WRITEABLE when lws still holds part of the frame). The timeout set
+ * by ws__close_later covers a peer that never reads.
+ */
+static int ws__send_close(struct lws *wsi, ws_pss_t *pss)
+{
+    unsigned char buf[LWS_PRE + 2 + 64];
+    size_t rlen = strlen(pss->close_reason);
+
+    if (pss->close_sent)
+        return -1;
+    if (rlen > 64)
+        rlen = 64;
+    buf[LWS_PRE] = (unsigned char)(pss->close_code >> 8);
+    buf[LWS_PRE + 1] = (unsigned char)(pss->close_code & 0xff);
+    memcpy(buf + LWS_PRE + 2, pss->close_reason, rlen);
+    if (lws_write(wsi, buf + LWS_PRE, 2 + rlen, WS_LWS_WRITE_CLOSE) < 0)
+        return -1;
+    if (!lws_send_pipe_choked(wsi))
+        return -1; /* the close frame is in the kernel: drop the socket now */
+    pss->close_sent = 1;
+    ws__want_write(wsi, pss);
+    return 0;
+}
+
+static int ws__writeable(ws_server_t *ws, struct lws *wsi, ws_pss_t *pss)
+{
+    if (!pss->conn.attached)
+        return -1;
+    pss->want_write = 0;
+    if (pss->conn.slow && !pss->close_code) {
+        pss->close_code = WS_CLOSE_SLOW_CONSUMER;
+        pss->close_reason = "slow consumer";
+    }
+    if (pss->close_code)
+        return ws__send_close(wsi, pss);
+    for (int i = 0; i < WS_WRITES_PER_CALLBACK; i++) {
+        pusher_frame_t *f = hub_conn_peek(&pss->conn);
+        size_t flen;
+        int n;
+        if (!f)
+            return 0;
+        if (i > 0 && lws_send_pipe_choked(wsi))
+            break;
+        flen = f->len;
+        n = lws_write(wsi, PUSHER_FRAME_DATA(f), flen, LWS_WRITE_TEXT);
+        hub_conn_pop(ws->hub, &pss->conn);
+        if (n < 0 || (size_t)n < flen)
+            return -1;
+    }
+    if (hub_conn_peek(&pss->conn))
+        ws__want_write(wsi, pss);
+    return 0;
+}
+
+static int ws__http_respond(struct lws *wsi, ws_pss_t *pss, unsigned status, const char *ctype,
+                            const char *body)
+{
+    unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start,
+                                      *end = buf + sizeof buf - 1;
+    pusher_frame_t *f;
+
+    if (!pss || !(f = pusher_frame_new(body, strlen(body), NULL)))
+        return -1;
+    if (lws_add_http_common_headers(wsi, status, ctype, f->len, &p, end) ||
+        lws_finalize_write_http_header(wsi, start, &p, end)) {
+        pusher_frame_unref(f);
+        return -1;
+    }
+    pusher_frame_unref(pss->http_body);
+    pss->http_body = f;
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+#define WS_JSON "application/json"
+
+static int ws__http(ws_server_t *ws, struct lws *wsi, ws_pss_t *pss, const char *uri)
+{
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
+        return ws__http_respond(wsi, pss, 405, WS_JSON,
+                                "{\"error\":{\"code\":\"method_not_allowed\","
+                                "\"message\":\"only GET is served\"}}");
+    if (strcmp(uri, "/healthz") == 0)
+        return ws__http_respond(wsi, pss, 200, WS_JSON, "{\"status\":\"ok\"}");
+    if (strcmp(uri, "/readyz") == 0) {
+        if (!ws->o.ready || ws->o.ready(ws->o.ready_arg))
+            return ws__http_respond(wsi, pss, 200, WS_JSON, "{\"status\":\"ok\"}");
+        return ws__http_respond(wsi, pss, 503, WS_JSON,
+                                "{\"error\":{\"code\":\"not_ready\",\"message\":"
+                                "\"the Kafka deliveries partitions are not assigned yet\"}}");
+    }
+    if (strcmp(uri, "/metrics") == 0) {
+        char *text = ws->o.metrics ? mc_metrics_render(ws->o.metrics) : strdup("");
+        int rc;
+        if (!text)
+            return -1;
+        rc = ws__http_respond(wsi, pss, 200, "text/plain; version=0.0.4; charset=utf-8", text);
+        free(text);
+        return rc;
+    }
+    if (strcmp(uri, "/ws") == 0)
+        return ws__http_respond(wsi, pss, 426, WS_JSON,
+                                "{\"error\":{\"code\":\"upgrade_required\","
+                                "\"message\":\"/ws takes WebSocket connections\"}}");
+    return ws__http_respond(wsi, pss, 404, WS_JSON,
+                            "{\"error\":{\"code\":\"not_found\",\"message\":\"no such route\"}}");
+}
+
+static int ws__http_writeable(struct lws *wsi, ws_pss_t *pss)
+{
+    pusher_frame_t *f;
+    size_t flen;
+    int n;
+
+    if (!pss || !pss->http_body)
+        return 0;
+    f = pss->http_body;
+    pss->http_body = NULL;
+    flen = f->len;
+    n = lws_write(wsi, PUSHER_FRAME_DATA(f), flen, LWS_WRITE_HTTP_FINAL);
+    pusher_frame_unref(f);
+    if (n < 0 || (size_t)n < flen)
+        return -1;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* Accepts a WebSocket handshake only on /ws, under the connection limit, while running. */
+static int ws__filter(ws_server_t *ws, struct lws *wsi)
+{
+    char uri[64];
+    if (atomic_load(&ws->stopping))
+        return 1;
+    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/ws") != 0)
+        return 1;
+    if (hub_conn_count(ws->hub) >= ws->o.max_connections) {
+        mc_metric_add(ws->rejected, 1);
+        MC_WARN("ws: refusing a connection: MC_MAX_CONNECTIONS (%zu) reached",
+                ws->o.max_connections);
+        return 1;
+    }
+    return 0;
+}
+
+static int ws__callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                        size_t len)
+{
+    ws_server_t *ws = lws_context_user(lws_get_context(wsi));
+    ws_pss_t *pss = user;
+
+    switch (reason) {
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        ws__drain(ws);
+        if (atomic_load(&ws->stopping) && !ws->shutdown_begun)
+            ws__begin_shutdown(ws);
+        return 0;
+    case LWS_CALLBACK_HTTP:
+        return ws__http(ws, wsi, pss, in ? (const char *)in : "");
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return ws__http_writeable(wsi, pss);
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (pss) {
+            pusher_frame_unref(pss->http_body);
+            pss->http_body = NULL;
+        }
+        return 0;
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        return ws__filter(ws, wsi);
+    case LWS_CALLBACK_ESTABLISHED:
+        pusher_frame_unref(pss->http_body);
+        memset(pss, 0, sizeof *pss);
+        hub_conn_add(ws->hub, &pss->conn, wsi);
+        return 0;
+    case LWS_CALLBACK_RECEIVE:
+        return ws__receive(ws, wsi, pss, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return ws__writeable(ws, wsi, pss);
+    case LWS_CALLBACK_CLOSED:
+        /* lws frees pss after this returns: release everything it points to. */
+        hub_conn_remove(ws->hub, &pss->conn);
+        free(pss->rx);
+        pss->rx = NULL;
+        pss->rxcap = pss->rxlen = 0;
+        if (ws->shutdown_begun && !ws->tearing_down && hub_conn_count(ws->hub) == 0)
+            uv_stop(&ws->loop);
+        return 0;
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+ws_server_t *ws_server_new(const ws_server_opts_t *opts, char *err, size_t errlen)
+{
+    struct lws_context_creation_info info;
+    void *foreign_loops[1];
+    hub_metrics_t hm = {0};
+    ws_server_t *ws = calloc(1, sizeof *ws);
+
+    if (!ws) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    ws->o = *opts;
+    if (!ws->o.inbox_max)
+        ws->o.inbox_max = WS_INBOX_DEFAULT;
+    ws->bind = strdup(opts->bind ? opts->bind : "127.0.0.1");
+    ws->inbox = calloc(ws->o.inbox_max, sizeof *ws->inbox);
+    ws->work = calloc(ws->o.inbox_max, sizeof *ws->work);
+    ws->inbox_cap = ws->o.inbox_max;
+    if (opts->metrics) {
+        mc_metrics_t *m = opts->metrics;
+        hm.connections = mc_metrics_gauge(m, "pusher_connections",
+                                          "WebSocket connections open.", NULL);
+        hm.subscriptions = mc_metrics_gauge(m, "pusher_subscriptions",
+                                            "Channel subscriptions held by connections.", NULL);
+        hm.queue_bytes = mc_metrics_gauge(m, "pusher_queue_bytes",
+                                          "Bytes waiting in connection send queues.", NULL);
+        hm.drops = mc_metrics_counter(m, "pusher_drops_total",
+                                      "Connections dropped as slow consumers (close 4008).",
+                                      NULL);
+        hm.frames_out = mc_metrics_counter(m, "pusher_frames_out_total",
+                                           "Frames written to WebSocket connections.", NULL);
+        ws->rejected = mc_metrics_counter(m, "pusher_connections_rejected_total",
+                                          "WebSocket handshakes refused at MC_MAX_CONNECTIONS.",
+                                          NULL);
+    }
+    ws->hub = hub_new(opts->send_queue_max, opts->max_subscriptions, &hm);
+    if (!ws->bind || !ws->inbox || !ws->work || !ws->hub) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    pthread_mutex_init(&ws->lock, NULL);
+    pthread_cond_init(&ws->space, NULL);
+    atomic_init(&ws->stopping, 0);
+    if (uv_loop_init(&ws->loop) != 0) {
+        snprintf(err, errlen, "uv_loop_init failed");
+        goto fail_sync;
+    }
+    uv_timer_init(&ws->loop, &ws->stop_timer);
+
+    lws_set_log_level(LLL_ERR | LLL_WARN | (mc_log_level() <= MC_LOG_DEBUG ? LLL_NOTICE : 0),
+                      ws__lws_log);
+    ws->protocols[0].name = "modelcast";
+    ws->protocols[0].callback = ws__callback;
+    ws->protocols[0].per_session_data_size = sizeof(ws_pss_t);
+    ws->protocols[0].rx_buffer_size = 4096;
+
+    memset(&info, 0, sizeof info);
+    foreign_loops[0] = &ws->loop;
+    info.port = (int)opts->port;
+    if (strcmp(ws->bind, "0.0.0.0") != 0)
+        info.iface = ws->bind;
+    info.protocols = ws->protocols;
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.foreign_loops = foreign_loops;
+    info.user = ws;
+    info.pcontext = &ws->ctx;
+    info.gid = -1;
+    info.uid = -1;
+    info.timeout_secs = 10;
+    ws->ctx = lws_create_context(&info);
+    if (!ws->ctx) {
+        snprintf(err, errlen, "cannot serve on %s:%ld (address in use or not local?)", ws->bind,
+                 opts->port);
+        goto fail_loop;
+    }
+    return ws;
+
+fail_loop:
+    uv_close((uv_handle_t *)&ws->stop_timer, NULL);
+    uv_run(&ws->loop, UV_RUN_NOWAIT);
+    if (uv_loop_close(&ws->loop) != 0)
+        MC_WARN("ws: the event loop still had handles after a failed start");
+fail_sync:
+    pthread_cond_destroy(&ws->space);
+    pthread_mutex_destroy(&ws->lock);
+fail:
+    hub_free(ws->hub);
+    free(ws->inbox);
+    free(ws->work);
+    free(ws->bind);
+    free(ws);
+    return NULL;
+}
+
+static void *ws__run(void *arg)
+{
+    ws_server_t *ws = arg;
+    uv_run(&ws->loop, UV_RUN_DEFAULT);
+    return NULL;
+}
+
+int ws_server_start(ws_server_t *ws)
+{
+    if (pthread_create(&ws->thread, NULL, ws__run, ws) != 0)
+        return MC_ERR_NOMEM;
+    ws->started = 1;
+    return MC_OK;
+}
+
+int ws_server_post(ws_server_t *ws, pusher_frame_t *frame, const char *position)
+{
+    int rc = MC_ERR_BUSY;
+
+    pthread_mutex_lock(&ws->lock);
+    if (!ws->inbox_closed && ws->inbox_len == ws->inbox_cap) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&ws->space, &ws->lock, &ts);
+    }
+    if (!ws->inbox_closed && ws->inbox_len < ws->inbox_cap) {
+        ws_item_t *it = &ws->inbox[ws->inbox_len++];
+        it->frame = frame;
+        snprintf(it->position, sizeof it->position, "%s", position ? position : "");
+        /* One wake-up per batch: the service thread drains the whole inbox each time. */
+        if (ws->inbox_len == 1)
+            lws_cancel_service(ws->ctx);
+        rc = MC_OK;
+    }
+    pthread_mutex_unlock(&ws->lock);
+    return rc;
+}
+
+void ws_server_stop(ws_server_t *ws)
+{
+    if (!ws)
+        return;
+    pthread_mutex_lock(&ws->lock);
+    ws->inbox_closed = 1;
+    pthread_cond_broadcast(&ws->space);
+    pthread_mutex_unlock(&ws->lock);
+    if (!ws->started)
+        return;
+    atomic_store(&ws->stopping, 1);
+    lws_cancel_service(ws->ctx);
+    pthread_join(ws->thread, NULL);
+    ws->started = 0;
+}
+
+void ws_server_free(ws_server_t *ws)
+{
+    if (!ws)
+        return;
+    ws_server_stop(ws);
+    /* The service thread is gone: this thread now drives the loop through lws teardown. */
+    ws->tearing_down = 1;
+    uv_timer_stop(&ws->stop_timer); /* else the teardown runs below would wait for it */
+    /*
+     * With a foreign loop, lws_context_destroy() finishes only after lws's handles have
+     * closed in the loop; a second call then frees the context and NULLs ws->ctx (pcontext).
+     */
+    for (int i = 0; ws->ctx && i < 3; i++) {
+        lws_context_destroy(ws->ctx);
+        uv_run(&ws->loop, UV_RUN_DEFAULT);
+    }
+    if (ws->ctx)
+        MC_WARN("ws: the lws context did not finish its teardown");
+    uv_close((uv_handle_t *)&ws->stop_timer, NULL);
+    uv_run(&ws->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&ws->loop) != 0)
+        MC_WARN("ws: the event loop still had handles at exit");
+    for (size_t i = 0; i < ws->inbox_len; i++)
+        pusher_frame_unref(ws->inbox[i].frame);
+    for (size_t i = ws->work_pos; i < ws->work_len; i++)
+        pusher_frame_unref(ws->work[i].frame);
+    hub_free(ws->hub);
+    pthread_cond_destroy(&ws->space);
+    pthread_mutex_destroy(&ws->lock);
+    free(ws->inbox);
+    free(ws->work);
+    free(ws->bind);
+    free(ws);
+}

@@ -1,0 +1,53 @@
+/*
+ * ws_server.h - one pusher worker: a libwebsockets context on its own libuv loop and service
+ * thread, serving /ws (the protocol), /healthz, /readyz and /metrics on one port.
+ */
+#ifndef PUSHER_WS_SERVER_H
+#define PUSHER_WS_SERVER_H
+
+#include <stddef.h>
+
+#include "frame.h"
+#include "mc_metrics.h"
+
+typedef struct ws_server ws_server_t;
+
+typedef struct {
+    const char *bind;          /* IPv4 address; "0.0.0.0" for every interface */
+    long port;
+    size_t max_connections;    /* WebSocket connections at once */
+    size_t max_subscriptions;  /* per connection */
+    size_t max_frame;          /* largest inbound message (close 1009 beyond) */
+    size_t send_queue_max;     /* queued bytes per connection (close 4008 beyond) */
+    size_t inbox_max;          /* frames waiting for the service thread (0: default) */
+    mc_metrics_t *metrics;     /* rendered by /metrics and updated here; not owned */
+    int (*ready)(void *arg);   /* /readyz: 200 while it returns nonzero (NULL: always) */
+    void *ready_arg;
+} ws_server_opts_t;
+
+/*
+ * Creates the loop and lws context and binds the port (from the calling thread; the service
+ * thread takes over in ws_server_start). Returns NULL with err filled on failure.
+ */
+ws_server_t *ws_server_new(const ws_server_opts_t *opts, char *err, size_t errlen);
+
+/* Starts the service thread. Returns MC_OK or MC_ERR_NOMEM. */
+int ws_server_start(ws_server_t *ws);
+
+/*
+ * Hands a change frame (routed by frame->channel, read at position "p:o") to the service
+ * thread. Thread-safe. Returns MC_OK having taken ownership of frame, or MC_ERR_BUSY when
+ * the inbox stayed full for ~100 ms or the server is stopping (frame not taken).
+ */
+int ws_server_post(ws_server_t *ws, pusher_frame_t *frame, const char *position);
+
+/*
+ * Closes every client with 1001 "going away" (waiting up to ~2 s for them), stops the loop
+ * and joins the service thread. Thread-safe; idempotent.
+ */
+void ws_server_stop(ws_server_t *ws);
+
+/* Stops if needed, destroys the context and loop, frees ws. NULL-safe. */
+void ws_server_free(ws_server_t *ws);
+
+#endif
