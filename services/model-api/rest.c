@@ -4,6 +4,7 @@
 #include "mc_http.h"
 #include "mc_log.h"
 #include "list_query.h"
+#include "openapi.h"
 #include "mc_pg.h"
 #include "mc_sql.h"
 
@@ -36,6 +37,7 @@ struct rest {
     mc_metrics_t *metrics;
     mc_metric_t *latency;
     route_t routes[R__COUNT];
+    char *openapi;          /* the generated document, built once */
 };
 
 static double rest__now(void)
@@ -580,6 +582,13 @@ out:
     return U_CALLBACK_COMPLETE;
 }
 
+static int rest_openapi(const struct _u_request *req, struct _u_response *resp, void *ud)
+{
+    (void)req;
+    rest__send_text(resp, 200, ((rest_t *)ud)->openapi);
+    return U_CALLBACK_COMPLETE;
+}
+
 static int rest_readyz(const struct _u_request *req, struct _u_response *resp, void *ud)
 {
     const route_t *r = ud;
@@ -626,6 +635,13 @@ rest_t *rest_new(const api_config_t *cfg, const mc_schema_t *schema, pg_pool_t *
         rest->routes[i].rest = rest;
         rest->routes[i].route = route_labels[i];
     }
+    json_t *doc = openapi_build(schema, cfg->list_limit_max, cfg->max_body);
+    rest->openapi = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (!rest->openapi) {
+        free(rest);
+        return NULL;
+    }
     return rest;
 }
 
@@ -658,6 +674,7 @@ int rest_register(rest_t *rest, struct _u_instance *inst)
                                      "GET, PATCH, DELETE");
     rc |= ulfius_add_endpoint_by_val(inst, "GET", "/readyz", NULL, 0, rest_readyz,
                                      &routes[R_READYZ]);
+    rc |= ulfius_add_endpoint_by_val(inst, "GET", "/openapi.json", NULL, 0, rest_openapi, rest);
     rc |= ulfius_add_endpoint_by_val(inst, "GET", "/healthz", NULL, 0, mc_http_healthz, NULL);
     rc |= ulfius_add_endpoint_by_val(inst, "GET", "/metrics", NULL, 0, mc_http_metrics,
                                      rest->metrics);
@@ -667,5 +684,7 @@ int rest_register(rest_t *rest, struct _u_instance *inst)
 
 void rest_free(rest_t *rest)
 {
+    if (rest)
+        free(rest->openapi);
     free(rest);
 }
