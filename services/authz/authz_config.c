@@ -22,8 +22,10 @@ const mc_cfg_option_t authz_config_options[] = {
     OPT("MC_TRANSACTIONAL_ID", MC_CFG_STRING, NULL, transactional_id, 0, 0,
         "Kafka transactional.id, unique and stable per instance (default: "
         "modelcast-authz-<hostname>-<MC_HTTP_PORT>)"),
-    OPT("MC_CHANNEL", MC_CFG_STRING, "Application", channel, 0, 0,
-        "the class channel every change is delivered to (until policies are configured)"),
+    OPT("MC_MODELS", MC_CFG_STRING, "config/models.json", models_path, 0, 0, "the models file"),
+    OPT("MC_POLICIES", MC_CFG_STRING, "config/policies.json", policies_path, 0, 0,
+        "the policies file: channels, broadcast, write rules"),
+    MC_AUTH_OPTIONS(authz_config_t, auth),
     OPT("MC_BATCH", MC_CFG_INT, "500", batch, 1, 100000,
         "change events per transaction at most"),
     MC_CFG_END,

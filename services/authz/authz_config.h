@@ -4,6 +4,7 @@
 #ifndef AUTHZ_CONFIG_H
 #define AUTHZ_CONFIG_H
 
+#include "mc_auth.h"
 #include "mc_config.h"
 
 typedef struct {
@@ -15,7 +16,9 @@ typedef struct {
     char *dlq_topic;
     char *group_id;
     char *transactional_id;
-    char *channel;
+    char *models_path;
+    char *policies_path;
+    mc_auth_settings_t auth;
     long batch;
 } authz_config_t;
 

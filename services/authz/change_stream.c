@@ -18,7 +18,8 @@
 #define CS_RETRY_MS 500
 
 struct change_stream {
-    char *changes_topic, *deliveries_topic, *dlq_topic, *channel;
+    char *changes_topic, *deliveries_topic, *dlq_topic;
+    const mc_policy_t *policy;
     long batch;
     rd_kafka_t *consumer;
     rd_kafka_t *producer;
@@ -27,7 +28,7 @@ struct change_stream {
     _Atomic int running;
     _Atomic int ready;
     _Atomic int alive;
-    mc_metric_t *in, *out, *dlq, *aborted, *lag;
+    mc_metric_t *in, *out, *removes, *dlq, *aborted, *lag;
 };
 
 static long cs__now_ms(void)
@@ -58,9 +59,9 @@ change_stream_t *change_stream_new(const change_stream_opts_t *opts, mc_metrics_
     cs->changes_topic = strdup(opts->changes_topic);
     cs->deliveries_topic = strdup(opts->deliveries_topic);
     cs->dlq_topic = strdup(opts->dlq_topic);
-    cs->channel = strdup(opts->channel);
+    cs->policy = opts->policy;
     cs->batch = opts->batch;
-    if (!cs->changes_topic || !cs->deliveries_topic || !cs->dlq_topic || !cs->channel) {
+    if (!cs->changes_topic || !cs->deliveries_topic || !cs->dlq_topic) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -88,6 +89,8 @@ change_stream_t *change_stream_new(const change_stream_opts_t *opts, mc_metrics_
                                 "Change events read.", NULL);
     cs->out = mc_metrics_counter(metrics, "modelcast_authz_deliveries_out_total",
                                  "Deliveries written (committed or not).", NULL);
+    cs->removes = mc_metrics_counter(metrics, "modelcast_authz_removes_total",
+                                     "remove deliveries (a record left a channel).", NULL);
     cs->dlq = mc_metrics_counter(metrics, "modelcast_authz_dlq_total",
                                  "Change events sent to the dead-letter topic.", NULL);
     cs->aborted = mc_metrics_counter(metrics, "modelcast_authz_transactions_aborted_total",
@@ -163,7 +166,7 @@ static void cs__transform(change_stream_t *cs, const rd_kafka_message_t *msg)
     char event_id[128], reason[256];
     json_t *deliveries = NULL;
     int have_id = mc_kafka_header(msg, "ce_id", event_id, sizeof event_id) == MC_OK;
-    int rc = delivery_route(msg->payload, msg->len, have_id ? event_id : NULL, cs->channel,
+    int rc = delivery_route(cs->policy, msg->payload, msg->len, have_id ? event_id : NULL,
                             &deliveries, reason, sizeof reason);
     mc_metric_add(cs->in, 1);
     if (rc != MC_OK) {
@@ -186,6 +189,8 @@ static void cs__transform(change_stream_t *cs, const rd_kafka_message_t *msg)
         if (text) {
             cs__produce(cs, cs->deliveries_topic, channel, text, strlen(text), NULL);
             mc_metric_add(cs->out, 1);
+            if (strcmp(json_string_value(json_object_get(d, "op")), "remove") == 0)
+                mc_metric_add(cs->removes, 1);
         }
         free(text);
     }
@@ -376,6 +381,5 @@ void change_stream_free(change_stream_t *cs)
     free(cs->changes_topic);
     free(cs->deliveries_topic);
     free(cs->dlq_topic);
-    free(cs->channel);
     free(cs);
 }

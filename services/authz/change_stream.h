@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "mc_metrics.h"
+#include "mc_policy.h"
 
 typedef struct change_stream change_stream_t;
 
@@ -18,7 +19,7 @@ typedef struct {
     const char *dlq_topic;
     const char *group_id;
     const char *transactional_id;
-    const char *channel;
+    const mc_policy_t *policy;  /* not owned; outlives the stream */
     long batch;
 } change_stream_opts_t;
 

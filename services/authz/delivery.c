@@ -1,5 +1,4 @@
-/* delivery.c - change event → deliveries. Every change currently goes to one class
- * channel with all attributes; policies (config/policies.json) will narrow this. */
+/* delivery.c - change event → per-channel deliveries, through the policy engine. */
 #include "delivery.h"
 #include "mc_error.h"
 
@@ -13,13 +12,28 @@
         return MC_ERR_INVAL;                        \
     } while (0)
 
-int delivery_route(const char *value, size_t len, const char *event_id, const char *channel,
-                   json_t **out, char *reason, size_t reasonlen)
+/* changed, narrowed to what the channel may see (hidden attribute names must not leak). */
+static json_t *delivery__changed(const json_t *changed, const json_t *attrs, const char *op)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *name;
+    if (!changed || strcmp(op, "remove") == 0)
+        return out;
+    json_array_foreach(changed, i, name) {
+        if (json_is_string(name) && json_object_get(attrs, json_string_value(name)))
+            json_array_append(out, name);
+    }
+    return out;
+}
+
+int delivery_route(const mc_policy_t *policy, const char *value, size_t len,
+                   const char *event_id, json_t **out, char *reason, size_t reasonlen)
 {
     json_error_t jerr;
-    json_t *ev = NULL;
+    json_t *ev = NULL, *routed = NULL;
     const char *model, *op;
-    json_t *id, *version, *attrs, *changed;
+    json_t *id, *version, *before, *after, *changed;
 
     *out = NULL;
     if (!event_id || !*event_id) {
@@ -40,6 +54,8 @@ int delivery_route(const char *value, size_t len, const char *event_id, const ch
     id = json_object_get(ev, "id");
     version = json_object_get(ev, "version");
     changed = json_object_get(ev, "changed");
+    before = json_object_get(ev, "before");
+    after = json_object_get(ev, "after");
     if (!model || !*model)
         FAIL("model is missing");
     if (!json_is_integer(id))
@@ -48,22 +64,41 @@ int delivery_route(const char *value, size_t len, const char *event_id, const ch
         FAIL("version is not an integer");
     if (!op || (strcmp(op, "create") && strcmp(op, "update") && strcmp(op, "destroy")))
         FAIL("op is not create, update or destroy");
-    attrs = json_object_get(ev, strcmp(op, "destroy") == 0 ? "before" : "after");
-    if (!json_is_object(attrs))
-        FAIL("%s is not an object", strcmp(op, "destroy") == 0 ? "before" : "after");
+    if (strcmp(op, "create") != 0 && !json_is_object(before))
+        FAIL("before is not an object");
+    if (strcmp(op, "destroy") != 0 && !json_is_object(after))
+        FAIL("after is not an object");
     if (changed && !json_is_array(changed))
         FAIL("changed is not an array");
 
-    json_t *d = json_pack("{s:s, s:s, s:O, s:s, s:O, s:O, s:o, s:s}", "channel", channel,
-                          "model", model, "id", id, "op", op, "version", version, "attributes",
-                          attrs, "changed", changed ? json_incref(changed) : json_array(),
-                          "event_id", event_id);
-    json_decref(ev);
-    if (!d) {
-        snprintf(reason, reasonlen, "out of memory");
-        return MC_ERR_NOMEM;
-    }
+    int rc = mc_policy_route(policy, model, op, json_is_object(before) ? before : NULL,
+                             json_is_object(after) ? after : NULL, &routed);
+    if (rc == MC_ERR_NOT_FOUND)
+        FAIL("model '%.64s' is not in the models file", model);
+    if (rc != MC_OK)
+        FAIL("the policies cannot evaluate this change (%s)", mc_strerror(rc));
+
     *out = json_array();
-    json_array_append_new(*out, d);
+    size_t i;
+    json_t *r;
+    json_array_foreach(routed, i, r) {
+        const char *dop = json_string_value(json_object_get(r, "op"));
+        json_t *attrs = json_object_get(r, "attributes");
+        json_t *d = json_pack("{s:O, s:s, s:O, s:s, s:O, s:O, s:o, s:s}", "channel",
+                              json_object_get(r, "channel"), "model", model, "id", id, "op",
+                              dop, "version", version, "attributes", attrs, "changed",
+                              delivery__changed(changed, attrs, dop), "event_id", event_id);
+        if (!d) {
+            json_decref(*out);
+            *out = NULL;
+            json_decref(routed);
+            json_decref(ev);
+            snprintf(reason, reasonlen, "out of memory");
+            return MC_ERR_NOMEM;
+        }
+        json_array_append_new(*out, d);
+    }
+    json_decref(routed);
+    json_decref(ev);
     return MC_OK;
 }

@@ -1,11 +1,14 @@
 /* main.c - authz: reads settings, starts the change stream and the HTTP endpoints, and
  * waits for SIGTERM/SIGINT. */
+#include "authorize_api.h"
 #include "authz_config.h"
 #include "change_stream.h"
 #include "mc_error.h"
 #include "mc_http.h"
 #include "mc_log.h"
 #include "mc_metrics.h"
+#include "mc_model.h"
+#include "mc_policy.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -34,6 +37,10 @@ int main(int argc, char **argv)
     mc_log_level_t level;
     mc_metrics_t *metrics = NULL;
     change_stream_t *cs = NULL;
+    mc_schema_t *schema = NULL;
+    mc_policy_t *policy = NULL;
+    mc_jwt_verifier_t *verifier = NULL;
+    authorize_api_t *api = NULL;
     mc_http_server_t http = {0};
     sigset_t sigs;
 
@@ -62,20 +69,33 @@ int main(int argc, char **argv)
     } else {
         snprintf(txid, sizeof txid, "%s", cfg.transactional_id);
     }
+    if (mc_schema_load(cfg.models_path, &schema, err, sizeof err) != MC_OK ||
+        mc_policy_load(cfg.policies_path, schema, &policy, err, sizeof err) != MC_OK ||
+        mc_auth_verifier(&cfg.auth, &verifier, err, sizeof err) != MC_OK) {
+        MC_ERROR("%s", err);
+        goto out;
+    }
+    if (!verifier)
+        MC_WARN("no MC_JWT_KEY: every caller is anonymous and any token is refused");
     if (!(metrics = mc_metrics_new())) {
         MC_ERROR("out of memory");
         goto out;
     }
     change_stream_opts_t copts = {cfg.changes_topic, cfg.deliveries_topic, cfg.dlq_topic,
-                                  cfg.group_id,      txid,                 cfg.channel,
+                                  cfg.group_id,      txid,                 policy,
                                   cfg.batch};
     if (!(cs = change_stream_new(&copts, metrics, err, sizeof err))) {
         MC_ERROR("%s", err);
         goto out;
     }
-    mc_http_opts_t hopts = {cfg.http_bind, cfg.http_port, 2, 64 * 1024, 1024};
+    mc_http_opts_t hopts = {cfg.http_bind, cfg.http_port, 2, AUTHORIZE_MAX_BODY, 1024};
     if (mc_http_init(&http, &hopts, err, sizeof err) != MC_OK) {
         MC_ERROR("%s", err);
+        goto out;
+    }
+    if (!(api = authorize_api_new(policy, verifier, metrics)) ||
+        authorize_api_register(api, &http.inst) != MC_OK) {
+        MC_ERROR("out of memory");
         goto out;
     }
     ulfius_add_endpoint_by_val(&http.inst, "GET", "/healthz", NULL, 0, mc_http_healthz, NULL);
@@ -94,7 +114,11 @@ int main(int argc, char **argv)
 out:
     mc_http_stop(&http);
     change_stream_free(cs);
+    authorize_api_free(api);
     mc_metrics_free(metrics);
+    mc_jwt_verifier_free(verifier);
+    mc_policy_free(policy);
+    mc_schema_free(schema);
     mc_config_cleanup(authz_config_options, &cfg);
     return exit_code;
 }
