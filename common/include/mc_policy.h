@@ -63,7 +63,8 @@ json_t *mc_policy_channels(const mc_policy_t *p, const json_t *claims);
  * record filtered to the intersection of the attribute sets of the rules that send it
  * there (system columns id, version, created_at, updated_at always kept); on update,
  * channels that received `before` but do not receive `after` get op "remove" with
- * attributes {"id"}; a destroy goes, filtered, to the channels that received `before`.
+ * attributes {"id"}, and channels that receive `after` but did not receive `before` get op
+ * "create"; a destroy goes, filtered, to the channels that received `before`.
  * Attribute values are shared (reference-counted) with the input records.
  * Returns MC_OK (an empty array when the model has no policy), MC_ERR_NOT_FOUND for a model
  * not in the schema, MC_ERR_INVAL for a bad op or missing record, MC_ERR_NOMEM.
@@ -86,10 +87,12 @@ int mc_policy_can_write(const mc_policy_t *p, const char *model, const char *op,
  * Appends to sql a parenthesised SQL boolean expression over the model's columns (bare
  * column names, values as bound parameters) true exactly for the rows that some broadcast
  * rule sends to a channel the caller may connect to; "FALSE" when there are none.
- * Returns MC_OK, or MC_ERR_NOT_FOUND for an unknown model (nothing appended).
+ * needed (nneeded names, may be 0) are the columns the query filters or orders by: only
+ * rules that send all of them count, so a caller cannot probe an attribute it is not
+ * shown. Returns MC_OK, or MC_ERR_NOT_FOUND for an unknown model (nothing appended).
  */
 int mc_policy_read_filter(const mc_policy_t *p, const char *model, const json_t *claims,
-                          mc_sql_t *sql);
+                          const char *const *needed, size_t nneeded, mc_sql_t *sql);
 
 /*
  * The record as the caller may see it: a new object with the union, over the channels the

@@ -1118,8 +1118,18 @@ int mc_policy_route(const mc_policy_t *p, const char *model, const char *op,
     if (ha)
         na = collect_hits(pm, after, ha);
     for (size_t i = 0; rc == MC_OK && i < na; i++) {
+        const char *dop = op_names[o];
+        if (o == OP_UPDATE) {
+            /* A channel that did not see the record before gets it as a create. */
+            size_t k;
+            for (k = 0; k < nb; k++)
+                if (hit_same(&hb[k], ha[i].chan, ha[i].inst))
+                    break;
+            if (k == nb)
+                dop = "create";
+        }
         if (hit_name(p, &ha[i], name, sizeof name))
-            rc = emit(*deliveries, name, op_names[o], filter_record(pm, after, &ha[i].set));
+            rc = emit(*deliveries, name, dop, filter_record(pm, after, &ha[i].set));
     }
     for (size_t i = 0; rc == MC_OK && i < nb; i++) {
         if (!hit_name(p, &hb[i], name, sizeof name))
@@ -1254,20 +1264,34 @@ static int reach_rule(const mc_policy_t *p, const pbcast_t *b, const json_t *cla
 }
 
 int mc_policy_read_filter(const mc_policy_t *p, const char *model, const json_t *claims,
-                          mc_sql_t *sql)
+                          const char *const *needed, size_t nneeded, mc_sql_t *sql)
 {
     const pmodel_t *pm = find_model(p, model);
     int nterms = 0;
+    attrset_t need = {{0}};
     if (!pm) {
         if (!p || !mc_schema_find(p->schema, model))
             return MC_ERR_NOT_FOUND;
         mc_sql_add(sql, "(FALSE)");
         return MC_OK;
     }
+    for (size_t i = 0; i < nneeded; i++) {
+        long c = col_index(pm, needed[i]);
+        if (c < 0) {
+            mc_sql_add(sql, "(FALSE)");
+            return MC_OK;
+        }
+        set_add(&need, (size_t)c);
+    }
     mc_sql_add(sql, "(");
     for (size_t i = 0; i < pm->nrules; i++) {
         const pbcast_t *b = &pm->rules[i];
         reach_t r;
+        int lacks = 0;
+        for (size_t w = 0; w < SET_WORDS; w++)
+            lacks |= (need.w[w] & ~b->set.w[w]) != 0;
+        if (lacks)
+            continue; /* this rule never shows an attribute the query filters or orders by */
         int got = reach_rule(p, b, claims, &r);
         if (got < 0)
             sql->failed = 1;
@@ -1314,7 +1338,7 @@ int mc_policy_read_filter(const mc_policy_t *p, const char *model, const json_t 
                 if (n)
                     mc_sql_add(sql, ")");
             }
-            mc_sql_add(sql, ")");
+            mc_sql_add(sql, nt ? ")" : "FALSE)");
         }
         mc_sql_add(sql, ")");
         reach_cleanup(&r, b->nto);

@@ -4,6 +4,7 @@
 #ifndef API_CONFIG_H
 #define API_CONFIG_H
 
+#include "mc_auth.h"
 #include "mc_config.h"
 
 typedef struct {
@@ -15,6 +16,8 @@ typedef struct {
     char *pg_conninfo;
     long pg_pool;
     char *models_path;
+    char *policies_path;
+    mc_auth_settings_t auth;
     char *changes_topic;
     char *ce_source;
     long relay_batch;

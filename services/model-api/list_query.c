@@ -214,9 +214,25 @@ static json_t *lq__decode_cursor(const list_query_t *q, const char *cursor)
     return vals;
 }
 
-int list_query_build(const mc_model_t *m, const struct _u_map *args, long limit_max, int count,
-                     list_query_t *q, const char **code, char *err, size_t errlen)
+/* Whether name is in the caller's visible columns (an array of strings). */
+static int lq__visible(const json_t *cols, const char *name)
 {
+    size_t i;
+    json_t *c;
+    json_array_foreach(cols, i, c) {
+        if (strcmp(json_string_value(c), name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int list_query_build(const mc_model_t *m, const struct _u_map *args, long limit_max, int count,
+                     const mc_policy_t *policy, const json_t *claims, list_query_t *q,
+                     const char **code, char *err, size_t errlen)
+{
+    json_t *visible = NULL;
+    const char *needed[64];
+    size_t nneeded = 0;
     json_t *cond = json_object(), *cursor_vals = NULL;
     const char **keys = u_map_enum_keys(args);
     const char *order_arg = NULL, *scope_arg = NULL, *cursor_arg = NULL, *limit_arg = NULL;
@@ -279,6 +295,26 @@ int list_query_build(const mc_model_t *m, const struct _u_map *args, long limit_
         olen += (size_t)snprintf(q->order_spec + olen, sizeof q->order_spec - olen, "%s%s%s",
                                  i ? "," : "", q->order[i].desc ? "-" : "",
                                  q->order[i].attr->name);
+    /* The caller filters and orders only by what it can see (else it could probe). */
+    if (policy) {
+        const char *k;
+        json_t *v;
+        visible = mc_policy_visible_attributes(policy, m->name, claims);
+        json_object_foreach(cond, k, v) {
+            if (!lq__visible(visible, k))
+                BAD("bad_query", "unknown query parameter '%.64s' (not an attribute of %s)", k,
+                    m->name);
+            if (nneeded < 64)
+                needed[nneeded++] = mc_model_column(m, k)->name;
+        }
+        for (size_t i = 0; i < q->norder; i++) {
+            if (!lq__visible(visible, q->order[i].attr->name))
+                BAD("bad_query", "order: cannot order by '%s': not an attribute",
+                    q->order[i].attr->name);
+            if (nneeded < 64)
+                needed[nneeded++] = q->order[i].attr->name;
+        }
+    }
     if (cursor_arg && !count) {
         if (!(cursor_vals = lq__decode_cursor(q, cursor_arg)))
             BAD("bad_cursor", "cursor is not one this API returned for this order");
@@ -319,6 +355,11 @@ int list_query_build(const mc_model_t *m, const struct _u_map *args, long limit_
             mc_cond_sql(m, s->condition, sql);
         }
     }
+    if (policy) {
+        mc_sql_add(sql, " AND ");
+        if (mc_policy_read_filter(policy, m->name, claims, needed, nneeded, sql) != MC_OK)
+            mc_sql_add(sql, "FALSE");
+    }
     if (cursor_vals) {
         mc_sql_add(sql, " AND (");
         for (size_t i = 0; i < q->norder; i++) {
@@ -346,6 +387,7 @@ int list_query_build(const mc_model_t *m, const struct _u_map *args, long limit_
 out:
     json_decref(cond);
     json_decref(cursor_vals);
+    json_decref(visible);
     return rc;
 }
 

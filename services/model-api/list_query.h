@@ -11,6 +11,7 @@
 #include <ulfius.h>
 
 #include "mc_model.h"
+#include "mc_policy.h"
 #include "mc_sql.h"
 
 typedef struct {
@@ -23,12 +24,15 @@ typedef struct {
 
 /*
  * Builds the page query (count = 0; one row_to_json text per row, limit + 1 rows so the
- * caller knows whether a next page exists) or the count query (count = 1) from args.
+ * caller knows whether a next page exists) or the count query (count = 1) from args,
+ * narrowed to what the caller (claims, NULL = anonymous) may read under policy (NULL: no
+ * narrowing). Filters and order may only name attributes the caller can see.
  * On a bad query returns MC_ERR_INVAL with *code ("bad_query" or "bad_cursor") and err.
  * The caller cleans q with list_query_cleanup() in every case.
  */
 int list_query_build(const mc_model_t *m, const struct _u_map *args, long limit_max, int count,
-                     list_query_t *q, const char **code, char *err, size_t errlen);
+                     const mc_policy_t *policy, const json_t *claims, list_query_t *q,
+                     const char **code, char *err, size_t errlen);
 
 void list_query_cleanup(list_query_t *q);
 

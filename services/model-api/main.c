@@ -7,6 +7,7 @@
 #include "mc_metrics.h"
 #include "mc_model.h"
 #include "mc_pg.h"
+#include "mc_policy.h"
 #include "outbox_relay.h"
 #include "pg_pool.h"
 #include "rest.h"
@@ -29,6 +30,8 @@ int main(int argc, char **argv)
     int rc, exit_code = 1, sig;
     mc_log_level_t level;
     mc_schema_t *schema = NULL;
+    mc_policy_t *policy = NULL;
+    mc_jwt_verifier_t *verifier = NULL;
     mc_metrics_t *metrics = NULL;
     pg_pool_t *pool = NULL;
     outbox_relay_t *relay = NULL;
@@ -58,10 +61,14 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if ((rc = mc_schema_load(cfg.models_path, &schema, err, sizeof err)) != MC_OK) {
+    if (mc_schema_load(cfg.models_path, &schema, err, sizeof err) != MC_OK ||
+        mc_policy_load(cfg.policies_path, schema, &policy, err, sizeof err) != MC_OK ||
+        mc_auth_verifier(&cfg.auth, &verifier, err, sizeof err) != MC_OK) {
         MC_ERROR("%s", err);
         goto out;
     }
+    if (!verifier)
+        MC_WARN("no MC_JWT_KEY: every caller is anonymous and any token is refused");
     if (!(conn = mc_pg_connect(cfg.pg_conninfo, STARTUP_PG_WAIT_MS, err, sizeof err))) {
         MC_ERROR("%s", err);
         goto out;
@@ -85,7 +92,7 @@ int main(int argc, char **argv)
         MC_ERROR("relay: %s", err);
         goto out;
     }
-    if (!(rest = rest_new(&cfg, schema, pool, relay, metrics))) {
+    if (!(rest = rest_new(&cfg, schema, policy, verifier, pool, relay, metrics))) {
         MC_ERROR("out of memory");
         goto out;
     }
@@ -113,6 +120,8 @@ out:
     pg_pool_free(pool);
     PQfinish(conn);
     mc_metrics_free(metrics);
+    mc_jwt_verifier_free(verifier);
+    mc_policy_free(policy);
     mc_schema_free(schema);
     mc_config_cleanup(api_config_options, &cfg);
     return exit_code;

@@ -1,12 +1,14 @@
-/* rest.c - REST handlers: list, get, create over the declared models. */
+/* rest.c - REST handlers over the declared models, enforcing the policies: every read is
+ * narrowed by the compiled read predicate and attribute filter, every write is checked. */
 #include "rest.h"
+#include "list_query.h"
+#include "mc_auth.h"
 #include "mc_error.h"
 #include "mc_http.h"
 #include "mc_log.h"
-#include "list_query.h"
-#include "openapi.h"
 #include "mc_pg.h"
 #include "mc_sql.h"
+#include "openapi.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -14,7 +16,6 @@
 #include <time.h>
 
 #define REST_POOL_WAIT_MS 5000
-#define REST_SQL_MAX 8192
 
 enum { R_MODELS, R_LIST, R_COUNT, R_GET, R_CREATE, R_UPDATE, R_DESTROY, R_READYZ, R__COUNT };
 static const char *const route_labels[R__COUNT] = {
@@ -32,6 +33,8 @@ typedef struct {
 struct rest {
     const api_config_t *cfg;
     const mc_schema_t *schema;
+    const mc_policy_t *policy;
+    const mc_jwt_verifier_t *verifier;
     pg_pool_t *pool;
     outbox_relay_t *relay;
     mc_metrics_t *metrics;
@@ -40,6 +43,18 @@ struct rest {
     char *openapi;          /* the generated document, built once */
 };
 
+/* One request in flight: who calls, on which model, with which connection. */
+typedef struct {
+    const route_t *route;
+    rest_t *rest;
+    const struct _u_request *req;
+    struct _u_response *resp;
+    const mc_model_t *m;
+    json_t *claims;         /* NULL: anonymous */
+    PGconn *conn;
+    double t0;
+} call_t;
+
 static double rest__now(void)
 {
     struct timespec ts;
@@ -47,73 +62,136 @@ static double rest__now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void rest__count(const route_t *r, const struct _u_response *resp, double t0)
+/* Whether the caller may see anything of model at all. */
+static int rest__model_visible(const rest_t *rest, const mc_model_t *m, const json_t *claims)
+{
+    json_t *cols = mc_policy_visible_attributes(rest->policy, m->name, claims);
+    json_decref(cols);
+    return cols != NULL;
+}
+
+/* Authenticates the caller and resolves {model}; on failure the response is set. */
+static int call_begin(call_t *c, const route_t *route, const struct _u_request *req,
+                      struct _u_response *resp, int with_model)
+{
+    memset(c, 0, sizeof *c);
+    c->route = route;
+    c->rest = route->rest;
+    c->req = req;
+    c->resp = resp;
+    c->t0 = rest__now();
+    if (mc_auth_request(c->rest->verifier, req, resp, &c->claims) != MC_OK)
+        return -1;
+    if (!with_model)
+        return 0;
+    c->m = mc_schema_find(c->rest->schema, u_map_get(req->map_url, "model"));
+    if (!c->m || c->m->server_only ||
+        !rest__model_visible(c->rest, c->m, c->claims)) {
+        /* a model the caller can never see does not exist for it */
+        mc_http_error(resp, 404, "unknown_model", NULL, "no such model");
+        return -1;
+    }
+    return 0;
+}
+
+static int call_db(call_t *c)
+{
+    char err[256];
+    if (!(c->conn = pg_pool_acquire(c->rest->pool, REST_POOL_WAIT_MS, err, sizeof err))) {
+        MC_WARN("%s: %s", c->route->route, err);
+        mc_http_error(c->resp, 503, "unavailable", NULL, "the database is unavailable");
+        return -1;
+    }
+    return 0;
+}
+
+static int call_end(call_t *c)
 {
     char labels[128];
-    snprintf(labels, sizeof labels, "route=\"%s\",status=\"%ld\"", r->route, resp->status);
-    mc_metric_add(mc_metrics_counter(r->rest->metrics, "modelcast_http_requests_total",
+    if (c->conn) {
+        if (PQtransactionStatus(c->conn) == PQTRANS_INTRANS ||
+            PQtransactionStatus(c->conn) == PQTRANS_INERROR)
+            PQclear(PQexec(c->conn, "ROLLBACK"));
+        pg_pool_release(c->rest->pool, c->conn);
+    }
+    json_decref(c->claims);
+    snprintf(labels, sizeof labels, "route=\"%s\",status=\"%ld\"", c->route->route,
+             c->resp->status);
+    mc_metric_add(mc_metrics_counter(c->rest->metrics, "modelcast_http_requests_total",
                                      "HTTP requests by route and status.", labels),
                   1);
-    mc_metric_observe(r->rest->latency, rest__now() - t0);
+    mc_metric_observe(c->rest->latency, rest__now() - c->t0);
+    return U_CALLBACK_COMPLETE;
 }
 
 /* The attribute behind a unique index "<table>_<attr>_key", or NULL. */
 static const mc_attr_t *rest__unique_attr(const mc_model_t *m, const char *constraint)
 {
-    size_t tl = strlen(m->table);
+    size_t tl = m ? strlen(m->table) : 0;
     for (size_t i = 0; constraint && m && i < m->nattrs; i++) {
         const char *a = m->attrs[i].name;
         size_t al = strlen(a);
         if (m->attrs[i].unique && strlen(constraint) == tl + al + 5 &&
             strncmp(constraint, m->table, tl) == 0 && constraint[tl] == '_' &&
-            strncmp(constraint + tl + 1, a, al) == 0 && strcmp(constraint + tl + 1 + al, "_key") == 0)
+            strncmp(constraint + tl + 1, a, al) == 0 &&
+            strcmp(constraint + tl + 1 + al, "_key") == 0)
             return &m->attrs[i];
     }
     return NULL;
 }
 
 /* Maps a failed statement to a client-facing status; logs server-side failures. */
-static void rest__pg_error_model(struct _u_response *resp, PGresult *res, const char *what,
-                                 const mc_model_t *m)
+static void rest__pg_error(call_t *c, PGresult *res)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     const mc_attr_t *ua;
 
     if (state && strcmp(state, "23505") == 0 &&
-        (ua = rest__unique_attr(m, PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME)))) {
-        mc_http_error(resp, 422, "invalid", json_pack("{s:[s]}", ua->name, "is already taken"),
-                      "the %s is not valid", m->name);
+        (ua = rest__unique_attr(c->m, PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME)))) {
+        mc_http_error(c->resp, 422, "invalid",
+                      json_pack("{s:[s]}", ua->name, "is already taken"), "the %s is not valid",
+                      c->m->name);
     } else if (state && strcmp(state, "23505") == 0) {
-        mc_http_error(resp, 409, "conflict", NULL, "%s", detail ? detail : "duplicate value");
+        mc_http_error(c->resp, 409, "conflict", NULL, "%s", detail ? detail : "duplicate value");
     } else if (state && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)) {
         /* data exceptions and integrity violations come from the input */
-        mc_http_error(resp, 422, "invalid", NULL, "%s", detail ? detail : "invalid value");
+        mc_http_error(c->resp, 422, "invalid", NULL, "%s", detail ? detail : "invalid value");
     } else if (!state || strncmp(state, "08", 2) == 0 || strncmp(state, "57", 2) == 0) {
-        MC_WARN("%s: database unavailable: %s", what, detail ? detail : "no result");
-        mc_http_error(resp, 503, "unavailable", NULL, "the database is unavailable");
+        MC_WARN("%s: database unavailable: %s", c->route->route, detail ? detail : "no result");
+        mc_http_error(c->resp, 503, "unavailable", NULL, "the database is unavailable");
     } else {
-        MC_ERROR("%s failed: SQLSTATE %s: %s", what, state, detail ? detail : "");
-        mc_http_error(resp, 500, "internal", NULL, "the request could not be completed");
+        MC_ERROR("%s failed: SQLSTATE %s: %s", c->route->route, state, detail ? detail : "");
+        mc_http_error(c->resp, 500, "internal", NULL, "the request could not be completed");
     }
 }
 
-static void rest__pg_error(struct _u_response *resp, PGresult *res, const char *what)
+/* Runs sql on the call's connection; on failure answers and returns NULL. */
+static PGresult *rest__exec(call_t *c, const mc_sql_t *sql)
 {
-    rest__pg_error_model(resp, res, what, NULL);
-}
-
-/* Resolves {model} to a served model or answers 404. */
-static const mc_model_t *rest__model(rest_t *rest, const struct _u_request *req,
-                                     struct _u_response *resp)
-{
-    const char *name = u_map_get(req->map_url, "model");
-    const mc_model_t *m = mc_schema_find(rest->schema, name);
-    if (!m || m->server_only) {
-        mc_http_error(resp, 404, "unknown_model", NULL, "no such model");
+    if (sql->failed) {
+        mc_http_error(c->resp, 503, "unavailable", NULL, "out of memory");
         return NULL;
     }
-    return m;
+    PGresult *res = PQexecParams(c->conn, sql->text, sql->nparams, NULL, mc_sql_values(sql),
+                                 NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        rest__pg_error(c, res);
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
+static int rest__simple(call_t *c, const char *sql)
+{
+    PGresult *res = PQexec(c->conn, sql);
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok)
+        rest__pg_error(c, res);
+    PQclear(res);
+    return ok ? 0 : -1;
 }
 
 /* Parses a positive decimal record id; 0 when it is not one. */
@@ -130,117 +208,161 @@ static long long rest__parse_id(const char *s)
     return v;
 }
 
-/* Appends the quoted select list of m ("id","version",...,"attr") to sql. */
-static void rest__columns(const mc_model_t *m, char *sql, size_t cap)
+/* Appends "col, col, ..." (system columns, then attributes) to sql. */
+static void rest__columns(const mc_model_t *m, mc_sql_t *sql)
 {
-    size_t len = strlen(sql);
-    for (size_t i = 0; i < MC_MODEL_NSYSTEM; i++)
-        len += (size_t)snprintf(sql + len, cap - len, "%s\"%s\"", i ? ", " : "",
-                                mc_model_system_columns[i]);
-    for (size_t i = 0; i < m->nattrs && len < cap; i++)
-        len += (size_t)snprintf(sql + len, cap - len, ", \"%s\"", m->attrs[i].name);
+    for (size_t i = 0; i < MC_MODEL_NSYSTEM; i++) {
+        mc_sql_add(sql, i ? ", " : "");
+        mc_sql_ident(sql, mc_model_system_columns[i]);
+    }
+    for (size_t i = 0; i < m->nattrs; i++) {
+        mc_sql_add(sql, ", ");
+        mc_sql_ident(sql, m->attrs[i].name);
+    }
 }
 
-/* Sends a JSON text produced by PostgreSQL as the response body. */
+/* Appends " AND <what the caller may read>" to sql. */
+static void rest__read_filter(call_t *c, mc_sql_t *sql)
+{
+    mc_sql_add(sql, " AND ");
+    if (mc_policy_read_filter(c->rest->policy, c->m->name, c->claims, NULL, 0, sql) != MC_OK)
+        mc_sql_add(sql, "FALSE");
+}
+
+/* The record text (row_to_json) as the caller may see it; NULL when it may not. */
+static char *rest__visible(call_t *c, const char *record_text)
+{
+    json_t *rec = json_loads(record_text, 0, NULL);
+    json_t *vis = rec ? mc_policy_visible(c->rest->policy, c->m->name, c->claims, rec) : NULL;
+    char *out = vis ? json_dumps(vis, JSON_COMPACT) : NULL;
+    json_decref(vis);
+    json_decref(rec);
+    return out;
+}
+
 static void rest__send_text(struct _u_response *resp, unsigned status, const char *json)
 {
     u_map_put(resp->map_header, "Content-Type", "application/json");
     ulfius_set_binary_body_response(resp, status, json, strlen(json));
 }
 
+/* Answers 401 or 403 for a refused write. */
+static void rest__forbidden(call_t *c, const char *op, const char *reason)
+{
+    int unauth = reason && strcmp(reason, "unauthenticated") == 0;
+    mc_http_error(c->resp, unauth ? 401 : 403, unauth ? "unauthenticated" : "forbidden",
+                  json_pack("{s:s}", "reason", reason ? reason : "denied"),
+                  "the policies do not allow this %s of a %s", op, c->m->name);
+}
+
 static int rest_models(const struct _u_request *req, struct _u_response *resp, void *ud)
 {
-    const route_t *r = ud;
-    double t0 = rest__now();
+    call_t c;
+    if (call_begin(&c, ud, req, resp, 0) != 0)
+        return call_end(&c);
     json_t *list = json_array();
-    (void)req;
-
-    for (size_t i = 0; i < r->rest->schema->nmodels; i++) {
-        const mc_model_t *m = &r->rest->schema->models[i];
-        if (m->server_only)
+    for (size_t i = 0; i < c.rest->schema->nmodels; i++) {
+        const mc_model_t *m = &c.rest->schema->models[i];
+        json_t *visible = m->server_only ? NULL
+                                         : mc_policy_visible_attributes(c.rest->policy, m->name,
+                                                                        c.claims);
+        if (!visible)
             continue;
         json_t *attrs = json_object();
         for (size_t j = 0; j < m->nattrs; j++) {
             const mc_attr_t *a = &m->attrs[j];
+            size_t k;
+            json_t *v;
+            int shown = 0;
+            json_array_foreach(visible, k, v) shown |= strcmp(json_string_value(v), a->name) == 0;
+            if (!shown)
+                continue;
             json_t *spec = json_pack("{s:s, s:b}", "type", mc_attr_type_name(a->type),
                                      "required", a->required);
             if (a->max_length)
                 json_object_set_new(spec, "max_length", json_integer(a->max_length));
             if (a->references)
                 json_object_set_new(spec, "references", json_string(a->references));
+            if (a->unique)
+                json_object_set_new(spec, "unique", json_true());
+            if (a->has_min)
+                json_object_set_new(spec, "min", json_real(a->min));
+            if (a->has_max)
+                json_object_set_new(spec, "max", json_real(a->max));
+            if (a->enum_values)
+                json_object_set(spec, "enum", a->enum_values);
             json_object_set_new(attrs, a->name, spec);
         }
-        json_array_append_new(list, json_pack("{s:s, s:o}", "name", m->name, "attributes", attrs));
+        json_t *scopes = json_array();
+        for (size_t j = 0; j < m->nscopes; j++)
+            json_array_append_new(scopes, json_string(m->scopes[j].name));
+        json_array_append_new(list, json_pack("{s:s, s:o, s:o}", "name", m->name, "attributes",
+                                              attrs, "scopes", scopes));
+        json_decref(visible);
     }
     mc_http_json(resp, 200, json_pack("{s:o}", "models", list));
-    rest__count(r, resp, t0);
-    return U_CALLBACK_COMPLETE;
+    return call_end(&c);
 }
 
 static int rest_get(const struct _u_request *req, struct _u_response *resp, void *ud)
 {
-    const route_t *r = ud;
-    double t0 = rest__now();
-    const mc_model_t *m = rest__model(r->rest, req, resp);
-    char sql[REST_SQL_MAX] = "SELECT row_to_json(r)::text FROM (SELECT ";
-    char err[256], idtext[32];
-    long long id;
-    PGconn *conn;
-
-    if (!m)
+    call_t c;
+    mc_sql_t sql;
+    char idtext[32];
+    mc_sql_init(&sql);
+    if (call_begin(&c, ud, req, resp, 1) != 0)
         goto out;
-    id = rest__parse_id(u_map_get(req->map_url, "id"));
+    long long id = rest__parse_id(u_map_get(req->map_url, "id"));
     if (id <= 0) {
-        mc_http_error(resp, 404, "not_found", NULL, "no %s with that id", m->name);
+        mc_http_error(resp, 404, "not_found", NULL, "no %s with that id", c.m->name);
         goto out;
     }
-    rest__columns(m, sql, sizeof sql);
-    snprintf(sql + strlen(sql), sizeof sql - strlen(sql), " FROM \"%s\" WHERE id = $1) r",
-             m->table);
     snprintf(idtext, sizeof idtext, "%lld", id);
-    if (!(conn = pg_pool_acquire(r->rest->pool, REST_POOL_WAIT_MS, err, sizeof err))) {
-        MC_WARN("GET %s: %s", m->name, err);
-        mc_http_error(resp, 503, "unavailable", NULL, "the database is unavailable");
+    mc_sql_add(&sql, "SELECT row_to_json(r)::text FROM (SELECT ");
+    rest__columns(c.m, &sql);
+    mc_sql_add(&sql, " FROM ");
+    mc_sql_ident(&sql, c.m->table);
+    mc_sql_add(&sql, " WHERE id = ");
+    mc_sql_param(&sql, idtext, "bigint");
+    rest__read_filter(&c, &sql);
+    mc_sql_add(&sql, ") r");
+    if (call_db(&c) != 0)
         goto out;
+    PGresult *res = rest__exec(&c, &sql);
+    if (res) {
+        char *vis = PQntuples(res) == 1 ? rest__visible(&c, PQgetvalue(res, 0, 0)) : NULL;
+        if (vis)
+            rest__send_text(resp, 200, vis);
+        else /* absent, or not for this caller: the same answer */
+            mc_http_error(resp, 404, "not_found", NULL, "no %s with id %lld", c.m->name, id);
+        free(vis);
+        PQclear(res);
     }
-    const char *params[1] = {idtext};
-    PGresult *res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        rest__pg_error(resp, res, "GET record");
-    else if (PQntuples(res) == 0)
-        mc_http_error(resp, 404, "not_found", NULL, "no %s with id %lld", m->name, id);
-    else
-        rest__send_text(resp, 200, PQgetvalue(res, 0, 0));
-    PQclear(res);
-    pg_pool_release(r->rest->pool, conn);
 out:
-    rest__count(r, resp, t0);
-    return U_CALLBACK_COMPLETE;
+    mc_sql_cleanup(&sql);
+    return call_end(&c);
 }
 
 /* GET /v1/{Model} (count = 0) and GET /v1/{Model}/count (count = 1). */
-static void rest__query(const route_t *r, const struct _u_request *req,
-                        struct _u_response *resp, int count)
+static int rest__query(const route_t *route, const struct _u_request *req,
+                       struct _u_response *resp, int count)
 {
-    const mc_model_t *m = rest__model(r->rest, req, resp);
+    call_t c;
     list_query_t q;
     const char *code = "bad_query";
     char err[512];
-    PGconn *conn;
 
-    if (!m)
-        return;
-    if (list_query_build(m, req->map_url, r->rest->cfg->list_limit_max, count, &q, &code, err,
-                         sizeof err) != MC_OK) {
+    memset(&q, 0, sizeof q);
+    if (call_begin(&c, route, req, resp, 1) != 0)
+        return call_end(&c);
+    if (list_query_build(c.m, req->map_url, c.rest->cfg->list_limit_max, count, c.rest->policy,
+                         c.claims, &q, &code, err, sizeof err) != MC_OK) {
         mc_http_error(resp, 400, code, NULL, "%s", err);
         goto out;
     }
-    if (!(conn = pg_pool_acquire(r->rest->pool, REST_POOL_WAIT_MS, err, sizeof err))) {
-        MC_WARN("GET %s: %s", m->name, err);
-        mc_http_error(resp, 503, "unavailable", NULL, "the database is unavailable");
+    if (call_db(&c) != 0)
         goto out;
-    }
-    PGresult *res = PQexecParams(conn, q.sql.text, q.sql.nparams, NULL, mc_sql_values(&q.sql),
+    PGresult *res = PQexecParams(c.conn, q.sql.text, q.sql.nparams, NULL, mc_sql_values(&q.sql),
                                  NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
@@ -248,7 +370,7 @@ static void rest__query(const route_t *r, const struct _u_request *req,
             mc_http_error(resp, 400, "bad_query", NULL, "%s",
                           PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
         else
-            rest__pg_error(resp, res, "GET list");
+            rest__pg_error(&c, res);
     } else if (count) {
         mc_http_json(resp, 200, json_pack("{s:I}", "count",
                                           (json_int_t)atoll(PQgetvalue(res, 0, 0))));
@@ -256,57 +378,41 @@ static void rest__query(const route_t *r, const struct _u_request *req,
         int n = PQntuples(res), more = n > q.limit;
         if (more)
             n = (int)q.limit;
-        size_t cap = 64;
-        for (int i = 0; i < n; i++)
-            cap += (size_t)PQgetlength(res, i, 0) + 1;
+        json_t *data = json_array();
         char *cursor = NULL;
-        if (more) {
-            json_t *last = json_loads(PQgetvalue(res, n - 1, 0), 0, NULL);
-            cursor = list_query_cursor(&q, last);
-            json_decref(last);
-            cap += cursor ? strlen(cursor) : 0;
+        for (int i = 0; i < n; i++) {
+            json_t *rec = json_loads(PQgetvalue(res, i, 0), 0, NULL);
+            json_t *vis = rec ? mc_policy_visible(c.rest->policy, c.m->name, c.claims, rec)
+                              : NULL;
+            /* A row can match the read predicate yet show none of its attributes' worth (a
+             * narrower rule to the same channel): it is left out of the page. */
+            if (vis)
+                json_array_append_new(data, vis);
+            if (more && i == n - 1)
+                cursor = list_query_cursor(&q, rec);
+            json_decref(rec);
         }
-        char *body = malloc(cap);
-        if (!body) {
+        json_t *page = json_pack("{s:o, s:s?}", "data", data, "next_cursor", cursor);
+        if (page)
+            mc_http_json(resp, 200, page);
+        else
             mc_http_error(resp, 503, "unavailable", NULL, "out of memory");
-        } else {
-            size_t len = (size_t)snprintf(body, cap, "{\"data\":[");
-            for (int i = 0; i < n; i++) {
-                size_t l = (size_t)PQgetlength(res, i, 0);
-                if (i)
-                    body[len++] = ',';
-                memcpy(body + len, PQgetvalue(res, i, 0), l);
-                len += l;
-            }
-            if (cursor)
-                snprintf(body + len, cap - len, "],\"next_cursor\":\"%s\"}", cursor);
-            else
-                snprintf(body + len, cap - len, "],\"next_cursor\":null}");
-            rest__send_text(resp, 200, body);
-            free(body);
-        }
         free(cursor);
     }
     PQclear(res);
-    pg_pool_release(r->rest->pool, conn);
 out:
     list_query_cleanup(&q);
+    return call_end(&c);
 }
 
 static int rest_list(const struct _u_request *req, struct _u_response *resp, void *ud)
 {
-    double t0 = rest__now();
-    rest__query(ud, req, resp, 0);
-    rest__count(ud, resp, t0);
-    return U_CALLBACK_COMPLETE;
+    return rest__query(ud, req, resp, 0);
 }
 
 static int rest_count_route(const struct _u_request *req, struct _u_response *resp, void *ud)
 {
-    double t0 = rest__now();
-    rest__query(ud, req, resp, 1);
-    rest__count(ud, resp, t0);
-    return U_CALLBACK_COMPLETE;
+    return rest__query(ud, req, resp, 1);
 }
 
 /* Known paths with a method they do not take. */
@@ -320,85 +426,106 @@ static int rest_method_not_allowed(const struct _u_request *req, struct _u_respo
     return U_CALLBACK_COMPLETE;
 }
 
+/* Appends the bound value of attribute a, or fails the statement on allocation failure. */
+static void rest__bind(mc_sql_t *sql, const mc_attr_t *a, const json_t *v)
+{
+    int failed = 0;
+    char *text = mc_attr_param_text(a, v, &failed);
+    sql->failed |= failed;
+    mc_sql_param(sql, text, NULL);
+    free(text);
+}
+
+/* " RETURNING" clause as one row_to_json text: WITH r AS (<dml> RETURNING *) SELECT ... */
+static void rest__returning(const mc_model_t *m, mc_sql_t *sql)
+{
+    mc_sql_add(sql, " RETURNING *) SELECT row_to_json(s)::text FROM (SELECT ");
+    rest__columns(m, sql);
+    mc_sql_add(sql, " FROM r) s");
+}
+
+/* Sends the written record as the caller may see it (at least its id and version). */
+static void rest__send_written(call_t *c, unsigned status, const char *record_text)
+{
+    char *vis = rest__visible(c, record_text);
+    if (vis) {
+        rest__send_text(c->resp, status, vis);
+        free(vis);
+        return;
+    }
+    json_t *rec = json_loads(record_text, 0, NULL);
+    mc_http_json(c->resp, status,
+                 json_pack("{s:O?, s:O?}", "id", json_object_get(rec, "id"), "version",
+                           json_object_get(rec, "version")));
+    json_decref(rec);
+}
+
 static int rest_create(const struct _u_request *req, struct _u_response *resp, void *ud)
 {
-    const route_t *r = ud;
-    double t0 = rest__now();
-    const mc_model_t *m = rest__model(r->rest, req, resp);
+    call_t c;
+    mc_sql_t sql;
     json_t *body = NULL, *errors = NULL;
-    char sql[REST_SQL_MAX], err[256];
-    const char *params[256];
-    char *owned[256];
-    int nparams = 0, failed = 0;
-    size_t len;
-    PGconn *conn;
-
-    if (!m)
+    const char *reason = NULL;
+    mc_sql_init(&sql);
+    if (call_begin(&c, ud, req, resp, 1) != 0)
         goto out;
-    if (!(body = mc_http_body_object(req, resp, (size_t)r->rest->cfg->max_body)))
+    if (!(body = mc_http_body_object(req, resp, (size_t)c.rest->cfg->max_body)))
         goto out;
-    if (mc_model_validate(m, body, 0, &errors) != MC_OK) {
-        mc_http_error(resp, 422, "invalid", errors, "the %s is not valid", m->name);
+    if (mc_model_validate(c.m, body, 0, &errors) != MC_OK) {
+        mc_http_error(resp, 422, "invalid", errors, "the %s is not valid", c.m->name);
         errors = NULL;
         goto out;
     }
-    len = (size_t)snprintf(sql, sizeof sql, "WITH r AS (INSERT INTO \"%s\" ", m->table);
+    if (!mc_policy_can_write(c.rest->policy, c.m->name, "create", c.claims, NULL, body,
+                             &reason)) {
+        rest__forbidden(&c, "create", reason);
+        goto out;
+    }
+    mc_sql_add(&sql, "WITH r AS (INSERT INTO ");
+    mc_sql_ident(&sql, c.m->table);
     if (json_object_size(body) == 0) {
-        len += (size_t)snprintf(sql + len, sizeof sql - len, "DEFAULT VALUES");
+        mc_sql_add(&sql, " DEFAULT VALUES");
     } else {
+        int n = 0;
         /* Attribute names come from the schema (validated), never from the request. */
-        len += (size_t)snprintf(sql + len, sizeof sql - len, "(");
-        for (size_t i = 0; i < m->nattrs; i++) {
-            const json_t *v = json_object_get(body, m->attrs[i].name);
+        mc_sql_add(&sql, " (");
+        for (size_t i = 0; i < c.m->nattrs; i++) {
+            if (!json_object_get(body, c.m->attrs[i].name))
+                continue;
+            mc_sql_add(&sql, n++ ? ", " : "");
+            mc_sql_ident(&sql, c.m->attrs[i].name);
+        }
+        mc_sql_add(&sql, ") VALUES (");
+        n = 0;
+        for (size_t i = 0; i < c.m->nattrs; i++) {
+            const json_t *v = json_object_get(body, c.m->attrs[i].name);
             if (!v)
                 continue;
-            owned[nparams] = mc_attr_param_text(&m->attrs[i], v, &failed);
-            params[nparams] = owned[nparams];
-            len += (size_t)snprintf(sql + len, sizeof sql - len, "%s\"%s\"", nparams ? ", " : "",
-                                    m->attrs[i].name);
-            nparams++;
+            mc_sql_add(&sql, n++ ? ", " : "");
+            rest__bind(&sql, &c.m->attrs[i], v);
         }
-        len += (size_t)snprintf(sql + len, sizeof sql - len, ") VALUES (");
-        for (int i = 0; i < nparams; i++)
-            len += (size_t)snprintf(sql + len, sizeof sql - len, "%s$%d", i ? ", " : "", i + 1);
-        len += (size_t)snprintf(sql + len, sizeof sql - len, ")");
+        mc_sql_add(&sql, ")");
     }
-    snprintf(sql + len, sizeof sql - len, " RETURNING *) SELECT row_to_json(s)::text FROM (SELECT ");
-    rest__columns(m, sql, sizeof sql);
-    snprintf(sql + strlen(sql), sizeof sql - strlen(sql), " FROM r) s");
-    if (failed) {
-        mc_http_error(resp, 503, "unavailable", NULL, "out of memory");
-        goto free_params;
-    }
-    if (!(conn = pg_pool_acquire(r->rest->pool, REST_POOL_WAIT_MS, err, sizeof err))) {
-        MC_WARN("POST %s: %s", m->name, err);
-        mc_http_error(resp, 503, "unavailable", NULL, "the database is unavailable");
-        goto free_params;
-    }
-    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        rest__pg_error_model(resp, res, "POST", m);
-    } else {
-        json_error_t jerr;
-        json_t *rec = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
-        char location[128];
-        snprintf(location, sizeof location, "/v1/%s/%" JSON_INTEGER_FORMAT, m->name,
+    rest__returning(c.m, &sql);
+    if (call_db(&c) != 0)
+        goto out;
+    PGresult *res = rest__exec(&c, &sql);
+    if (res) {
+        json_t *rec = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+        char location[160];
+        snprintf(location, sizeof location, "/v1/%s/%" JSON_INTEGER_FORMAT, c.m->name,
                  json_integer_value(json_object_get(rec, "id")));
         u_map_put(resp->map_header, "Location", location);
         json_decref(rec);
-        rest__send_text(resp, 201, PQgetvalue(res, 0, 0));
-        outbox_relay_kick(r->rest->relay);
+        rest__send_written(&c, 201, PQgetvalue(res, 0, 0));
+        outbox_relay_kick(c.rest->relay);
+        PQclear(res);
     }
-    PQclear(res);
-    pg_pool_release(r->rest->pool, conn);
-free_params:
-    for (int i = 0; i < nparams; i++)
-        free(owned[i]);
 out:
     json_decref(body);
     json_decref(errors);
-    rest__count(r, resp, t0);
-    return U_CALLBACK_COMPLETE;
+    mc_sql_cleanup(&sql);
+    return call_end(&c);
 }
 
 /*
@@ -427,54 +554,80 @@ static long long rest__if_match(const struct _u_request *req)
     return v > 0 ? v : -1;
 }
 
-/* After a conditional write matched no row: 412 if the record exists, else 404. */
-static void rest__missing_or_stale(PGconn *conn, const mc_model_t *m, const char *idtext,
-                                   long long expected, struct _u_response *resp)
+/*
+ * Opens a transaction and locks the record {id} the caller may read, checking If-Match.
+ * Returns the record (caller owns) or NULL with the answer set (404, 412, 503...).
+ */
+static json_t *rest__lock_record(call_t *c, const char *op)
 {
-    char sql[256];
-    const char *params[1] = {idtext};
-    snprintf(sql, sizeof sql, "SELECT version FROM \"%s\" WHERE id = $1", m->table);
-    PGresult *res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && expected > 0)
-        mc_http_error(resp, 412, "version_mismatch",
-                      json_pack("{s:I, s:I}", "expected_version", (json_int_t)expected,
-                                "current_version", (json_int_t)atoll(PQgetvalue(res, 0, 0))),
-                      "the %s was changed since version %lld", m->name, expected);
-    else
-        mc_http_error(resp, 404, "not_found", NULL, "no %s with id %s", m->name, idtext);
+    mc_sql_t sql;
+    char idtext[32];
+    json_t *rec = NULL;
+    long long id = rest__parse_id(u_map_get(c->req->map_url, "id"));
+    long long expected = rest__if_match(c->req);
+
+    if (id <= 0) {
+        mc_http_error(c->resp, 404, "not_found", NULL, "no %s with that id", c->m->name);
+        return NULL;
+    }
+    if (expected < 0) {
+        mc_http_error(c->resp, 400, "bad_header", NULL, "If-Match must be a record version");
+        return NULL;
+    }
+    if (call_db(c) != 0 || rest__simple(c, "BEGIN") != 0)
+        return NULL;
+    snprintf(idtext, sizeof idtext, "%lld", id);
+    mc_sql_init(&sql);
+    mc_sql_add(&sql, "SELECT row_to_json(r)::text FROM (SELECT ");
+    rest__columns(c->m, &sql);
+    mc_sql_add(&sql, " FROM ");
+    mc_sql_ident(&sql, c->m->table);
+    mc_sql_add(&sql, " WHERE id = ");
+    mc_sql_param(&sql, idtext, "bigint");
+    rest__read_filter(c, &sql);
+    mc_sql_add(&sql, " FOR UPDATE) r");
+    PGresult *res = rest__exec(c, &sql);
+    mc_sql_cleanup(&sql);
+    if (!res)
+        return NULL;
+    if (PQntuples(res) == 1)
+        rec = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
     PQclear(res);
+    if (!rec) {
+        mc_http_error(c->resp, 404, "not_found", NULL, "no %s with id %lld", c->m->name, id);
+        return NULL;
+    }
+    json_int_t current = json_integer_value(json_object_get(rec, "version"));
+    if (expected > 0 && current != expected) {
+        mc_http_error(c->resp, 412, "version_mismatch",
+                      json_pack("{s:I, s:I}", "expected_version", (json_int_t)expected,
+                                "current_version", current),
+                      "the %s was changed since version %lld", c->m->name, expected);
+        json_decref(rec);
+        return NULL;
+    }
+    (void)op;
+    return rec;
 }
 
 static int rest_update(const struct _u_request *req, struct _u_response *resp, void *ud)
 {
-    const route_t *r = ud;
-    double t0 = rest__now();
-    const mc_model_t *m = rest__model(r->rest, req, resp);
-    json_t *body = NULL, *errors = NULL;
-    char sql[REST_SQL_MAX], err[256], idtext[32], vertext[32];
-    const char *params[258];
-    char *owned[256];
-    int nparams = 0, failed = 0;
-    long long id, expected;
-    size_t len;
-    PGconn *conn;
-
-    if (!m)
+    call_t c;
+    mc_sql_t sql;
+    json_t *body = NULL, *errors = NULL, *before = NULL, *after = NULL;
+    const char *reason = NULL, *key;
+    json_t *v;
+    mc_sql_init(&sql);
+    if (call_begin(&c, ud, req, resp, 1) != 0)
         goto out;
-    id = rest__parse_id(u_map_get(req->map_url, "id"));
-    if (id <= 0) {
-        mc_http_error(resp, 404, "not_found", NULL, "no %s with that id", m->name);
-        goto out;
-    }
-    expected = rest__if_match(req);
-    if (expected < 0) {
+    if (rest__if_match(req) < 0) {
         mc_http_error(resp, 400, "bad_header", NULL, "If-Match must be a record version");
         goto out;
     }
-    if (!(body = mc_http_body_object(req, resp, (size_t)r->rest->cfg->max_body)))
+    if (!(body = mc_http_body_object(req, resp, (size_t)c.rest->cfg->max_body)))
         goto out;
-    if (mc_model_validate(m, body, 1, &errors) != MC_OK) {
-        mc_http_error(resp, 422, "invalid", errors, "the %s is not valid", m->name);
+    if (mc_model_validate(c.m, body, 1, &errors) != MC_OK) {
+        mc_http_error(resp, 422, "invalid", errors, "the %s is not valid", c.m->name);
         errors = NULL;
         goto out;
     }
@@ -482,104 +635,82 @@ static int rest_update(const struct _u_request *req, struct _u_response *resp, v
         mc_http_error(resp, 422, "invalid", NULL, "no attributes to update");
         goto out;
     }
-    len = (size_t)snprintf(sql, sizeof sql, "WITH r AS (UPDATE \"%s\" SET ", m->table);
-    for (size_t i = 0; i < m->nattrs; i++) {
-        const json_t *v = json_object_get(body, m->attrs[i].name);
-        if (!v)
+    if (!(before = rest__lock_record(&c, "update")))
+        goto out;
+    after = json_deep_copy(before);
+    json_object_foreach(body, key, v) json_object_set(after, key, v);
+    if (!mc_policy_can_write(c.rest->policy, c.m->name, "update", c.claims, before, after,
+                             &reason)) {
+        rest__forbidden(&c, "update", reason);
+        goto out;
+    }
+    mc_sql_add(&sql, "WITH r AS (UPDATE ");
+    mc_sql_ident(&sql, c.m->table);
+    mc_sql_add(&sql, " SET ");
+    int n = 0;
+    for (size_t i = 0; i < c.m->nattrs; i++) {
+        const json_t *val = json_object_get(body, c.m->attrs[i].name);
+        if (!val)
             continue;
-        owned[nparams] = mc_attr_param_text(&m->attrs[i], v, &failed);
-        params[nparams] = owned[nparams];
-        nparams++;
-        len += (size_t)snprintf(sql + len, sizeof sql - len, "%s\"%s\" = $%d",
-                                nparams > 1 ? ", " : "", m->attrs[i].name, nparams);
+        mc_sql_add(&sql, n++ ? ", " : "");
+        mc_sql_ident(&sql, c.m->attrs[i].name);
+        mc_sql_add(&sql, " = ");
+        rest__bind(&sql, &c.m->attrs[i], val);
     }
-    snprintf(idtext, sizeof idtext, "%lld", id);
-    snprintf(vertext, sizeof vertext, "%lld", expected);
-    params[nparams] = idtext;
-    len += (size_t)snprintf(sql + len, sizeof sql - len, " WHERE id = $%d", nparams + 1);
-    if (expected > 0) {
-        params[nparams + 1] = vertext;
-        len += (size_t)snprintf(sql + len, sizeof sql - len, " AND version = $%d", nparams + 2);
-    }
-    snprintf(sql + len, sizeof sql - len, " RETURNING *) SELECT row_to_json(s)::text FROM (SELECT ");
-    rest__columns(m, sql, sizeof sql);
-    snprintf(sql + strlen(sql), sizeof sql - strlen(sql), " FROM r) s");
-    if (failed) {
-        mc_http_error(resp, 503, "unavailable", NULL, "out of memory");
-        goto free_params;
-    }
-    if (!(conn = pg_pool_acquire(r->rest->pool, REST_POOL_WAIT_MS, err, sizeof err))) {
-        MC_WARN("PATCH %s: %s", m->name, err);
-        mc_http_error(resp, 503, "unavailable", NULL, "the database is unavailable");
-        goto free_params;
-    }
-    PGresult *res = PQexecParams(conn, sql, nparams + 1 + (expected > 0), NULL, params, NULL,
-                                 NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rest__pg_error_model(resp, res, "PATCH", m);
-    } else if (PQntuples(res) == 0) {
-        rest__missing_or_stale(conn, m, idtext, expected, resp);
-    } else {
-        rest__send_text(resp, 200, PQgetvalue(res, 0, 0));
-        outbox_relay_kick(r->rest->relay);
+    char idtext[32];
+    snprintf(idtext, sizeof idtext, "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(before, "id")));
+    mc_sql_add(&sql, " WHERE id = ");
+    mc_sql_param(&sql, idtext, "bigint");
+    rest__returning(c.m, &sql);
+    PGresult *res = rest__exec(&c, &sql);
+    if (res && rest__simple(&c, "COMMIT") == 0) {
+        rest__send_written(&c, 200, PQgetvalue(res, 0, 0));
+        outbox_relay_kick(c.rest->relay);
     }
     PQclear(res);
-    pg_pool_release(r->rest->pool, conn);
-free_params:
-    for (int i = 0; i < nparams; i++)
-        free(owned[i]);
 out:
     json_decref(body);
     json_decref(errors);
-    rest__count(r, resp, t0);
-    return U_CALLBACK_COMPLETE;
+    json_decref(before);
+    json_decref(after);
+    mc_sql_cleanup(&sql);
+    return call_end(&c);
 }
 
 static int rest_destroy(const struct _u_request *req, struct _u_response *resp, void *ud)
 {
-    const route_t *r = ud;
-    double t0 = rest__now();
-    const mc_model_t *m = rest__model(r->rest, req, resp);
-    char sql[256], err[256], idtext[32], vertext[32];
-    long long id, expected;
-    PGconn *conn;
-
-    if (!m)
+    call_t c;
+    mc_sql_t sql;
+    json_t *before = NULL;
+    const char *reason = NULL;
+    char idtext[32];
+    mc_sql_init(&sql);
+    if (call_begin(&c, ud, req, resp, 1) != 0)
         goto out;
-    id = rest__parse_id(u_map_get(req->map_url, "id"));
-    if (id <= 0) {
-        mc_http_error(resp, 404, "not_found", NULL, "no %s with that id", m->name);
+    if (!(before = rest__lock_record(&c, "destroy")))
         goto out;
-    }
-    expected = rest__if_match(req);
-    if (expected < 0) {
-        mc_http_error(resp, 400, "bad_header", NULL, "If-Match must be a record version");
+    if (!mc_policy_can_write(c.rest->policy, c.m->name, "destroy", c.claims, before, NULL,
+                             &reason)) {
+        rest__forbidden(&c, "destroy", reason);
         goto out;
     }
-    snprintf(sql, sizeof sql, "DELETE FROM \"%s\" WHERE id = $1%s RETURNING id", m->table,
-             expected > 0 ? " AND version = $2" : "");
-    snprintf(idtext, sizeof idtext, "%lld", id);
-    snprintf(vertext, sizeof vertext, "%lld", expected);
-    if (!(conn = pg_pool_acquire(r->rest->pool, REST_POOL_WAIT_MS, err, sizeof err))) {
-        MC_WARN("DELETE %s: %s", m->name, err);
-        mc_http_error(resp, 503, "unavailable", NULL, "the database is unavailable");
-        goto out;
-    }
-    const char *params[2] = {idtext, vertext};
-    PGresult *res = PQexecParams(conn, sql, expected > 0 ? 2 : 1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rest__pg_error(resp, res, "DELETE");
-    } else if (PQntuples(res) == 0) {
-        rest__missing_or_stale(conn, m, idtext, expected, resp);
-    } else {
+    snprintf(idtext, sizeof idtext, "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(before, "id")));
+    mc_sql_add(&sql, "DELETE FROM ");
+    mc_sql_ident(&sql, c.m->table);
+    mc_sql_add(&sql, " WHERE id = ");
+    mc_sql_param(&sql, idtext, "bigint");
+    PGresult *res = rest__exec(&c, &sql);
+    if (res && rest__simple(&c, "COMMIT") == 0) {
         ulfius_set_empty_body_response(resp, 204);
-        outbox_relay_kick(r->rest->relay);
+        outbox_relay_kick(c.rest->relay);
     }
     PQclear(res);
-    pg_pool_release(r->rest->pool, conn);
 out:
-    rest__count(r, resp, t0);
-    return U_CALLBACK_COMPLETE;
+    json_decref(before);
+    mc_sql_cleanup(&sql);
+    return call_end(&c);
 }
 
 static int rest_openapi(const struct _u_request *req, struct _u_response *resp, void *ud)
@@ -592,12 +723,11 @@ static int rest_openapi(const struct _u_request *req, struct _u_response *resp, 
 static int rest_readyz(const struct _u_request *req, struct _u_response *resp, void *ud)
 {
     const route_t *r = ud;
-    double t0 = rest__now();
+    call_t c = {.route = r, .rest = r->rest, .req = req, .resp = resp, .t0 = rest__now()};
     char err[256];
     int pg_ok = 0, kafka_ok;
     long depth = 0;
     double age = 0;
-    (void)req;
 
     PGconn *conn = pg_pool_acquire(r->rest->pool, 1000, err, sizeof err);
     if (conn) {
@@ -613,18 +743,20 @@ static int rest_readyz(const struct _u_request *req, struct _u_response *resp, v
                            pg_ok && kafka_ok ? "ready" : "not_ready", "postgres",
                            pg_ok ? "ok" : "unreachable", "kafka", kafka_ok ? "ok" : "unreachable",
                            "outbox_depth", (json_int_t)depth, "outbox_lag_seconds", age));
-    rest__count(r, resp, t0);
-    return U_CALLBACK_COMPLETE;
+    return call_end(&c);
 }
 
-rest_t *rest_new(const api_config_t *cfg, const mc_schema_t *schema, pg_pool_t *pool,
-                 outbox_relay_t *relay, mc_metrics_t *metrics)
+rest_t *rest_new(const api_config_t *cfg, const mc_schema_t *schema, const mc_policy_t *policy,
+                 const mc_jwt_verifier_t *verifier, pg_pool_t *pool, outbox_relay_t *relay,
+                 mc_metrics_t *metrics)
 {
     rest_t *rest = calloc(1, sizeof *rest);
     if (!rest)
         return NULL;
     rest->cfg = cfg;
     rest->schema = schema;
+    rest->policy = policy;
+    rest->verifier = verifier;
     rest->pool = pool;
     rest->relay = relay;
     rest->metrics = metrics;

@@ -8,19 +8,24 @@
 #include <ulfius.h>
 
 #include "api_config.h"
+#include "mc_jwt.h"
 #include "mc_metrics.h"
 #include "mc_model.h"
+#include "mc_policy.h"
 #include "outbox_relay.h"
 #include "pg_pool.h"
 
 typedef struct rest rest_t;
 
 /*
- * Creates the API over schema, using pool for queries and waking relay after writes.
- * None of the arguments are owned; they must outlive the rest_t. NULL on failure.
+ * Creates the API over schema, enforcing policy (reads narrowed, writes checked) for
+ * callers authenticated by verifier (NULL: anonymous callers only), using pool for queries
+ * and waking relay after writes. None of the arguments are owned; they must outlive the
+ * rest_t. NULL on failure.
  */
-rest_t *rest_new(const api_config_t *cfg, const mc_schema_t *schema, pg_pool_t *pool,
-                 outbox_relay_t *relay, mc_metrics_t *metrics);
+rest_t *rest_new(const api_config_t *cfg, const mc_schema_t *schema, const mc_policy_t *policy,
+                 const mc_jwt_verifier_t *verifier, pg_pool_t *pool, outbox_relay_t *relay,
+                 mc_metrics_t *metrics);
 
 /* Adds every route to inst. Returns MC_OK or MC_ERR_NOMEM. */
 int rest_register(rest_t *rest, struct _u_instance *inst);

@@ -67,8 +67,9 @@ static void test_routes_with_policies(void)
     MC_CHECK_STR(json_string_value(json_object_get(old_owner, "op")), "remove");
     MC_CHECK_INT(json_array_size(json_object_get(old_owner, "changed")), 0);
     MC_CHECK(json_object_get(json_object_get(old_owner, "attributes"), "title") == NULL);
-    /* the new owner sees everything */
-    MC_CHECK_STR(json_string_value(json_object_get(new_owner, "op")), "update");
+    /* the new owner sees everything, as a record new to its channel */
+    MC_CHECK_STR(json_string_value(json_object_get(new_owner, "op")), "create");
+    MC_CHECK_STR(json_string_value(json_object_get(team, "op")), "update");
     MC_CHECK_STR(json_string_value(json_object_get(json_object_get(new_owner, "attributes"),
                                                    "notes")),
                  "secret");

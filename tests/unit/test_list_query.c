@@ -25,7 +25,7 @@ static int build(const mc_model_t *m, const char *const *kv, int count, list_que
     u_map_init(&args);
     for (; kv && kv[0]; kv += 2)
         u_map_put(&args, kv[0], kv[1]);
-    int rc = list_query_build(m, &args, 100, count, q, code, err, errlen);
+    int rc = list_query_build(m, &args, 100, count, NULL, NULL, q, code, err, errlen);
     u_map_clean(&args);
     return rc;
 }

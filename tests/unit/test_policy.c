@@ -342,10 +342,10 @@ static void test_route(void)
                          ",\"title\":\"t\"}}");
     free(s);
 
-    /* Owner changes: the new owner gets an update, the old one a remove with just the id. */
+    /* Owner changes: the new owner gets a create, the old one a remove with just the id. */
     s = route(p, "Todo", "update", REC("7", "3", "false", "false", "null"),
               REC("8", "3", "false", "false", "null"));
-    MC_CHECK_CONTAINS(s, "{\"channel\":\"User-8\",\"op\":\"update\"");
+    MC_CHECK_CONTAINS(s, "{\"channel\":\"User-8\",\"op\":\"create\"");
     MC_CHECK_CONTAINS(s, "{\"channel\":\"Team-3\",\"op\":\"update\"");
     MC_CHECK_CONTAINS(s, "{\"channel\":\"User-7\",\"op\":\"remove\",\"attributes\":{\"id\":9}}");
     free(s);
@@ -362,7 +362,7 @@ static void test_route(void)
     /* Team moves 3 → 4. */
     s = route(p, "Todo", "update", REC("7", "3", "false", "false", "null"),
               REC("7", "4", "false", "false", "null"));
-    MC_CHECK_CONTAINS(s, "{\"channel\":\"Team-4\",\"op\":\"update\"");
+    MC_CHECK_CONTAINS(s, "{\"channel\":\"Team-4\",\"op\":\"create\"");
     MC_CHECK_CONTAINS(s, "{\"channel\":\"Team-3\",\"op\":\"remove\"");
     free(s);
 
@@ -481,13 +481,13 @@ static void test_write(void)
     mc_policy_free(p);
 }
 
-static char *filter(const mc_policy_t *p, const char *model, const char *claims, char *params,
-                    size_t plen)
+static char *filter_needing(const mc_policy_t *p, const char *model, const char *claims,
+                            const char *const *needed, size_t nneeded, char *params, size_t plen)
 {
     mc_sql_t sql;
     json_t *c = claims ? J(claims) : NULL;
     mc_sql_init(&sql);
-    int rc = mc_policy_read_filter(p, model, c, &sql);
+    int rc = mc_policy_read_filter(p, model, c, needed, nneeded, &sql);
     char *out = rc == MC_OK ? strdup(sql.text ? sql.text : "") : NULL;
     size_t o = 0;
     params[0] = '\0';
@@ -498,6 +498,12 @@ static char *filter(const mc_policy_t *p, const char *model, const char *claims,
     mc_sql_cleanup(&sql);
     json_decref(c);
     return out;
+}
+
+static char *filter(const mc_policy_t *p, const char *model, const char *claims, char *params,
+                    size_t plen)
+{
+    return filter_needing(p, model, claims, NULL, 0, params, plen);
 }
 
 static void test_read_filter(void)
@@ -538,12 +544,24 @@ static void test_read_filter(void)
     MC_CHECK_STR(params, "true,acme,true,acme");
     free(s);
 
+    /* Filtering on notes, which only the owner's rule sends: teammates' rows drop out. */
+    const char *notes[] = {"notes"};
+    s = filter_needing(p, "Todo", "{\"sub\":\"7\",\"teams\":[1,2]}", notes, 1, params,
+                       sizeof params);
+    MC_CHECK_STR(s, "(((\"owner_id\" IN ($1::bigint))))");
+    MC_CHECK_STR(params, "7");
+    free(s);
+    const char *ghost[] = {"ghost"};
+    s = filter_needing(p, "Todo", "{\"sub\":\"7\"}", ghost, 1, params, sizeof params);
+    MC_CHECK_STR(s, "(FALSE)");
+    free(s);
+
     s = filter(p, "Unpolicied", "{\"role\":\"admin\"}", params, sizeof params);
     MC_CHECK_STR(s, "(FALSE)");
     free(s);
     mc_sql_t sql;
     mc_sql_init(&sql);
-    MC_CHECK_INT(mc_policy_read_filter(p, "Nope", NULL, &sql), MC_ERR_NOT_FOUND);
+    MC_CHECK_INT(mc_policy_read_filter(p, "Nope", NULL, NULL, 0, &sql), MC_ERR_NOT_FOUND);
     mc_sql_cleanup(&sql);
     mc_policy_free(p);
 }
