@@ -70,7 +70,12 @@ static int rest__model_visible(const rest_t *rest, const mc_model_t *m, const js
     return cols != NULL;
 }
 
-/* Authenticates the caller and resolves {model}; on failure the response is set. */
+enum { NO_MODEL, READ_MODEL, WRITE_MODEL };
+
+/*
+ * Authenticates the caller and resolves {model} (READ_MODEL: one the caller can see;
+ * WRITE_MODEL: any served model, the write rules decide); on failure the response is set.
+ */
 static int call_begin(call_t *c, const route_t *route, const struct _u_request *req,
                       struct _u_response *resp, int with_model)
 {
@@ -86,7 +91,7 @@ static int call_begin(call_t *c, const route_t *route, const struct _u_request *
         return 0;
     c->m = mc_schema_find(c->rest->schema, u_map_get(req->map_url, "model"));
     if (!c->m || c->m->server_only ||
-        !rest__model_visible(c->rest, c->m, c->claims)) {
+        (with_model == READ_MODEL && !rest__model_visible(c->rest, c->m, c->claims))) {
         /* a model the caller can never see does not exist for it */
         mc_http_error(resp, 404, "unknown_model", NULL, "no such model");
         return -1;
@@ -258,7 +263,7 @@ static void rest__forbidden(call_t *c, const char *op, const char *reason)
 static int rest_models(const struct _u_request *req, struct _u_response *resp, void *ud)
 {
     call_t c;
-    if (call_begin(&c, ud, req, resp, 0) != 0)
+    if (call_begin(&c, ud, req, resp, NO_MODEL) != 0)
         return call_end(&c);
     json_t *list = json_array();
     for (size_t i = 0; i < c.rest->schema->nmodels; i++) {
@@ -310,7 +315,7 @@ static int rest_get(const struct _u_request *req, struct _u_response *resp, void
     mc_sql_t sql;
     char idtext[32];
     mc_sql_init(&sql);
-    if (call_begin(&c, ud, req, resp, 1) != 0)
+    if (call_begin(&c, ud, req, resp, READ_MODEL) != 0)
         goto out;
     long long id = rest__parse_id(u_map_get(req->map_url, "id"));
     if (id <= 0) {
@@ -353,7 +358,7 @@ static int rest__query(const route_t *route, const struct _u_request *req,
     char err[512];
 
     memset(&q, 0, sizeof q);
-    if (call_begin(&c, route, req, resp, 1) != 0)
+    if (call_begin(&c, route, req, resp, READ_MODEL) != 0)
         return call_end(&c);
     if (list_query_build(c.m, req->map_url, c.rest->cfg->list_limit_max, count, c.rest->policy,
                          c.claims, &q, &code, err, sizeof err) != MC_OK) {
@@ -467,7 +472,7 @@ static int rest_create(const struct _u_request *req, struct _u_response *resp, v
     json_t *body = NULL, *errors = NULL;
     const char *reason = NULL;
     mc_sql_init(&sql);
-    if (call_begin(&c, ud, req, resp, 1) != 0)
+    if (call_begin(&c, ud, req, resp, WRITE_MODEL) != 0)
         goto out;
     if (!(body = mc_http_body_object(req, resp, (size_t)c.rest->cfg->max_body)))
         goto out;
@@ -618,7 +623,7 @@ static int rest_update(const struct _u_request *req, struct _u_response *resp, v
     const char *reason = NULL, *key;
     json_t *v;
     mc_sql_init(&sql);
-    if (call_begin(&c, ud, req, resp, 1) != 0)
+    if (call_begin(&c, ud, req, resp, READ_MODEL) != 0)
         goto out;
     if (rest__if_match(req) < 0) {
         mc_http_error(resp, 400, "bad_header", NULL, "If-Match must be a record version");
@@ -686,7 +691,7 @@ static int rest_destroy(const struct _u_request *req, struct _u_response *resp, 
     const char *reason = NULL;
     char idtext[32];
     mc_sql_init(&sql);
-    if (call_begin(&c, ud, req, resp, 1) != 0)
+    if (call_begin(&c, ud, req, resp, READ_MODEL) != 0)
         goto out;
     if (!(before = rest__lock_record(&c, "destroy")))
         goto out;
