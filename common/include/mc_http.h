@@ -63,6 +63,19 @@ void mc_http_error(struct _u_response *resp, unsigned status, const char *code,
 json_t *mc_http_body_object(const struct _u_request *req, struct _u_response *resp,
                             size_t max_body);
 
+/* True when s is well-formed UTF-8 (no overlongs, no surrogates). */
+int mc_utf8_valid(const char *s);
+
+/* The longest request URL (path and query, encoded) a service accepts. */
+#define MC_HTTP_MAX_URL 16384
+
+/*
+ * Checks the request line: URL no longer than MC_HTTP_MAX_URL (414), no encoded NUL
+ * (%00: it would cut a value short), every query key and value valid UTF-8 (400). On
+ * failure sets the JSON error on resp and returns MC_ERR_INVAL.
+ */
+int mc_http_check_request(const struct _u_request *req, struct _u_response *resp);
+
 /* ulfius callbacks: 200 {"status":"ok"} and the Prometheus text of user_data (mc_metrics_t *). */
 int mc_http_healthz(const struct _u_request *req, struct _u_response *resp, void *user_data);
 int mc_http_metrics(const struct _u_request *req, struct _u_response *resp, void *user_data);

@@ -31,6 +31,8 @@ int mc_http_init(mc_http_server_t *srv, const mc_http_opts_t *opts, char *err, s
         return MC_ERR_IO;
     }
     srv->inited = 1;
+    /* Invalid UTF-8 is refused with a message (mc_http_check_request), not dropped silently. */
+    inst->check_utf8 = 0;
     /* One byte over the limit so that mc_http_body_object() can tell truncation. */
     inst->max_post_body_size = opts->max_body + 1;
     return MC_OK;
@@ -48,6 +50,9 @@ int mc_http_start(mc_http_server_t *srv, char *err, size_t errlen)
         {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)(opts->max_conns ? opts->max_conns : 1024), NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, 120, NULL},
         {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
+        /* room for a request line up to MC_HTTP_MAX_URL and more, so that an over-long URL
+         * gets our JSON 414 rather than libmicrohttpd's HTML one */
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 128 * 1024, NULL},
         {MHD_OPTION_END, 0, NULL},
     };
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO;
@@ -132,6 +137,70 @@ json_t *mc_http_body_object(const struct _u_request *req, struct _u_response *re
         return NULL;
     }
     return body;
+}
+
+int mc_utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned c = *p;
+        size_t n;
+        unsigned cp;
+        if (c < 0x80) {
+            p++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            n = 1;
+            cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 2;
+            cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        for (size_t i = 1; i <= n; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (p[i] & 0x3F);
+        }
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        p += n + 1;
+    }
+    return 1;
+}
+
+int mc_http_check_request(const struct _u_request *req, struct _u_response *resp)
+{
+    const char *url = req->http_url ? req->http_url : "";
+    if (strlen(url) > MC_HTTP_MAX_URL) {
+        mc_http_error(resp, 414, "uri_too_long", NULL, "the URL is longer than %d bytes",
+                      MC_HTTP_MAX_URL);
+        return MC_ERR_INVAL;
+    }
+    for (const char *p = strchr(url, '%'); p; p = strchr(p + 1, '%')) {
+        if (p[1] == '0' && p[2] == '0') {
+            mc_http_error(resp, 400, "bad_query", NULL, "the URL holds an encoded NUL (%%00)");
+            return MC_ERR_INVAL;
+        }
+    }
+    if (!mc_utf8_valid(req->url_path ? req->url_path : "")) {
+        mc_http_error(resp, 400, "bad_query", NULL, "the path is not valid UTF-8");
+        return MC_ERR_INVAL;
+    }
+    const char **keys = u_map_enum_keys(req->map_url);
+    for (int i = 0; keys && keys[i]; i++) {
+        const char *v = u_map_get(req->map_url, keys[i]);
+        if (!mc_utf8_valid(keys[i]) || (v && !mc_utf8_valid(v))) {
+            mc_http_error(resp, 400, "bad_query", NULL, "query parameters must be valid UTF-8");
+            return MC_ERR_INVAL;
+        }
+    }
+    return MC_OK;
 }
 
 int mc_http_healthz(const struct _u_request *req, struct _u_response *resp, void *user_data)

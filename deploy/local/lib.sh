@@ -62,12 +62,14 @@ mc_logfile() { printf '%s/log/%s.log' "$MC_VAR" "$1"; }
 
 # Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat); it tells a
 # recorded pid from a later process that reused the number.
+# A zombie (state Z: exited, not yet reaped - where PID 1 does not reap orphans) counts as gone.
 mc__starttime() {
     local stat
     stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
     stat=${stat##*) }  # the command name may hold spaces; fields restart after ") "
     # shellcheck disable=SC2086
     set -- $stat
+    [[ $1 == Z || $1 == X ]] && return 1
     printf '%s' "${20}"
 }
 
@@ -119,18 +121,21 @@ mc_wait_for() {
     done
 }
 
+# True while PID runs (a zombie counts as gone).
+mc__running() { mc__starttime "$1" >/dev/null; }
+
 # Stops PID with SIGTERM, then SIGKILL after SECONDS (default 10).
 mc_stop_pid() {
     local pid=$1 secs=${2:-10} i
     kill -TERM "$pid" 2>/dev/null || return 0
     for ((i = 0; i < secs * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || return 0
+        mc__running "$pid" || return 0
         sleep 0.1
     done
     mc_warn "pid $pid still alive after ${secs}s, sending SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
     for ((i = 0; i < 50; i++)); do
-        kill -0 "$pid" 2>/dev/null || return 0
+        mc__running "$pid" || return 0
         sleep 0.1
     done
 }

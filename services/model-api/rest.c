@@ -53,6 +53,8 @@ typedef struct {
     json_t *claims;         /* NULL: anonymous */
     PGconn *conn;
     double t0;
+    char model_name[128];   /* path segments after /v1/ */
+    char id_text[64];
 } call_t;
 
 static double rest__now(void)
@@ -72,6 +74,13 @@ static int rest__model_visible(const rest_t *rest, const mc_model_t *m, const js
 
 enum { NO_MODEL, READ_MODEL, WRITE_MODEL };
 
+/* ulfius joins a query parameter named like a path parameter to it: "<path>,<query>". */
+static int rest__merged(const char *mapped, const char *path_value)
+{
+    size_t n = strlen(path_value);
+    return mapped && strncmp(mapped, path_value, n) == 0 && mapped[n] == ',';
+}
+
 /*
  * Authenticates the caller and resolves {model} (READ_MODEL: one the caller can see;
  * WRITE_MODEL: any served model, the write rules decide); on failure the response is set.
@@ -85,11 +94,32 @@ static int call_begin(call_t *c, const route_t *route, const struct _u_request *
     c->req = req;
     c->resp = resp;
     c->t0 = rest__now();
-    if (mc_auth_request(c->rest->verifier, req, resp, &c->claims) != MC_OK)
+    if (mc_http_check_request(req, resp) != MC_OK ||
+        mc_auth_request(c->rest->verifier, req, resp, &c->claims) != MC_OK)
         return -1;
     if (!with_model)
         return 0;
-    c->m = mc_schema_find(c->rest->schema, u_map_get(req->map_url, "model"));
+    /* The path decides: ulfius also merges a query parameter named like a path parameter
+     * (?model=x, ?id=2) into the same map, which is refused here. */
+    const char *path = req->url_path ? req->url_path : "";
+    const char *seg = strncmp(path, "/v1/", 4) == 0 ? path + 4 : "";
+    size_t n = strcspn(seg, "/");
+    snprintf(c->model_name, sizeof c->model_name, "%.*s", (int)(n < 127 ? n : 127), seg);
+    if (seg[n] == '/')
+        snprintf(c->id_text, sizeof c->id_text, "%.*s", (int)strcspn(seg + n + 1, "/"),
+                 seg + n + 1);
+    const char *pm = u_map_get(req->map_url, "model"), *pid = u_map_get(req->map_url, "id");
+    const route_t *routes = c->rest->routes;
+    int id_route = route == &routes[R_GET] || route == &routes[R_UPDATE] ||
+                   route == &routes[R_DESTROY];
+    if (!id_route)
+        c->id_text[0] = '\0';
+    if (rest__merged(pm, c->model_name) || (id_route && rest__merged(pid, c->id_text))) {
+        mc_http_error(resp, 400, "bad_query", NULL, "unknown query parameter '%s'",
+                      rest__merged(pm, c->model_name) ? "model" : "id");
+        return -1;
+    }
+    c->m = mc_schema_find(c->rest->schema, c->model_name);
     if (!c->m || c->m->server_only ||
         (with_model == READ_MODEL && !rest__model_visible(c->rest, c->m, c->claims))) {
         /* a model the caller can never see does not exist for it */
@@ -317,7 +347,7 @@ static int rest_get(const struct _u_request *req, struct _u_response *resp, void
     mc_sql_init(&sql);
     if (call_begin(&c, ud, req, resp, READ_MODEL) != 0)
         goto out;
-    long long id = rest__parse_id(u_map_get(req->map_url, "id"));
+    long long id = rest__parse_id(c.id_text);
     if (id <= 0) {
         mc_http_error(resp, 404, "not_found", NULL, "no %s with that id", c.m->name);
         goto out;
@@ -425,6 +455,8 @@ static int rest_method_not_allowed(const struct _u_request *req, struct _u_respo
                                    void *ud)
 {
     const char *allow = ud;
+    if (mc_http_check_request(req, resp) != MC_OK)
+        return U_CALLBACK_COMPLETE;
     u_map_put(resp->map_header, "Allow", allow);
     mc_http_error(resp, 405, "method_not_allowed", NULL, "%s is not allowed here (allowed: %s)",
                   req->http_verb, allow);
@@ -568,7 +600,7 @@ static json_t *rest__lock_record(call_t *c, const char *op)
     mc_sql_t sql;
     char idtext[32];
     json_t *rec = NULL;
-    long long id = rest__parse_id(u_map_get(c->req->map_url, "id"));
+    long long id = rest__parse_id(c->id_text);
     long long expected = rest__if_match(c->req);
 
     if (id <= 0) {
@@ -800,6 +832,15 @@ int rest_register(rest_t *rest, struct _u_instance *inst)
                                      &routes[R_UPDATE]);
     rc |= ulfius_add_endpoint_by_val(inst, "DELETE", "/v1", ":model/:id", 1, rest_destroy,
                                      &routes[R_DESTROY]);
+    /* Other methods on /v1/models and /v1/{model}/count, before the {model} and {id}
+     * routes take "models" and "count" for a model name or an id. */
+    static const char *const other[] = {"POST", "PUT", "PATCH", "DELETE"};
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+        rc |= ulfius_add_endpoint_by_val(inst, other[i], "/v1", "models", 0,
+                                         rest_method_not_allowed, "GET");
+        rc |= ulfius_add_endpoint_by_val(inst, other[i], "/v1", ":model/count", 0,
+                                         rest_method_not_allowed, "GET");
+    }
     /* Lowest priority: any other method on a known path. */
     rc |= ulfius_add_endpoint_by_val(inst, "*", "/v1", "models", 9, rest_method_not_allowed,
                                      "GET");

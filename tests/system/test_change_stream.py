@@ -1,0 +1,363 @@
+"""The change stream (topic modelcast.changes) of model-api against a private stack
+(PostgreSQL + Kafka + model-api, models of tests/system/models_rest.json): one valid event
+per committed change whoever wrote it, per-record order, and no change lost when Kafka goes
+away, when model-api is killed mid-write, or when the active relay of two instances dies.
+
+Ground truth comes from PostgreSQL: a record of version v has had exactly v change events
+(version 1 on insert, +1 per update, whoever the writer), so for rows that are never deleted
+the committed changes are {(id, 1..version)}. Consumers dedupe by ce_id (at least once).
+The module's stack is private: these tests stop Kafka and kill model-api.
+"""
+
+import collections
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+import requests
+
+from conftest import free_ports, pid_alive, wait_pid_gone
+from mc_testlib import (CORE, MODELS_FILE, POLICIES_FILE, Api, ChangeReader, check_eq, check_json_error,
+                        check_per_record_order, metric_value, new_tag, wait_ready, wait_until)
+
+W = "Widget"
+EVENT_DEADLINE_S = 120  # Kafka back after an outage: message timeout (10 s) + relay backoff
+
+
+@pytest.fixture(scope="module")
+def changes_stack(stack_factory):
+    s = stack_factory(MODELS_FILE, CORE, POLICIES_FILE)
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def api(changes_stack):
+    return Api(changes_stack.api_url)
+
+
+@pytest.fixture
+def healthy(changes_stack):
+    """Makes sure Kafka and model-api run and are ready before and after the test."""
+    changes_stack.up(*CORE)
+    wait_ready(changes_stack.api_url)
+    yield changes_stack
+    changes_stack.up(*CORE)
+
+
+def committed_changes(stack, tag):
+    """{(key, version)} of every committed change to the tag's rows (none deleted)."""
+    out = stack.psql(f"SELECT id, version FROM widgets WHERE tag = '{tag}' ORDER BY id")
+    changes = set()
+    for line in out.split():
+        rec_id, version = map(int, line.split("|"))
+        changes.update((f"{W}:{rec_id}", v) for v in range(1, version + 1))
+    return changes
+
+
+def read_all_changes(stack, expected, what, deadline_s=EVENT_DEADLINE_S):
+    """Reads modelcast.changes until every (key, version) of expected is there; then checks
+    that the distinct events (by ce_id) of those keys are exactly expected, once each, and in
+    per-record order."""
+    keys = {k for k, _ in expected}
+    with ChangeReader(stack.kafka_bootstrap) as reader:
+        def have_all(rd):
+            got = {(ev.key, ev.value["version"]) for ev in rd.distinct(keys)}
+            return expected <= got
+        reader.read_until(have_all, f"{what}: all {len(expected)} committed changes on the topic", deadline_s)
+        reader.read_to_end()
+        events = reader.distinct(keys)
+        got = [(ev.key, ev.value["version"]) for ev in events]
+        extra = sorted(set(got) - expected)
+        assert not extra, f"{what}: events for changes that were never committed: {extra[:20]}"
+        dupes = sorted(c for c, n in collections.Counter(got).items() if n > 1)
+        assert not dupes, f"{what}: one change published under several ce_id: {dupes[:20]}"
+        check_eq(len(events), len(expected), f"{what}: distinct events vs committed changes")
+        check_per_record_order(events)
+        return reader.events
+
+
+# ------------------------------------------------------------ one event per committed change
+
+def test_every_write_yields_exactly_one_valid_event(healthy, api):
+    stack = healthy
+    tag = new_tag()
+    a = api.create(W, {"name": "a", "tag": tag, "qty": 1, "price": 2.5, "active": True,
+                       "due_at": "2026-05-01T10:00:00Z", "meta": {"k": [1, 2]}, "color": "red",
+                       "level": 1, "author_id": 3, "big": 2 ** 40, "notes": "n", "sku": f"s-{tag}"})
+    b = api.create(W, {"name": "b", "tag": tag})
+    a2 = api.patch(W, a["id"], {"qty": 2, "notes": None})
+    a3 = api.patch(W, a["id"], {"meta": {"k": []}}, if_match=2)
+    check_json_error(api.request("PATCH", f"/v1/{W}/{a['id']}", json={"qty": 9}, headers={"If-Match": "1"}),
+                     412, "version_mismatch", what="stale PATCH")
+    check_json_error(api.request("POST", f"/v1/{W}", json={"name": None, "tag": tag}), 422, what="invalid POST")
+    check_json_error(api.request("POST", f"/v1/{W}", json={"name": "dup", "sku": f"s-{tag}", "tag": tag}),
+                     422, what="duplicate sku")
+    a4 = api.patch(W, a["id"], {"qty": 2})  # same value: a new version, nothing changed
+    api.delete(W, b["id"], if_match=1)
+    c_id = int(stack.psql(f"INSERT INTO widgets (name, tag, qty) VALUES ('c', '{tag}', 5) RETURNING id").split()[0])
+    stack.psql(f"UPDATE widgets SET qty = 6, color = 'blue' WHERE id = {c_id}")
+    out = stack.psql(
+        "BEGIN;"
+        f"INSERT INTO widgets (name, tag) VALUES ('d', '{tag}') RETURNING id;"
+        f"INSERT INTO widgets (name, tag) VALUES ('e', '{tag}') RETURNING id;"
+        f"UPDATE widgets SET name = 'c2' WHERE id = {c_id};"
+        "COMMIT;")
+    d_id, e_id = map(int, out.split()[:2])
+    stack.psql(f"BEGIN; INSERT INTO widgets (name, tag) VALUES ('rolled', '{tag}');"
+               f"UPDATE widgets SET qty = 99 WHERE id = {a['id']}; ROLLBACK;")
+    stack.psql(f"DELETE FROM widgets WHERE id = {c_id}")
+
+    ka, kb, kc, kd, ke = (f"{W}:{i}" for i in (a["id"], b["id"], c_id, d_id, e_id))
+    expected = [(ka, 1, "create"), (kb, 1, "create"), (ka, 2, "update"), (ka, 3, "update"),
+                (ka, 4, "update"), (kb, 1, "destroy"), (kc, 1, "create"), (kc, 2, "update"),
+                (kd, 1, "create"), (ke, 1, "create"), (kc, 3, "update"), (kc, 3, "destroy")]
+    keys = {k for k, _, _ in expected}
+    with ChangeReader(stack.kafka_bootstrap) as reader:
+        def have_all(rd):
+            got = {(ev.key, ev.value["version"], ev.value["op"]) for ev in rd.events if ev.key in keys}
+            return set(expected) <= got
+        reader.read_until(have_all, "events of every write", EVENT_DEADLINE_S)
+        reader.read_to_end()
+        mine = [ev for ev in reader.events if ev.key in keys]
+    got = sorted((ev.key, ev.value["version"], ev.value["op"]) for ev in mine)
+    check_eq(got, sorted(expected), "(key, version, op) of the events of the test's writes (each exactly once)")
+    check_per_record_order(mine)
+    ev = {(e.key, e.value["version"], e.value["op"]): e.value for e in mine}
+    declared = sorted(k for k in a if k not in ("id", "version", "created_at", "updated_at"))
+
+    v = ev[(ka, 1, "create")]
+    check_eq((v["model"], v["id"], v["before"]), (W, a["id"], None), "create a: model, id, before")
+    check_eq(v["after"], a, "create a: after vs POST answer")
+    check_eq(sorted(v["changed"]), declared, "create a: changed (every declared attribute)")
+    v = ev[(ka, 2, "update")]
+    check_eq((v["before"], v["after"]), (a, a2), "update a v2: before/after vs REST answers")
+    check_eq(sorted(v["changed"]), ["notes", "qty"], "update a v2: changed")
+    v = ev[(ka, 3, "update")]
+    check_eq((v["before"], v["after"], v["changed"]), (a2, a3, ["meta"]), "update a v3")
+    v = ev[(ka, 4, "update")]
+    check_eq((v["before"], v["after"], v["changed"]), (a3, a4, []), "update a v4 (same value)")
+    v = ev[(kb, 1, "destroy")]
+    check_eq((v["before"], v["after"], v["changed"]), (b, None, []), "destroy b")
+    v = ev[(kc, 2, "update")]
+    check_eq(sorted(v["changed"]), ["color", "qty"], "psql update c: changed")
+    check_eq((v["after"]["qty"], v["after"]["color"]), (6, "blue"), "psql update c: after")
+    v = ev[(kc, 3, "destroy")]
+    check_eq((v["before"]["name"], v["after"]), ("c2", None), "psql delete c")
+    tx = {ev[(kd, 1, "create")]["txid"], ev[(ke, 1, "create")]["txid"], ev[(kc, 3, "update")]["txid"]}
+    check_eq(len(tx), 1, "one txid for the changes of one psql transaction")
+    times = {ev[(kd, 1, "create")]["committed_at"], ev[(kc, 3, "update")]["committed_at"]}
+    check_eq(len(times), 1, "one committed_at for one transaction")
+    txids = [ev[k]["txid"] for k in [(ka, 1, "create"), (kb, 1, "create"), (ka, 2, "update"), (kc, 1, "create")]]
+    check_eq(len(set(txids)), len(txids), "separate writes have separate txids")
+    check_eq(stack.psql(f"SELECT count(*) FROM widgets WHERE name = 'rolled' AND tag = '{tag}'").strip(), "0",
+             "rolled-back insert")
+
+
+# --------------------------------------------------------------------------- Kafka outage
+
+def test_kafka_down_writes_succeed_then_every_change_arrives(healthy, api):
+    stack = healthy
+    tag = new_tag()
+    stack.down("kafka")
+    try:
+        recs = [api.create(W, {"name": f"k{i}", "tag": tag, "qty": i}) for i in range(20)]
+        for rec in recs[:10]:
+            api.patch(W, rec["id"], {"qty": rec["qty"] + 100})
+            api.patch(W, rec["id"], {"notes": "twice"}, if_match=2)
+        stack.psql(f"UPDATE widgets SET active = true WHERE tag = '{tag}'")  # 20 more, by SQL
+        deleted = recs[15:]
+        for rec in deleted:
+            api.delete(W, rec["id"])
+        depth = int(stack.psql("SELECT count(*) FROM modelcast_outbox").strip())
+        assert depth >= 20 + 20 + 20 + len(deleted), f"outbox rows while Kafka is down: {depth}"
+
+        def not_ready():
+            r = requests.get(stack.api_url + "/readyz", timeout=5)
+            return r.status_code == 503 and r.json().get("kafka") == "unreachable" and r.json()
+        body = wait_until(not_ready, "/readyz says 503, kafka unreachable", 30)
+        assert body["outbox_depth"] >= 0, f"readyz body: {body!r}"
+    finally:
+        stack.up("kafka")
+    wait_ready(stack.api_url)
+    expected = committed_changes(stack, tag)
+    check_eq(len(expected), 15 * 2 + 10 * 2, "changes to the surviving rows (create, 2 patches for 10, SQL update)")
+    # Deleted rows: create (1) + SQL update (2) + destroy (also version 2).
+    with ChangeReader(stack.kafka_bootstrap) as reader:
+        del_keys = {f"{W}:{r['id']}" for r in deleted}
+        reader.read_until(lambda rd: sum(1 for e in rd.distinct(del_keys)) >= 3 * len(deleted),
+                          "events of the deleted rows", EVENT_DEADLINE_S)
+        got = sorted((e.key, e.value["version"], e.value["op"]) for e in reader.distinct(del_keys))
+        want = sorted((k, v, op) for k in del_keys for v, op in ((1, "create"), (2, "update"), (2, "destroy")))
+        check_eq(got, want, "events of the rows deleted while Kafka was down")
+    read_all_changes(stack, expected, "after the Kafka outage")
+
+
+# --------------------------------------------------------------------- kill -9 under load
+
+def test_kill9_during_write_load_loses_no_change(healthy, api):
+    stack = healthy
+    tag = new_tag()
+    threads_n, budget = 4, 400
+    stats = {"ok": 0, "errors": 0, "after_restart": 0}
+    lock = threading.Lock()
+    restarted = threading.Event()
+    stop = threading.Event()
+
+    def writer(n):
+        s = requests.Session()
+        rec_id = None
+        for i in range(budget):
+            if stop.is_set():
+                return
+            try:
+                if rec_id is None or i % 5 == 0:
+                    r = s.post(f"{stack.api_url}/v1/{W}", json={"name": f"w{n}-{i}", "tag": tag, "qty": i % 1000}, timeout=15)
+                    ok = r.status_code == 201
+                    if ok:
+                        rec_id = r.json()["id"]
+                else:
+                    r = s.patch(f"{stack.api_url}/v1/{W}/{rec_id}", json={"qty": i % 1000}, timeout=15)
+                    ok = r.status_code == 200
+                if not ok and r.status_code < 500:
+                    raise AssertionError(f"writer {n}: {r.status_code} {r.text[:200]}")
+                with lock:
+                    stats["ok" if ok else "errors"] += 1
+                    if not ok:
+                        stats["last_error"] = f"{r.status_code} {r.text[:200]}"
+                    if ok and restarted.is_set():
+                        stats["after_restart"] += 1
+            except requests.RequestException as e:
+                with lock:
+                    stats["errors"] += 1
+                    stats["last_error"] = repr(e)[:200]
+                s.close()
+                s = requests.Session()
+                if not restarted.wait(120):
+                    return
+
+    failures = []
+
+    def run(n):
+        try:
+            writer(n)
+        except AssertionError as e:
+            failures.append(str(e))
+    threads = [threading.Thread(target=run, args=(n,), daemon=True) for n in range(threads_n)]
+    for t in threads:
+        t.start()
+    try:
+        wait_until(lambda: stats["ok"] >= 200 or not any(t.is_alive() for t in threads),
+                   "200 successful writes before the kill", 120)
+        assert stats["ok"] >= 200, f"writers ended early: {stats} {failures}"
+        pid = stack.kill9("model-api")
+        assert not pid_alive(pid)
+        stack.up("model-api")
+        restarted.set()
+    finally:
+        restarted.set()
+        deadline = time.monotonic() + 300
+        for t in threads:
+            t.join(max(deadline - time.monotonic(), 1))
+        stop.set()
+    assert not failures, f"writers got unexpected answers: {failures}"
+    assert not any(t.is_alive() for t in threads), "writers did not finish"
+    assert stats["after_restart"] > 0, f"no write succeeded after the restart: {stats}"
+    expected = committed_changes(stack, tag)
+    assert len(expected) >= stats["ok"], f"committed changes {len(expected)} < successful requests {stats}"
+    read_all_changes(stack, expected, f"after kill -9 under load ({stats})")
+
+
+# ----------------------------------------------------------------- two instances, one relay
+
+def start_second_model_api(stack):
+    """Starts another model-api on the same database and Kafka: the environment of the
+    running one, with its own port and log ($MC_VAR/log/model-api-2.log)."""
+    pid1 = stack.pid("model-api")
+    assert pid1, "model-api is not running"
+    with open(f"/proc/{pid1}/environ", "rb") as f:
+        env = dict(item.decode().split("=", 1) for item in f.read().split(b"\0") if b"=" in item)
+    exe = os.readlink(f"/proc/{pid1}/exe")
+    port = free_ports(1)[0]
+    env["MC_HTTP_PORT"] = str(port)
+    stack.extra_logs.append("model-api-2")
+    log = open(stack.log_path("model-api-2"), "ab")
+    proc = subprocess.Popen([exe], env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    log.close()
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def stop_process(proc):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(15)
+
+
+def test_two_instances_one_relay_and_takeover(healthy, api):
+    stack = healthy
+    tag = new_tag()
+    proc, url2 = start_second_model_api(stack)
+    try:
+        wait_ready(url2)
+        urls = {"first": stack.api_url, "second": url2}
+
+        def one_active():
+            g = {name: metric_value(u, "modelcast_relay_active") for name, u in urls.items()}
+            return sorted(g.values()) == [0.0, 1.0] and g
+        gauges = wait_until(one_active, "exactly one modelcast_relay_active = 1", 30)
+        active = next(n for n, v in gauges.items() if v == 1.0)
+        standby = "second" if active == "first" else "first"
+        apis = {n: Api(u) for n, u in urls.items()}
+        for n in ("first", "second"):
+            for i in range(10):
+                rec = apis[n].create(W, {"name": f"{n}{i}", "tag": tag})
+                apis[n].patch(W, rec["id"], {"qty": i})
+        # Still exactly one, after writes through both.
+        check_eq(sorted((metric_value(u, "modelcast_relay_active") for u in urls.values())), [0.0, 1.0],
+                 "relay gauges of the two instances")
+        if active == "first":
+            stack.kill9("model-api")
+        else:
+            proc.kill()
+            proc.wait(15)
+            wait_pid_gone(proc.pid, 15, "second model-api after SIGKILL")
+        wait_until(lambda: metric_value(urls[standby], "modelcast_relay_active") == 1.0,
+                   f"the {standby} instance takes over the relay", 30)
+        for i in range(10):
+            rec = apis[standby].create(W, {"name": f"after{i}", "tag": tag})
+            apis[standby].patch(W, rec["id"], {"qty": i})
+        expected = committed_changes(stack, tag)
+        check_eq(len(expected), 30 * 2, "committed changes (30 records, version 2 each)")
+        read_all_changes(stack, expected, f"after the {active} (active) relay was killed")
+    finally:
+        stop_process(proc)
+
+
+# --------------------------------------------------------------- the whole topic, at the end
+
+def test_whole_topic_is_valid_ordered_and_one_ce_id_per_change(healthy):
+    """An independent read_committed consumer of everything this module wrote: every value
+    matches docs/events.schema.json (checked on read), per-record order holds, and each
+    change (key, version, op) has exactly one ce_id, however often it was re-delivered."""
+    stack = healthy
+    api = Api(stack.api_url)
+    rec = api.create(W, {"name": "last", "tag": new_tag()})
+    api.patch(W, rec["id"], {"qty": 1})
+    api.delete(W, rec["id"])
+    key = f"{W}:{rec['id']}"
+    with ChangeReader(stack.kafka_bootstrap) as reader:
+        reader.read_until(lambda rd: len(rd.distinct({key})) >= 3, "the 3 events of this test")
+        reader.read_to_end()
+        events = reader.distinct()
+    changes = [(e.key, e.value["version"], e.value["op"]) for e in events]
+    dupes = sorted(c for c, n in collections.Counter(changes).items() if n > 1)
+    assert not dupes, f"changes published under several ce_id: {dupes[:20]}"
+    check_per_record_order(events)
