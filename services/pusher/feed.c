@@ -70,7 +70,7 @@ static void feed__nap(feed_t *f, int ms)
     }
 }
 
-/* Assigns every partition of the topic at its live end. Returns MC_OK or MC_ERR_KAFKA. */
+/* Assigns every partition of the topic at its current end. Returns MC_OK or MC_ERR_KAFKA. */
 static int feed__assign(feed_t *f, int *warned)
 {
     const struct rd_kafka_metadata *md = NULL;
@@ -91,10 +91,26 @@ static int feed__assign(feed_t *f, int *warned)
         *warned = 1;
         goto out;
     }
+    /*
+     * Start each partition at an explicit offset, its end (the last stable offset, as this
+     * handle is read_committed) queried now: with OFFSET_END, resolved later and
+     * asynchronously, a delivery written in between would be skipped although /readyz
+     * already says we are live. Subscriptions rely on "ready" meaning "no gap from here".
+     */
     list = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
-    for (int i = 0; i < md->topics[0].partition_cnt; i++)
-        rd_kafka_topic_partition_list_add(list, f->topic, md->topics[0].partitions[i].id)
-            ->offset = RD_KAFKA_OFFSET_END;
+    for (int i = 0; i < md->topics[0].partition_cnt; i++) {
+        int32_t id = md->topics[0].partitions[i].id;
+        int64_t lo, hi;
+        rc = rd_kafka_query_watermark_offsets(f->rk, f->topic, id, &lo, &hi, FEED_METADATA_MS);
+        if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (!*warned)
+                MC_WARN("feed: no end offset for %s [%d] yet (%s); retrying", f->topic, id,
+                        rd_kafka_err2str(rc));
+            *warned = 1;
+            goto out;
+        }
+        rd_kafka_topic_partition_list_add(list, f->topic, id)->offset = hi;
+    }
     rc = rd_kafka_assign(f->rk, list);
     if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
         MC_ERROR("feed: assign of %s failed: %s", f->topic, rd_kafka_err2str(rc));

@@ -12,6 +12,8 @@ pusher_frame_t *pusher_frame_new(const char *payload, size_t len, const char *ch
         return NULL;
     atomic_init(&f->refs, 1);
     f->len = len;
+    f->partition = -1;
+    f->offset = -1;
     memset(f->buf, 0, PUSHER_FRAME_PRE);
     if (len)
         memcpy(PUSHER_FRAME_DATA(f), payload, len);
@@ -23,6 +25,16 @@ pusher_frame_t *pusher_frame_new(const char *payload, size_t len, const char *ch
         f->channel = c;
     }
     return f;
+}
+
+pusher_frame_t *pusher_frame_copy(const pusher_frame_t *f)
+{
+    pusher_frame_t *c = pusher_frame_new((const char *)PUSHER_FRAME_DATA(f), f->len, f->channel);
+    if (c) {
+        c->partition = f->partition;
+        c->offset = f->offset;
+    }
+    return c;
 }
 
 pusher_frame_t *pusher_frame_ref(pusher_frame_t *f)

@@ -7,6 +7,7 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Headroom before the payload; ws_server.c checks it is >= LWS_PRE at compile time. */
 #define PUSHER_FRAME_PRE 16
@@ -14,6 +15,8 @@
 typedef struct pusher_frame {
     atomic_int refs;
     size_t len;            /* payload bytes (without the NUL that follows them) */
+    int32_t partition;     /* Kafka position of a "change" frame; -1 for other frames */
+    int64_t offset;        /* (set by the creator before sharing the frame) */
     const char *channel;   /* routing channel (inside the same allocation), or NULL */
     unsigned char buf[];   /* PUSHER_FRAME_PRE bytes of headroom, payload, NUL, channel */
 } pusher_frame_t;
@@ -27,6 +30,13 @@ typedef struct pusher_frame {
  * Returns NULL on allocation failure.
  */
 pusher_frame_t *pusher_frame_new(const char *payload, size_t len, const char *channel);
+
+/*
+ * A private copy of f (payload, channel, position) with one reference held by the caller:
+ * lws_write writes the WebSocket header into the headroom, so a frame written by several
+ * service threads needs one copy per thread. NULL on allocation failure.
+ */
+pusher_frame_t *pusher_frame_copy(const pusher_frame_t *f);
 
 /* Takes one more reference to f and returns f. Thread-safe. */
 pusher_frame_t *pusher_frame_ref(pusher_frame_t *f);

@@ -22,6 +22,9 @@ struct hub_sub {
     hub_conn_t *conn;
     hub_sub_t *ch_prev, *ch_next;
     hub_sub_t *conn_prev, *conn_next;
+    void *pending;            /* non-NULL: pending, frames held in held[] */
+    pusher_frame_t **held;
+    size_t nheld, heldcap, heldbytes;
 };
 
 struct hub {
@@ -31,6 +34,7 @@ struct hub {
     size_t nbuckets, nchannels;
     hub_conn_t *conns;
     size_t nconns;
+    void (*release)(void *pending);
 };
 
 #define HUB_INITIAL_BUCKETS 64
@@ -144,8 +148,23 @@ void hub_conn_add(hub_t *h, hub_conn_t *c, void *user)
     mc_metric_add(h->m.connections, 1);
 }
 
+static void hub__held_clear(hub_t *h, hub_sub_t *s)
+{
+    for (size_t i = 0; i < s->nheld; i++)
+        pusher_frame_unref(s->held[i]);
+    s->conn->pbytes -= s->heldbytes;
+    mc_metric_add(h->m.queue_bytes, -(double)s->heldbytes);
+    free(s->held);
+    s->held = NULL;
+    s->nheld = s->heldcap = s->heldbytes = 0;
+}
+
 static void hub__unlink_sub(hub_t *h, hub_sub_t *s)
 {
+    hub__held_clear(h, s);
+    if (s->pending && h->release)
+        h->release(s->pending);
+    s->pending = NULL;
     hub_channel_t *ch = s->ch;
     hub_conn_t *c = s->conn;
 
@@ -253,9 +272,11 @@ int hub_enqueue(hub_t *h, hub_conn_t *c, pusher_frame_t *f)
 {
     if (c->slow)
         return MC_ERR_BUSY;
-    if (c->qbytes + f->len > h->queue_max) {
+    if (c->qbytes + c->pbytes + f->len > h->queue_max) {
         c->slow = 1;
         hub__queue_clear(h, c);
+        for (hub_sub_t *s = c->subs; s; s = s->conn_next)
+            hub__held_clear(h, s);
         mc_metric_add(h->m.drops, 1);
         return MC_ERR_TOO_LARGE;
     }
@@ -278,6 +299,94 @@ int hub_enqueue(hub_t *h, hub_conn_t *c, pusher_frame_t *f)
     return MC_OK;
 }
 
+/* Holds f back on pending subscription s; the same bound as hub_enqueue. */
+static int hub__hold(hub_t *h, hub_sub_t *s, pusher_frame_t *f)
+{
+    hub_conn_t *c = s->conn;
+    if (c->slow)
+        return MC_ERR_BUSY;
+    if (c->qbytes + c->pbytes + f->len > h->queue_max) {
+        c->slow = 1;
+        hub__queue_clear(h, c);
+        for (hub_sub_t *o = c->subs; o; o = o->conn_next)
+            hub__held_clear(h, o);
+        mc_metric_add(h->m.drops, 1);
+        return MC_ERR_TOO_LARGE;
+    }
+    if (s->nheld == s->heldcap) {
+        size_t ncap = s->heldcap ? s->heldcap * 2 : 8;
+        pusher_frame_t **n = realloc(s->held, ncap * sizeof *n);
+        if (!n)
+            return MC_ERR_NOMEM;
+        s->held = n;
+        s->heldcap = ncap;
+    }
+    s->held[s->nheld++] = pusher_frame_ref(f);
+    s->heldbytes += f->len;
+    c->pbytes += f->len;
+    mc_metric_add(h->m.queue_bytes, (double)f->len);
+    return MC_ERR_BUSY; /* held, nothing to write yet */
+}
+
+int hub_subscribe_pending(hub_t *h, hub_conn_t *c, const char *channel, void *pending)
+{
+    hub_sub_t *s;
+    int rc;
+    if (hub__conn_find(c, channel))
+        return MC_ERR_BUSY;
+    rc = hub_subscribe(h, c, channel, NULL);
+    if (rc != MC_OK)
+        return rc;
+    s = hub__conn_find(c, channel);
+    s->pending = pending;
+    return MC_OK;
+}
+
+void hub_set_pending_release(hub_t *h, void (*release)(void *pending))
+{
+    h->release = release;
+}
+
+void *hub_sub_pending(const hub_conn_t *c, const char *channel)
+{
+    hub_sub_t *s = hub__conn_find(c, channel);
+    return s ? s->pending : NULL;
+}
+
+int hub_sub_activate(hub_t *h, hub_conn_t *c, const char *channel, int32_t partition,
+                     int64_t from_offset, void **pending)
+{
+    hub_sub_t *s = hub__conn_find(c, channel);
+    pusher_frame_t **held;
+    size_t nheld;
+    int rc = MC_OK;
+
+    if (pending)
+        *pending = NULL;
+    if (!s || !s->pending)
+        return MC_ERR_NOT_FOUND;
+    if (pending)
+        *pending = s->pending;
+    s->pending = NULL;
+    held = s->held;
+    nheld = s->nheld;
+    c->pbytes -= s->heldbytes;
+    mc_metric_add(h->m.queue_bytes, -(double)s->heldbytes);
+    s->held = NULL;
+    s->nheld = s->heldcap = s->heldbytes = 0;
+    for (size_t i = 0; i < nheld; i++) {
+        pusher_frame_t *f = held[i];
+        if (rc == MC_OK && (f->partition != partition || f->offset >= from_offset)) {
+            int e = hub_enqueue(h, c, f);
+            if (e == MC_ERR_TOO_LARGE || e == MC_ERR_BUSY)
+                rc = MC_ERR_TOO_LARGE;
+        }
+        pusher_frame_unref(f);
+    }
+    free(held);
+    return rc;
+}
+
 size_t hub_publish(hub_t *h, pusher_frame_t *f, const char *position, hub_wake_fn wake,
                    void *arg)
 {
@@ -291,7 +400,7 @@ size_t hub_publish(hub_t *h, pusher_frame_t *f, const char *position, hub_wake_f
         ch->position[sizeof ch->position - 1] = '\0';
     }
     for (hub_sub_t *s = ch->subs; s; s = s->ch_next, n++) {
-        int rc = hub_enqueue(h, s->conn, f);
+        int rc = s->pending ? hub__hold(h, s, f) : hub_enqueue(h, s->conn, f);
         if ((rc == MC_OK || rc == MC_ERR_TOO_LARGE) && wake)
             wake(s->conn, arg);
     }

@@ -6,6 +6,7 @@
 #define PUSHER_HUB_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "frame.h"
 #include "mc_metrics.h"
@@ -35,6 +36,7 @@ typedef struct hub_conn {
     pusher_frame_t **q;          /* ring of queued frames, each holding one reference */
     size_t qhead, qlen, qcap;
     size_t qbytes;               /* payload bytes queued */
+    size_t pbytes;               /* payload bytes held by pending subscriptions */
     struct hub_conn *prev, *next;
 } hub_conn_t;
 
@@ -60,6 +62,34 @@ void hub_conn_remove(hub_t *h, hub_conn_t *c);
  * Returns MC_OK, MC_ERR_TOO_LARGE (over max_subs) or MC_ERR_NOMEM.
  */
 int hub_subscribe(hub_t *h, hub_conn_t *c, const char *channel, const char **position);
+
+/*
+ * Subscribes c to channel in the pending state: live frames of the channel are held back
+ * (counted against the send queue bound) until hub_sub_activate(). pending (not owned by the
+ * hub) is handed to the release function (hub_set_pending_release) when the subscription
+ * stops being pending in any way other than hub_sub_activate: unsubscribe, connection removed.
+ * Returns MC_OK, MC_ERR_BUSY (already subscribed or pending), MC_ERR_TOO_LARGE, MC_ERR_NOMEM.
+ */
+int hub_subscribe_pending(hub_t *h, hub_conn_t *c, const char *channel, void *pending);
+
+/* Sets the function that releases the pending handles of hub_subscribe_pending. */
+void hub_set_pending_release(hub_t *h, void (*release)(void *pending));
+
+/*
+ * The pending handle of c's subscription to channel, or NULL when it is not pending (or
+ * does not exist).
+ */
+void *hub_sub_pending(const hub_conn_t *c, const char *channel);
+
+/*
+ * Makes c's pending subscription to channel live: of the frames held back, those of another
+ * partition than partition, or at an offset >= from_offset, move to the send queue in order;
+ * the others (already replayed) are dropped. The pending handle is returned to the caller
+ * (not released). Returns MC_OK, MC_ERR_NOT_FOUND (not pending), or MC_ERR_TOO_LARGE (c
+ * became slow).
+ */
+int hub_sub_activate(hub_t *h, hub_conn_t *c, const char *channel, int32_t partition,
+                     int64_t from_offset, void **pending);
 
 /* Unsubscribes c from channel. Returns MC_OK or MC_ERR_NOT_FOUND. */
 int hub_unsubscribe(hub_t *h, hub_conn_t *c, const char *channel);

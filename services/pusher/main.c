@@ -1,9 +1,13 @@
-/* main.c - modelcast-pusher: reads settings, wires the feed to the WebSocket server, waits. */
+/* main.c - modelcast-pusher: reads settings, wires the feed to the workers, waits. */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "feed.h"
 #include "mc_error.h"
@@ -11,12 +15,17 @@
 #include "mc_log.h"
 #include "mc_metrics.h"
 #include "pusher_config.h"
+#include "resume.h"
 #include "ws_server.h"
 
 /* The modules of one process; the callbacks between them go through here. */
 typedef struct {
-    ws_server_t *ws;
+    ws_server_t **ws;
+    size_t nws;
     feed_t *feed;
+    resume_t *resume;
+    atomic_long open_connections;
+    atomic_int stopping;
 } pusher_t;
 
 static int main__feed_ready(void *arg)
@@ -25,10 +34,56 @@ static int main__feed_ready(void *arg)
     return p->feed && feed_ready(p->feed);
 }
 
+/*
+ * Feed sink: every worker gets the delivery. lws_write writes the WebSocket header into a
+ * frame's headroom, so each worker gets its own copy (one memcpy per worker per delivery,
+ * rather than one per connection at write time). Waits while a worker is full.
+ */
 static int main__sink(void *arg, pusher_frame_t *frame, const char *position)
 {
     pusher_t *p = arg;
-    return ws_server_post(p->ws, frame, position);
+    (void)position;
+    for (size_t i = 0; i < p->nws; i++) {
+        pusher_frame_t *f = i + 1 == p->nws ? frame : pusher_frame_copy(frame);
+        if (!f) {
+            MC_ERROR("out of memory copying a delivery for worker %zu", i);
+            continue;
+        }
+        while (ws_server_post(p->ws[i], f) != MC_OK) {
+            if (atomic_load(&p->stopping)) {
+                pusher_frame_unref(f);
+                if (i + 1 < p->nws)
+                    pusher_frame_unref(frame);
+                return MC_OK;
+            }
+        }
+    }
+    return MC_OK;
+}
+
+/*
+ * Raises the soft open-file limit to the hard one (each connection is a descriptor) and
+ * warns when max_connections cannot fit.
+ */
+static void main__raise_nofile(long max_connections)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t old = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            MC_WARN("cannot raise the open-file limit from %lu: %s", (unsigned long)old,
+                    strerror(errno));
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && (rlim_t)max_connections + 256 > rl.rlim_cur)
+        MC_WARN("MC_MAX_CONNECTIONS=%ld does not fit the open-file limit %lu (minus ~256 "
+                "for Kafka and the rest): run more instances or raise ulimit -Hn",
+                max_connections, (unsigned long)rl.rlim_cur);
+    else
+        MC_INFO("open-file limit %lu", (unsigned long)rl.rlim_cur);
 }
 
 int main(int argc, char **argv)
@@ -43,11 +98,15 @@ int main(int argc, char **argv)
     mc_log_level_t level = MC_LOG_INFO;
     mc_metrics_t *metrics = NULL;
     rd_kafka_conf_t *kconf;
-    pusher_t app = {NULL, NULL};
+    pusher_t app;
     sigset_t sigs;
     char err[512] = "";
     int sig = 0, rc, status = 1;
+    long nworkers;
 
+    memset(&app, 0, sizeof app);
+    atomic_init(&app.open_connections, 0);
+    atomic_init(&app.stopping, 0);
     rc = pusher_config_load(&conf, argc, argv, err, sizeof err);
     if (rc == MC_ERR_HELP) {
         pusher_config_cleanup(&conf);
@@ -61,6 +120,10 @@ int main(int argc, char **argv)
         pusher_config_cleanup(&conf);
         return 2;
     }
+    nworkers = conf.workers > 0 ? conf.workers : sysconf(_SC_NPROCESSORS_ONLN);
+    if (nworkers < 1)
+        nworkers = 1;
+    main__raise_nofile(conf.max_connections);
 
     /* Signals go to sigwait() below only: block them before any thread starts. */
     signal(SIGPIPE, SIG_IGN);
@@ -69,7 +132,7 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-    if (!(metrics = mc_metrics_new())) {
+    if (!(metrics = mc_metrics_new()) || !(app.ws = calloc((size_t)nworkers, sizeof *app.ws))) {
         MC_ERROR("out of memory");
         goto out;
     }
@@ -80,6 +143,22 @@ int main(int argc, char **argv)
         goto out;
     }
     {
+        resume_opts_t ro = {
+            .topic = conf.deliveries_topic,
+            .threads = (int)conf.resume_threads,
+            .replay_timeout_ms = (int)conf.replay_timeout_ms,
+            .emit = ws_server_post_job,
+            .authorize = ws__authorize_subscribe,
+            .metrics = metrics,
+        };
+        app.resume = resume_new(&ro, rd_kafka_conf_dup(kconf), err, sizeof err);
+    }
+    if (!app.resume) {
+        rd_kafka_conf_destroy(kconf);
+        MC_ERROR("kafka: %s", err);
+        goto out;
+    }
+    for (long i = 0; i < nworkers; i++) {
         ws_server_opts_t wo = {
             .bind = conf.http_bind,
             .port = conf.http_port,
@@ -90,13 +169,16 @@ int main(int argc, char **argv)
             .metrics = metrics,
             .ready = main__feed_ready,
             .ready_arg = &app,
+            .resume = app.resume,
+            .open_connections = &app.open_connections,
+            .worker_id = (int)i,
         };
-        app.ws = ws_server_new(&wo, err, sizeof err);
-    }
-    if (!app.ws) {
-        rd_kafka_conf_destroy(kconf);
-        MC_ERROR("%s", err);
-        goto out;
+        if (!(app.ws[i] = ws_server_new(&wo, err, sizeof err))) {
+            rd_kafka_conf_destroy(kconf);
+            MC_ERROR("worker %ld: %s", i, err);
+            goto out;
+        }
+        app.nws++;
     }
     app.feed = feed_new(conf.deliveries_topic, kconf, main__sink, &app, metrics, err, sizeof err);
     kconf = NULL; /* feed_new took it */
@@ -104,21 +186,32 @@ int main(int argc, char **argv)
         MC_ERROR("kafka: %s", err);
         goto out;
     }
-    if (ws_server_start(app.ws) != MC_OK || feed_start(app.feed) != MC_OK) {
-        MC_ERROR("cannot start threads");
+    for (size_t i = 0; i < app.nws; i++)
+        if (ws_server_start(app.ws[i]) != MC_OK) {
+            MC_ERROR("cannot start worker threads");
+            goto out;
+        }
+    if (feed_start(app.feed) != MC_OK) {
+        MC_ERROR("cannot start the feed thread");
         goto out;
     }
-    MC_INFO("listening on %s:%ld (/ws, /healthz, /readyz, /metrics), topic %s", conf.http_bind,
-            conf.http_port, conf.deliveries_topic);
+    MC_INFO("listening on %s:%ld (/ws, /healthz, /readyz, /metrics) with %zu workers, topic %s",
+            conf.http_bind, conf.http_port, app.nws, conf.deliveries_topic);
 
     sigwait(&sigs, &sig);
     MC_INFO("signal %d: shutting down", sig);
-    feed_stop(app.feed); /* no more posts into ws from here on */
-    ws_server_stop(app.ws);
     status = 0;
 out:
+    atomic_store(&app.stopping, 1);
+    feed_stop(app.feed); /* no more posts into the workers from here on */
+    for (size_t i = 0; i < app.nws; i++)
+        ws_server_stop(app.ws[i]); /* closes the inboxes: resume's answers are refused */
+    resume_free(app.resume);       /* before the workers it answers are freed */
+    app.resume = NULL;
     feed_free(app.feed);
-    ws_server_free(app.ws);
+    for (size_t i = 0; i < app.nws; i++)
+        ws_server_free(app.ws[i]);
+    free(app.ws);
     mc_metrics_free(metrics);
     pusher_config_cleanup(&conf);
     if (status == 0)

@@ -16,6 +16,12 @@ static const char *const proto__codes[PROTO_ERR__COUNT] = {
     [PROTO_ERR_BAD_CHANNEL] = "bad_channel",
     [PROTO_ERR_TOO_MANY_SUBSCRIPTIONS] = "too_many_subscriptions",
     [PROTO_ERR_TOO_LARGE] = "frame_too_large",
+    [PROTO_ERR_BAD_SINCE] = "bad_since",
+    [PROTO_ERR_BAD_TOKEN] = "bad_token",
+    [PROTO_ERR_OUT_OF_ORDER] = "out_of_order",
+    [PROTO_ERR_ALREADY_SUBSCRIBED] = "already_subscribed",
+    [PROTO_ERR_FORBIDDEN] = "forbidden",
+    [PROTO_ERR_UNAVAILABLE] = "unavailable",
 };
 
 const char *proto_err_code(proto_err_t err)
@@ -39,6 +45,49 @@ int proto_channel_valid(const char *s)
     return n > 0;
 }
 
+int proto_position_parse(const char *s, int32_t *partition, int64_t *offset)
+{
+    unsigned long long v[2] = {0, 0};
+    int part = 0, digits = 0;
+
+    if (!s)
+        return -1;
+    {
+        /* "p:-1": before the first offset (a position of an empty partition) */
+        const char *c = strchr(s, ':');
+        if (c && strcmp(c, ":-1") == 0) {
+            char head[16];
+            int32_t pp;
+            int64_t oo;
+            if ((size_t)(c - s) >= sizeof head - 2)
+                return -1;
+            memcpy(head, s, (size_t)(c - s));
+            strcpy(head + (c - s), ":0");
+            if (proto_position_parse(head, &pp, &oo) != 0)
+                return -1;
+            *partition = pp;
+            *offset = -1;
+            return 0;
+        }
+    }
+    for (; *s; s++) {
+        if (*s == ':' && part == 0 && digits) {
+            part = 1;
+            digits = 0;
+            continue;
+        }
+        if (*s < '0' || *s > '9' || digits >= 19)
+            return -1;
+        v[part] = v[part] * 10 + (unsigned)(*s - '0');
+        digits++;
+    }
+    if (part != 1 || !digits || v[0] > INT32_MAX || v[1] > INT64_MAX)
+        return -1;
+    *partition = (int32_t)v[0];
+    *offset = (int64_t)v[1];
+    return 0;
+}
+
 proto_err_t proto_parse(const char *data, size_t len, int binary, size_t max_frame,
                         proto_request_t *req, char *msg, size_t msglen)
 {
@@ -47,7 +96,12 @@ proto_err_t proto_parse(const char *data, size_t len, int binary, size_t max_fra
     const char *type;
     proto_err_t rc = PROTO_OK;
 
-    memset(req, 0, sizeof *req);
+    req->type = PROTO_PING;
+    req->channel[0] = '\0';
+    req->has_since = 0;
+    req->since_partition = -1;
+    req->since_offset = -1;
+    req->token[0] = '\0';
     if (len > max_frame) {
         snprintf(msg, msglen, "frame of %zu bytes is over the limit of %zu", len, max_frame);
         return PROTO_ERR_TOO_LARGE;
@@ -77,6 +131,21 @@ proto_err_t proto_parse(const char *data, size_t len, int binary, size_t max_fra
         req->type = PROTO_PING;
         goto out;
     }
+    if (strcmp(type, "auth") == 0) {
+        json_t *tok = json_object_get(root, "token");
+        req->type = PROTO_AUTH;
+        if (!tok || json_is_null(tok))
+            goto out;
+        if (!json_is_string(tok) || json_string_length(tok) > PROTO_TOKEN_MAX ||
+            strlen(json_string_value(tok)) != json_string_length(tok)) {
+            snprintf(msg, msglen, "\"token\" must be a string of at most %d bytes",
+                     PROTO_TOKEN_MAX);
+            rc = PROTO_ERR_BAD_TOKEN;
+            goto out;
+        }
+        strcpy(req->token, json_string_value(tok));
+        goto out;
+    }
     if (strcmp(type, "subscribe") == 0)
         req->type = PROTO_SUBSCRIBE;
     else if (strcmp(type, "unsubscribe") == 0)
@@ -95,6 +164,20 @@ proto_err_t proto_parse(const char *data, size_t len, int binary, size_t max_fra
         goto out;
     }
     strcpy(req->channel, json_string_value(jchan));
+    if (req->type == PROTO_SUBSCRIBE) {
+        json_t *jsince = json_object_get(root, "since");
+        if (jsince && !json_is_null(jsince)) {
+            if (!json_is_string(jsince) ||
+                proto_position_parse(json_string_value(jsince), &req->since_partition,
+                                     &req->since_offset) != 0) {
+                snprintf(msg, msglen,
+                         "\"since\" must be a position \"partition:offset\" from a frame");
+                rc = PROTO_ERR_BAD_SINCE;
+                goto out;
+            }
+            req->has_since = 1;
+        }
+    }
 out:
     json_decref(root);
     return rc;
@@ -132,6 +215,11 @@ pusher_frame_t *proto_unsubscribed(const char *channel)
 pusher_frame_t *proto_pong(void)
 {
     return pusher_frame_new("{\"type\":\"pong\"}", strlen("{\"type\":\"pong\"}"), NULL);
+}
+
+pusher_frame_t *proto_resync(const char *channel)
+{
+    return proto__frame(json_pack("{s:s, s:s}", "type", "resync", "channel", channel), NULL);
 }
 
 pusher_frame_t *proto_error(proto_err_t err, const char *channel, const char *message)
@@ -200,6 +288,10 @@ int proto_change(const char *value, size_t len, int32_t partition, int64_t offse
     json_object_set_new(o, "position", json_string(pos));
     *out = proto__frame(o, channel);
     rc = *out ? MC_OK : MC_ERR_NOMEM;
+    if (*out) {
+        (*out)->partition = partition;
+        (*out)->offset = offset;
+    }
     if (rc != MC_OK)
         snprintf(err, errlen, "out of memory");
 out:

@@ -12,7 +12,9 @@
 
 #define PROTO_CHANNEL_MAX 200
 
-typedef enum { PROTO_SUBSCRIBE, PROTO_UNSUBSCRIBE, PROTO_PING } proto_type_t;
+#define PROTO_TOKEN_MAX 8192
+
+typedef enum { PROTO_SUBSCRIBE, PROTO_UNSUBSCRIBE, PROTO_PING, PROTO_AUTH } proto_type_t;
 
 /* Error codes sent to clients in {"type":"error","code":...}. */
 typedef enum {
@@ -22,12 +24,22 @@ typedef enum {
     PROTO_ERR_BAD_CHANNEL,            /* channel missing or not [A-Za-z0-9_.:-]{1,200} */
     PROTO_ERR_TOO_MANY_SUBSCRIPTIONS, /* over MC_MAX_SUBSCRIPTIONS */
     PROTO_ERR_TOO_LARGE,              /* over MC_MAX_FRAME: close with 1009, no error frame */
+    PROTO_ERR_BAD_SINCE,              /* "since" is not "partition:offset" */
+    PROTO_ERR_BAD_TOKEN,              /* auth "token" missing type or over PROTO_TOKEN_MAX */
+    PROTO_ERR_OUT_OF_ORDER,           /* auth after another frame, or a second auth */
+    PROTO_ERR_ALREADY_SUBSCRIBED,     /* subscribe to a channel subscribed (or pending) */
+    PROTO_ERR_FORBIDDEN,              /* the subscription was refused by authorization */
+    PROTO_ERR_UNAVAILABLE,            /* Kafka could not answer (positions, replay): retry */
     PROTO_ERR__COUNT
 } proto_err_t;
 
 typedef struct {
     proto_type_t type;
-    char channel[PROTO_CHANNEL_MAX + 1]; /* "" for ping */
+    char channel[PROTO_CHANNEL_MAX + 1]; /* "" for ping and auth */
+    int has_since;                       /* subscribe: "since" was given */
+    int32_t since_partition;
+    int64_t since_offset;
+    char token[PROTO_TOKEN_MAX + 1];     /* auth: the token ("" when absent or null) */
 } proto_request_t;
 
 /* Stable snake_case name of err ("bad_frame"...), "internal" when out of range. */
@@ -35,6 +47,13 @@ const char *proto_err_code(proto_err_t err);
 
 /* Nonzero when s is a valid channel name: 1..200 chars of [A-Za-z0-9_.:-]. */
 int proto_channel_valid(const char *s);
+
+/*
+ * Parses a position "partition:offset" (decimal, partition 0..2^31-1, offset -1..2^63-1;
+ * -1 is "before the first offset").
+ * Returns 0 and fills *partition, *offset, or -1.
+ */
+int proto_position_parse(const char *s, int32_t *partition, int64_t *offset);
 
 /*
  * Parses one complete client message of len bytes (binary: it came as a binary frame).
@@ -52,13 +71,16 @@ proto_err_t proto_parse(const char *data, size_t len, int binary, size_t max_fra
 pusher_frame_t *proto_subscribed(const char *channel, const char *position);
 pusher_frame_t *proto_unsubscribed(const char *channel);
 pusher_frame_t *proto_pong(void);
+/* {"type":"resync","channel":...}: the client must refetch the channel's records. */
+pusher_frame_t *proto_resync(const char *channel);
 /* {"type":"error","code":...,"message":...}; channel (may be NULL) is added when given. */
 pusher_frame_t *proto_error(proto_err_t err, const char *channel, const char *message);
 
 /*
  * Builds the "change" frame of a delivery (JSON value of len bytes read from Kafka at
  * partition:offset): {"type":"change", the delivery's fields..., "position":"p:o"}, routed
- * to the delivery's channel. *out receives a new frame the caller owns.
+ * to the delivery's channel and carrying partition/offset. *out receives a new frame the
+ * caller owns.
  * Returns MC_OK, MC_ERR_JSON (malformed delivery: reason in err) or MC_ERR_NOMEM.
  */
 int proto_change(const char *value, size_t len, int32_t partition, int64_t offset,

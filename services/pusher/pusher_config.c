@@ -20,7 +20,15 @@ static const mc_cfg_option_t pusher_options[] = {
      offsetof(pusher_config_t, deliveries_topic), 0, 0,
      "Kafka topic of deliveries; every partition is read from its live end"},
     {"MC_MAX_CONNECTIONS", MC_CFG_INT, "10000", offsetof(pusher_config_t, max_connections), 1,
-     1000000, "WebSocket connections accepted at once"},
+     10000000, "WebSocket connections accepted at once by this instance (all workers)"},
+    {"MC_WORKERS", MC_CFG_INT, "0", offsetof(pusher_config_t, workers), 0, 256,
+     "service threads, each with its own libwebsockets context on the shared port "
+     "(SO_REUSEPORT); 0: one per core"},
+    {"MC_RESUME_THREADS", MC_CFG_INT, "2", offsetof(pusher_config_t, resume_threads), 1, 64,
+     "threads answering subscriptions off the event loops (authorization, positions, "
+     "replays)"},
+    {"MC_REPLAY_TIMEOUT_MS", MC_CFG_INT, "30000", offsetof(pusher_config_t, replay_timeout_ms),
+     100, 3600000, "bound of one replay from a client's since (then error unavailable)"},
     {"MC_MAX_SUBSCRIPTIONS", MC_CFG_INT, "64", offsetof(pusher_config_t, max_subscriptions), 1,
      100000, "channels one connection may subscribe to"},
     {"MC_MAX_FRAME", MC_CFG_INT, "65536", offsetof(pusher_config_t, max_frame), 64,

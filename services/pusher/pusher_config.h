@@ -16,6 +16,9 @@ typedef struct {
     long max_subscriptions;
     long max_frame;
     long send_queue_max;
+    long workers;           /* 0: one per core */
+    long resume_threads;
+    long replay_timeout_ms;
 } pusher_config_t;
 
 /*

@@ -3,10 +3,16 @@
  * one protocol serving HTTP endpoints and /ws, and the inbox the feed thread posts into.
  * Everything below except ws_server_post/ws_server_stop runs on the service thread.
  */
+#define _GNU_SOURCE /* accept4 */
 #include "ws_server.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
 #include <libwebsockets.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +38,15 @@ _Static_assert(PUSHER_FRAME_PRE >= LWS_PRE, "frame headroom must cover LWS_PRE")
 #define WS_WRITES_PER_CALLBACK 256 /* frames per WRITEABLE while the socket takes them */
 #define WS_DRAIN_MIN_BYTES 4096    /* fan-out per loop turn: at least this, see ws__drain */
 
+/* What the inbox carries: live changes from the feed, and resume jobs' answers. */
+typedef enum { WS_ITEM_CHANGE, WS_ITEM_SEND, WS_ITEM_LIVE, WS_ITEM_REFUSE } ws_item_kind_t;
+
 typedef struct {
-    pusher_frame_t *frame;
-    char position[40];
+    ws_item_kind_t kind;
+    pusher_frame_t *frame;     /* owned; NULL for LIVE */
+    resume_job_t *job;         /* one reference, for the job items */
+    int32_t partition;         /* LIVE: go live from partition:offset */
+    int64_t offset;
 } ws_item_t;
 
 struct ws_server {
@@ -42,10 +54,16 @@ struct ws_server {
     char *bind;
     uv_loop_t loop;
     uv_timer_t stop_timer;
+    int listen_fd;              /* ours, SO_REUSEPORT: accepted sockets go to lws */
+    uv_poll_t listen_poll;
+    uv_timer_t accept_timer;    /* resumes accepting after EMFILE */
+    struct lws_vhost *vhost;
     struct lws_context *ctx;
     struct lws_protocols protocols[2];
     hub_t *hub;
     mc_metric_t *rejected;
+    atomic_long own_connections;
+    atomic_long *open;          /* o.open_connections or &own_connections */
     pthread_t thread;
     int started;
     atomic_int stopping;
@@ -70,6 +88,8 @@ typedef struct {
     int rx_active, rx_binary;
     int want_write;             /* POLLOUT requested, WRITEABLE not yet delivered */
     int close_sent;             /* our close frame is out: drop at the next WRITEABLE */
+    unsigned long frames_in;    /* complete messages received */
+    char *token;                /* from auth, for the authorization of subscriptions */
     pusher_frame_t *http_body;  /* HTTP response waiting for HTTP_WRITEABLE */
 } ws_pss_t;
 
@@ -129,6 +149,61 @@ static void ws__wake(hub_conn_t *c, void *arg)
         ws__want_write(wsi, lws_wsi_user(wsi));
 }
 
+/* Queues f (a reference is taken) on a connection outside its callbacks. */
+static void ws__queue(ws_server_t *ws, ws_pss_t *pss, pusher_frame_t *f)
+{
+    struct lws *wsi = pss->conn.user;
+    int rc = hub_enqueue(ws->hub, &pss->conn, f);
+    if (rc == MC_ERR_TOO_LARGE || rc == MC_ERR_BUSY)
+        ws__close_later(wsi, pss, WS_CLOSE_SLOW_CONSUMER, "slow consumer", 5);
+    else if (rc != MC_OK)
+        ws__close_later(wsi, pss, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory", 5);
+    else
+        ws__want_write(wsi, pss);
+}
+
+/* hub release of a pending handle: the connection or subscription went away. */
+static void ws__release_job(void *pending)
+{
+    resume_job_t *job = pending;
+    job->conn = NULL;
+    atomic_store(&job->cancelled, 1);
+    resume_job_unref(job);
+}
+
+/* An answer of a resume job (see resume.h); ignored once the subscription is gone. */
+static void ws__job_item(ws_server_t *ws, ws_item_t *it)
+{
+    resume_job_t *job = it->job;
+    ws_pss_t *pss = job->conn;
+    void *pending = NULL;
+
+    if (!pss || pss->close_code)
+        return;
+    switch (it->kind) {
+    case WS_ITEM_SEND:
+        ws__queue(ws, pss, it->frame);
+        break;
+    case WS_ITEM_LIVE:
+        if (hub_sub_activate(ws->hub, &pss->conn, job->channel, it->partition, it->offset,
+                             &pending) == MC_ERR_TOO_LARGE)
+            ws__wake(&pss->conn, ws);
+        else if (hub_conn_peek(&pss->conn))
+            ws__want_write(pss->conn.user, pss);
+        if (pending == job) {
+            job->conn = NULL;
+            resume_job_unref(job); /* the subscription's reference */
+        }
+        break;
+    case WS_ITEM_REFUSE:
+        hub_unsubscribe(ws->hub, &pss->conn, job->channel); /* releases the job */
+        ws__queue(ws, pss, it->frame);
+        break;
+    default:
+        break;
+    }
+}
+
 /*
  * Fans out the deliveries posted by the feed, about a quarter of MC_SEND_QUEUE_MAX bytes per
  * loop turn (at least one delivery), so that sockets are written between turns: a burst
@@ -159,10 +234,17 @@ static void ws__drain(ws_server_t *ws)
                 break;
         }
         it = &ws->work[ws->work_pos++];
-        spent += it->frame->len;
-        hub_publish(ws->hub, it->frame, it->position, ws__wake, ws);
+        if (it->kind == WS_ITEM_CHANGE) {
+            spent += it->frame->len;
+            hub_publish(ws->hub, it->frame, NULL, ws__wake, ws);
+        } else {
+            spent += it->frame ? it->frame->len : 0;
+            ws__job_item(ws, it);
+        }
         pusher_frame_unref(it->frame);
         it->frame = NULL;
+        resume_job_unref(it->job);
+        it->job = NULL;
     }
     /*
      * Come back next turn if anything is left - including items the feed posted while we
@@ -192,6 +274,8 @@ static void ws__begin_shutdown(ws_server_t *ws)
 {
     size_t n = hub_conn_count(ws->hub);
     ws->shutdown_begun = 1;
+    uv_poll_stop(&ws->listen_poll);
+    uv_timer_stop(&ws->accept_timer);
     MC_INFO("ws: shutting down, closing %zu connections", n);
     if (n == 0) {
         uv_stop(&ws->loop);
@@ -202,14 +286,19 @@ static void ws__begin_shutdown(ws_server_t *ws)
 }
 
 /*
- * Hook point for authorization: a later issue asks authz (POST /v1/authorize) here whether
- * this connection may subscribe to channel. Returns PROTO_OK to allow.
+ * Hook point for authorization (resume_authorize_fn): decides whether the connection that
+ * sent token (NULL: none) may subscribe to channel. It runs on a resume thread, off the
+ * event loop, so it may block - a later issue verifies the JWT and asks authz
+ * (POST /v1/authorize) here. Returns PROTO_OK to allow, or PROTO_ERR_FORBIDDEN with msg.
  */
-static proto_err_t ws__authorize_subscribe(ws_server_t *ws, ws_pss_t *pss, const char *channel)
+proto_err_t ws__authorize_subscribe(void *arg, const char *token, const char *channel,
+                                    char *msg, size_t msglen)
 {
-    (void)ws;
-    (void)pss;
+    (void)arg;
+    (void)token;
     (void)channel;
+    (void)msg;
+    (void)msglen;
     return PROTO_OK;
 }
 
@@ -229,13 +318,50 @@ static int ws__send(ws_server_t *ws, struct lws *wsi, ws_pss_t *pss, pusher_fram
     return 0;
 }
 
+/*
+ * subscribe: attaches a pending subscription (holding live frames) and hands the rest to
+ * the resume pool; its answers come back through the inbox (ws__job_item).
+ */
+static int ws__subscribe(ws_server_t *ws, struct lws *wsi, ws_pss_t *pss,
+                         const proto_request_t *req)
+{
+    char msg[200];
+    resume_job_t *job;
+    int rc;
+
+    if (!(job = resume_job_new(ws, pss, req, pss->token)))
+        return ws__close_now(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+    rc = hub_subscribe_pending(ws->hub, &pss->conn, req->channel, job);
+    if (rc != MC_OK) {
+        resume_job_unref(job);
+        if (rc == MC_ERR_BUSY)
+            return ws__send(ws, wsi, pss,
+                            proto_error(PROTO_ERR_ALREADY_SUBSCRIBED, req->channel,
+                                        "already subscribed (or subscribing): unsubscribe "
+                                        "first to resubscribe"));
+        if (rc == MC_ERR_TOO_LARGE) {
+            snprintf(msg, sizeof msg, "at most %zu subscriptions per connection",
+                     ws->o.max_subscriptions);
+            return ws__send(ws, wsi, pss,
+                            proto_error(PROTO_ERR_TOO_MANY_SUBSCRIPTIONS, req->channel, msg));
+        }
+        return ws__close_now(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+    }
+    /* The subscription holds job's first reference; the pool takes its own. */
+    if (!ws->o.resume || resume_submit(ws->o.resume, job) != MC_OK) {
+        hub_unsubscribe(ws->hub, &pss->conn, req->channel);
+        return ws__send(ws, wsi, pss,
+                        proto_error(PROTO_ERR_UNAVAILABLE, req->channel, "shutting down"));
+    }
+    return 0;
+}
+
 static int ws__message(ws_server_t *ws, struct lws *wsi, ws_pss_t *pss)
 {
     proto_request_t req;
-    const char *pos = NULL;
     char msg[200];
     proto_err_t e;
-    int rc;
+    int first = pss->frames_in++ == 0;
 
     e = proto_parse(pss->rx, pss->rxlen, pss->rx_binary, ws->o.max_frame, &req, msg, sizeof msg);
     if (e == PROTO_ERR_TOO_LARGE)
@@ -243,22 +369,18 @@ static int ws__message(ws_server_t *ws, struct lws *wsi, ws_pss_t *pss)
     if (e != PROTO_OK)
         return ws__send(ws, wsi, pss, proto_error(e, NULL, msg));
     switch (req.type) {
+    case PROTO_AUTH:
+        if (!first)
+            return ws__send(ws, wsi, pss,
+                            proto_error(PROTO_ERR_OUT_OF_ORDER, NULL,
+                                        "auth must be the first frame of a connection"));
+        if (req.token[0] && !(pss->token = strdup(req.token)))
+            return ws__close_now(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+        return 0;
     case PROTO_PING:
         return ws__send(ws, wsi, pss, proto_pong());
     case PROTO_SUBSCRIBE:
-        e = ws__authorize_subscribe(ws, pss, req.channel);
-        if (e != PROTO_OK)
-            return ws__send(ws, wsi, pss, proto_error(e, req.channel, "subscription refused"));
-        rc = hub_subscribe(ws->hub, &pss->conn, req.channel, &pos);
-        if (rc == MC_ERR_TOO_LARGE) {
-            snprintf(msg, sizeof msg, "at most %zu subscriptions per connection",
-                     ws->o.max_subscriptions);
-            return ws__send(ws, wsi, pss,
-                            proto_error(PROTO_ERR_TOO_MANY_SUBSCRIPTIONS, req.channel, msg));
-        }
-        if (rc != MC_OK)
-            return ws__close_now(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
-        return ws__send(ws, wsi, pss, proto_subscribed(req.channel, pos));
+        return ws__subscribe(ws, wsi, pss, &req);
     case PROTO_UNSUBSCRIBE:
         hub_unsubscribe(ws->hub, &pss->conn, req.channel);
         return ws__send(ws, wsi, pss, proto_unsubscribed(req.channel));
@@ -272,6 +394,8 @@ static int ws__receive(ws_server_t *ws, struct lws *wsi, ws_pss_t *pss, const vo
     size_t need;
     if (!pss->conn.attached)
         return -1;
+    if (pss->close_code)
+        return 0; /* closing: ignore what the client still sends */
     if (!pss->rx_active) {
         pss->rx_active = 1;
         pss->rxlen = 0;
@@ -436,7 +560,7 @@ static int ws__filter(ws_server_t *ws, struct lws *wsi)
         return 1;
     if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/ws") != 0)
         return 1;
-    if (hub_conn_count(ws->hub) >= ws->o.max_connections) {
+    if ((size_t)atomic_load(ws->open) >= ws->o.max_connections) {
         mc_metric_add(ws->rejected, 1);
         MC_WARN("ws: refusing a connection: MC_MAX_CONNECTIONS (%zu) reached",
                 ws->o.max_connections);
@@ -473,6 +597,7 @@ static int ws__callback(struct lws *wsi, enum lws_callback_reasons reason, void 
         pusher_frame_unref(pss->http_body);
         memset(pss, 0, sizeof *pss);
         hub_conn_add(ws->hub, &pss->conn, wsi);
+        atomic_fetch_add(ws->open, 1);
         return 0;
     case LWS_CALLBACK_RECEIVE:
         return ws__receive(ws, wsi, pss, in, len);
@@ -480,7 +605,11 @@ static int ws__callback(struct lws *wsi, enum lws_callback_reasons reason, void 
         return ws__writeable(ws, wsi, pss);
     case LWS_CALLBACK_CLOSED:
         /* lws frees pss after this returns: release everything it points to. */
-        hub_conn_remove(ws->hub, &pss->conn);
+        if (pss->conn.attached)
+            atomic_fetch_sub(ws->open, 1);
+        hub_conn_remove(ws->hub, &pss->conn); /* releases pending jobs (ws__release_job) */
+        free(pss->token);
+        pss->token = NULL;
         free(pss->rx);
         pss->rx = NULL;
         pss->rxcap = pss->rxlen = 0;
@@ -491,6 +620,69 @@ static int ws__callback(struct lws *wsi, enum lws_callback_reasons reason, void 
         break;
     }
     return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+/*
+ * The listening socket is ours rather than lws's: Debian's lws 4.1 (LWS_MAX_SMP 1) does not
+ * set SO_REUSEPORT, so a second worker could not bind. Each worker binds its own socket with
+ * SO_REUSEPORT (the kernel spreads connections among them, and among processes on the same
+ * port) and hands accepted sockets to its lws vhost with lws_adopt_socket_vhost.
+ */
+static int ws__listen(const char *bind_addr, long port, char *err, size_t errlen)
+{
+    struct sockaddr_in sa;
+    int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, bind_addr, &sa.sin_addr) != 1) {
+        snprintf(err, errlen, "MC_HTTP_BIND: \"%s\" is not an IPv4 address", bind_addr);
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 4096) != 0) {
+        snprintf(err, errlen, "cannot serve on %s:%ld: %s", bind_addr, port, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void ws__accept_cb(uv_poll_t *h, int status, int events);
+
+static void ws__accept_resume(uv_timer_t *t)
+{
+    ws_server_t *ws = t->data;
+    if (!ws->shutdown_begun)
+        uv_poll_start(&ws->listen_poll, UV_READABLE, ws__accept_cb);
+}
+
+static void ws__accept_cb(uv_poll_t *h, int status, int events)
+{
+    ws_server_t *ws = h->data;
+    (void)events;
+    if (status < 0 || ws->shutdown_begun)
+        return;
+    for (int i = 0; i < 256; i++) {
+        int fd = accept4(ws->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* Out of descriptors: pause accepting (the backlog waits) instead of spinning. */
+                MC_WARN("ws: accept: %s; pausing accepts for 100 ms", strerror(errno));
+                mc_metric_add(ws->rejected, 1);
+                uv_poll_stop(&ws->listen_poll);
+                uv_timer_start(&ws->accept_timer, ws__accept_resume, 100, 0);
+            }
+            return;
+        }
+        if (!lws_adopt_socket_vhost(ws->vhost, fd))
+            close(fd); /* lws logged why */
+    }
 }
 
 ws_server_t *ws_server_new(const ws_server_opts_t *opts, char *err, size_t errlen)
@@ -533,6 +725,9 @@ ws_server_t *ws_server_new(const ws_server_opts_t *opts, char *err, size_t errle
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    hub_set_pending_release(ws->hub, ws__release_job);
+    atomic_init(&ws->own_connections, 0);
+    ws->open = opts->open_connections ? opts->open_connections : &ws->own_connections;
     pthread_mutex_init(&ws->lock, NULL);
     pthread_cond_init(&ws->space, NULL);
     atomic_init(&ws->stopping, 0);
@@ -541,6 +736,9 @@ ws_server_t *ws_server_new(const ws_server_opts_t *opts, char *err, size_t errle
         goto fail_sync;
     }
     uv_timer_init(&ws->loop, &ws->stop_timer);
+    uv_timer_init(&ws->loop, &ws->accept_timer);
+    ws->accept_timer.data = ws;
+    ws->listen_fd = -1;
 
     lws_set_log_level(LLL_ERR | LLL_WARN | (mc_log_level() <= MC_LOG_DEBUG ? LLL_NOTICE : 0),
                       ws__lws_log);
@@ -551,9 +749,7 @@ ws_server_t *ws_server_new(const ws_server_opts_t *opts, char *err, size_t errle
 
     memset(&info, 0, sizeof info);
     foreign_loops[0] = &ws->loop;
-    info.port = (int)opts->port;
-    if (strcmp(ws->bind, "0.0.0.0") != 0)
-        info.iface = ws->bind;
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* we listen: see ws__listen */
     info.protocols = ws->protocols;
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6;
     info.foreign_loops = foreign_loops;
@@ -563,14 +759,20 @@ ws_server_t *ws_server_new(const ws_server_opts_t *opts, char *err, size_t errle
     info.uid = -1;
     info.timeout_secs = 10;
     ws->ctx = lws_create_context(&info);
-    if (!ws->ctx) {
-        snprintf(err, errlen, "cannot serve on %s:%ld (address in use or not local?)", ws->bind,
-                 opts->port);
+    if (!ws->ctx || !(ws->vhost = lws_get_vhost_by_name(ws->ctx, "default"))) {
+        snprintf(err, errlen, "cannot create the libwebsockets context");
         goto fail_loop;
     }
+    if ((ws->listen_fd = ws__listen(ws->bind, opts->port, err, errlen)) < 0)
+        goto fail_loop;
+    uv_poll_init(&ws->loop, &ws->listen_poll, ws->listen_fd);
+    ws->listen_poll.data = ws;
+    uv_poll_start(&ws->listen_poll, UV_READABLE, ws__accept_cb);
     return ws;
 
 fail_loop:
+    /* The caller exits: a context that was created is left to process exit. */
+    uv_close((uv_handle_t *)&ws->accept_timer, NULL);
     uv_close((uv_handle_t *)&ws->stop_timer, NULL);
     uv_run(&ws->loop, UV_RUN_NOWAIT);
     if (uv_loop_close(&ws->loop) != 0)
@@ -602,12 +804,16 @@ int ws_server_start(ws_server_t *ws)
     return MC_OK;
 }
 
-int ws_server_post(ws_server_t *ws, pusher_frame_t *frame, const char *position)
+/*
+ * Appends *it to the inbox, waiting for room ~100 ms at a time, once (wait_all 0) or until
+ * the server stops. Returns MC_OK (item taken) or MC_ERR_BUSY.
+ */
+static int ws__post(ws_server_t *ws, const ws_item_t *it, int wait_all)
 {
     int rc = MC_ERR_BUSY;
 
     pthread_mutex_lock(&ws->lock);
-    if (!ws->inbox_closed && ws->inbox_len == ws->inbox_cap) {
+    while (!ws->inbox_closed && ws->inbox_len == ws->inbox_cap) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 100 * 1000 * 1000;
@@ -616,17 +822,39 @@ int ws_server_post(ws_server_t *ws, pusher_frame_t *frame, const char *position)
             ts.tv_nsec -= 1000000000L;
         }
         pthread_cond_timedwait(&ws->space, &ws->lock, &ts);
+        if (!wait_all)
+            break;
     }
     if (!ws->inbox_closed && ws->inbox_len < ws->inbox_cap) {
-        ws_item_t *it = &ws->inbox[ws->inbox_len++];
-        it->frame = frame;
-        snprintf(it->position, sizeof it->position, "%s", position ? position : "");
+        ws->inbox[ws->inbox_len++] = *it;
         /* One wake-up per batch: the service thread drains the whole inbox each time. */
         if (ws->inbox_len == 1)
             lws_cancel_service(ws->ctx);
         rc = MC_OK;
     }
     pthread_mutex_unlock(&ws->lock);
+    return rc;
+}
+
+int ws_server_post(ws_server_t *ws, pusher_frame_t *frame)
+{
+    ws_item_t it = {WS_ITEM_CHANGE, frame, NULL, -1, -1};
+    return ws__post(ws, &it, 0);
+}
+
+int ws_server_post_job(void *worker, resume_job_t *job, resume_event_t ev,
+                       pusher_frame_t *frame, int32_t partition, int64_t offset)
+{
+    ws_server_t *ws = worker;
+    ws_item_t it = {ev == RESUME_SEND    ? WS_ITEM_SEND
+                    : ev == RESUME_LIVE  ? WS_ITEM_LIVE
+                                         : WS_ITEM_REFUSE,
+                    frame, resume_job_ref(job), partition, offset};
+    int rc = ws__post(ws, &it, 1);
+    if (rc != MC_OK) {
+        pusher_frame_unref(frame);
+        resume_job_unref(job);
+    }
     return rc;
 }
 
@@ -654,6 +882,10 @@ void ws_server_free(ws_server_t *ws)
     /* The service thread is gone: this thread now drives the loop through lws teardown. */
     ws->tearing_down = 1;
     uv_timer_stop(&ws->stop_timer); /* else the teardown runs below would wait for it */
+    uv_close((uv_handle_t *)&ws->listen_poll, NULL);
+    uv_close((uv_handle_t *)&ws->accept_timer, NULL);
+    uv_run(&ws->loop, UV_RUN_NOWAIT);
+    close(ws->listen_fd);
     /*
      * With a foreign loop, lws_context_destroy() finishes only after lws's handles have
      * closed in the loop; a second call then frees the context and NULLs ws->ctx (pcontext).
@@ -668,10 +900,14 @@ void ws_server_free(ws_server_t *ws)
     uv_run(&ws->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&ws->loop) != 0)
         MC_WARN("ws: the event loop still had handles at exit");
-    for (size_t i = 0; i < ws->inbox_len; i++)
+    for (size_t i = 0; i < ws->inbox_len; i++) {
         pusher_frame_unref(ws->inbox[i].frame);
-    for (size_t i = ws->work_pos; i < ws->work_len; i++)
+        resume_job_unref(ws->inbox[i].job);
+    }
+    for (size_t i = ws->work_pos; i < ws->work_len; i++) {
         pusher_frame_unref(ws->work[i].frame);
+        resume_job_unref(ws->work[i].job);
+    }
     hub_free(ws->hub);
     pthread_cond_destroy(&ws->space);
     pthread_mutex_destroy(&ws->lock);

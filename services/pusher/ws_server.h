@@ -5,10 +5,12 @@
 #ifndef PUSHER_WS_SERVER_H
 #define PUSHER_WS_SERVER_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "frame.h"
 #include "mc_metrics.h"
+#include "resume.h"
 
 typedef struct ws_server ws_server_t;
 
@@ -23,11 +25,16 @@ typedef struct {
     mc_metrics_t *metrics;     /* rendered by /metrics and updated here; not owned */
     int (*ready)(void *arg);   /* /readyz: 200 while it returns nonzero (NULL: always) */
     void *ready_arg;
+    resume_t *resume;          /* answers subscriptions off the loop; not owned */
+    atomic_long *open_connections; /* shared by the workers of an instance (NULL: own) */
+    int worker_id;             /* for logs */
 } ws_server_opts_t;
 
 /*
  * Creates the loop and lws context and binds the port (from the calling thread; the service
- * thread takes over in ws_server_start). Returns NULL with err filled on failure.
+ * thread takes over in ws_server_start). The listening socket has SO_REUSEPORT, so several
+ * workers (and processes) share the port; the kernel spreads connections among them.
+ * Returns NULL with err filled on failure.
  */
 ws_server_t *ws_server_new(const ws_server_opts_t *opts, char *err, size_t errlen);
 
@@ -35,11 +42,27 @@ ws_server_t *ws_server_new(const ws_server_opts_t *opts, char *err, size_t errle
 int ws_server_start(ws_server_t *ws);
 
 /*
- * Hands a change frame (routed by frame->channel, read at position "p:o") to the service
- * thread. Thread-safe. Returns MC_OK having taken ownership of frame, or MC_ERR_BUSY when
+ * Hands a change frame (routed by frame->channel, at frame->partition:offset) to the service
+ * thread, which writes into the frame's headroom: the frame must not be shared with another
+ * worker. Thread-safe. Returns MC_OK having taken ownership of frame, or MC_ERR_BUSY when
  * the inbox stayed full for ~100 ms or the server is stopping (frame not taken).
  */
-int ws_server_post(ws_server_t *ws, pusher_frame_t *frame, const char *position);
+int ws_server_post(ws_server_t *ws, pusher_frame_t *frame);
+
+/*
+ * resume_emit_fn of the workers (worker is the ws_server_t of job): queues the outcome for
+ * the service thread, waiting while the inbox is full. Returns MC_OK, or MC_ERR_BUSY when
+ * the server is stopping (frame released).
+ */
+int ws_server_post_job(void *worker, resume_job_t *job, resume_event_t ev,
+                       pusher_frame_t *frame, int32_t partition, int64_t offset);
+
+/*
+ * The authorization hook of subscriptions (a resume_authorize_fn; runs off the event loop).
+ * For now it allows every channel; see ws_server.c.
+ */
+proto_err_t ws__authorize_subscribe(void *arg, const char *token, const char *channel,
+                                    char *msg, size_t msglen);
 
 /*
  * Closes every client with 1001 "going away" (waiting up to ~2 s for them), stops the loop

@@ -1,3 +1,4 @@
 # Unit tests of services/pusher modules (included by tests/unit/CMakeLists.txt).
 mc_unit_test(test_pusher_hub SOURCES test_pusher_hub.c LIBS mc_pusher)
 mc_unit_test(test_pusher_protocol SOURCES test_pusher_protocol.c LIBS mc_pusher)
+mc_unit_test(test_pusher_resume SOURCES test_pusher_resume.c LIBS mc_pusher)

@@ -221,6 +221,90 @@ static void test_remove_from_all_channels_many(void)
     hub_free(h);
 }
 
+static int released;
+static void count_release(void *pending)
+{
+    (void)pending;
+    released++;
+}
+
+static pusher_frame_t *change(const char *ch, int32_t p, int64_t o)
+{
+    pusher_frame_t *f = pusher_frame_new("{\"type\":\"change\"}", 17, ch);
+    f->partition = p;
+    f->offset = o;
+    return f;
+}
+
+/* A pending subscription holds live frames back; activation drops those already replayed. */
+static void test_pending_holds_then_activates(void)
+{
+    hub_t *h = hub_new(1000, 8, NULL);
+    hub_conn_t c, other;
+    int tag = 7;
+    void *pend = NULL;
+    pusher_frame_t *f[4] = {change("ch", 2, 10), change("ch", 2, 11), change("ch", 2, 12),
+                            change("ch", 2, 13)};
+
+    hub_set_pending_release(h, count_release);
+    hub_conn_add(h, &c, NULL);
+    hub_conn_add(h, &other, NULL);
+    MC_CHECK_INT(hub_subscribe_pending(h, &c, "ch", &tag), MC_OK);
+    MC_CHECK_INT(hub_subscribe_pending(h, &c, "ch", &tag), MC_ERR_BUSY);
+    MC_CHECK(hub_sub_pending(&c, "ch") == &tag);
+    hub_subscribe(h, &other, "ch", NULL);
+    for (int i = 0; i < 3; i++)
+        hub_publish(h, f[i], NULL, NULL, NULL);
+    MC_CHECK_INT(c.qlen, 0);           /* held back */
+    MC_CHECK_INT(c.pbytes, 3 * 17);    /* but counted against the bound */
+    MC_CHECK_INT(other.qlen, 3);
+    /* replay covered up to offset 11: live from 12 */
+    MC_CHECK_INT(hub_sub_activate(h, &c, "ch", 2, 12, &pend), MC_OK);
+    MC_CHECK(pend == &tag);
+    MC_CHECK_INT(c.pbytes, 0);
+    MC_CHECK_INT(c.qlen, 1);
+    MC_CHECK(hub_conn_peek(&c) == f[2]);
+    MC_CHECK(hub_sub_pending(&c, "ch") == NULL);
+    hub_publish(h, f[3], NULL, NULL, NULL);
+    MC_CHECK_INT(c.qlen, 2);
+    MC_CHECK_INT(hub_sub_activate(h, &c, "ch", 2, 0, NULL), MC_ERR_NOT_FOUND);
+    MC_CHECK_INT(released, 0);
+    /* a pending subscription dropped with its connection is released */
+    MC_CHECK_INT(hub_subscribe_pending(h, &c, "other", &tag), MC_OK);
+    hub_publish(h, f[0], NULL, NULL, NULL);
+    hub_conn_remove(h, &c);
+    MC_CHECK_INT(released, 1);
+    MC_CHECK_INT(refs(f[0]), 3); /* ours + twice in other's queue, none held */
+    hub_free(h);
+    for (int i = 0; i < 4; i++) {
+        MC_CHECK_INT(refs(f[i]), 1);
+        pusher_frame_unref(f[i]);
+    }
+}
+
+/* Held frames count against MC_SEND_QUEUE_MAX like queued ones. */
+static void test_pending_bound(void)
+{
+    hub_t *h = hub_new(40, 8, NULL);
+    hub_conn_t c;
+    int tag = 1;
+    pusher_frame_t *f = change("ch", 0, 1);
+    released = 0;
+    hub_set_pending_release(h, count_release);
+    hub_conn_add(h, &c, NULL);
+    hub_subscribe_pending(h, &c, "ch", &tag);
+    hub_publish(h, f, NULL, NULL, NULL);
+    hub_publish(h, f, NULL, NULL, NULL);
+    MC_CHECK(!c.slow);
+    hub_publish(h, f, NULL, NULL, NULL); /* 51 > 40 */
+    MC_CHECK(c.slow);
+    MC_CHECK_INT(c.pbytes, 0);
+    MC_CHECK_INT(refs(f), 1);
+    hub_free(h);
+    MC_CHECK_INT(released, 1);
+    pusher_frame_unref(f);
+}
+
 int main(void)
 {
     MC_TEST_RUN(test_frame_layout);
@@ -229,5 +313,7 @@ int main(void)
     MC_TEST_RUN(test_queue_bound_marks_slow);
     MC_TEST_RUN(test_queue_ring_grows_in_order);
     MC_TEST_RUN(test_remove_from_all_channels_many);
+    MC_TEST_RUN(test_pending_holds_then_activates);
+    MC_TEST_RUN(test_pending_bound);
     MC_TEST_DONE();
 }

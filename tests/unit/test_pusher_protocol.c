@@ -50,7 +50,7 @@ static void test_bad_frame(void)
 static void test_unknown_type(void)
 {
     proto_request_t r;
-    MC_CHECK_INT(parse("{\"type\":\"auth\"}", &r), PROTO_ERR_UNKNOWN_TYPE);
+    MC_CHECK_INT(parse("{\"type\":\"authenticate\"}", &r), PROTO_ERR_UNKNOWN_TYPE);
     MC_CHECK_INT(parse("{\"type\":\"\"}", &r), PROTO_ERR_UNKNOWN_TYPE);
 }
 
@@ -168,6 +168,45 @@ static void test_malformed_deliveries(void)
     }
 }
 
+static void test_auth_and_since(void)
+{
+    proto_request_t r;
+    int32_t p;
+    int64_t o;
+    MC_CHECK_INT(parse("{\"type\":\"auth\",\"token\":\"abc.def\"}", &r), PROTO_OK);
+    MC_CHECK_INT(r.type, PROTO_AUTH);
+    MC_CHECK_STR(r.token, "abc.def");
+    MC_CHECK_INT(parse("{\"type\":\"auth\"}", &r), PROTO_OK);
+    MC_CHECK_STR(r.token, "");
+    MC_CHECK_INT(parse("{\"type\":\"auth\",\"token\":null}", &r), PROTO_OK);
+    MC_CHECK_INT(parse("{\"type\":\"auth\",\"token\":5}", &r), PROTO_ERR_BAD_TOKEN);
+    MC_CHECK_INT(parse("{\"type\":\"subscribe\",\"channel\":\"A\",\"since\":\"3:41\"}", &r),
+                 PROTO_OK);
+    MC_CHECK(r.has_since);
+    MC_CHECK_INT(r.since_partition, 3);
+    MC_CHECK_INT(r.since_offset, 41);
+    MC_CHECK_INT(parse("{\"type\":\"subscribe\",\"channel\":\"A\",\"since\":null}", &r),
+                 PROTO_OK);
+    MC_CHECK(!r.has_since);
+    MC_CHECK_INT(parse("{\"type\":\"subscribe\",\"channel\":\"A\",\"since\":\"3:-1\"}", &r),
+                 PROTO_OK);
+    MC_CHECK_INT(r.since_offset, -1);
+    static const char *const bad[] = {"", ":", "3", "3:", ":4", "a:1", "1:b", "-1:0", "1:-2",
+                                      "1:2:3", "1:99999999999999999999", "99999999999:0", " 1:2"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char buf[200];
+        snprintf(buf, sizeof buf, "{\"type\":\"subscribe\",\"channel\":\"A\",\"since\":\"%s\"}",
+                 bad[i]);
+        MC_CHECK_INT(parse(buf, &r), PROTO_ERR_BAD_SINCE);
+        MC_CHECK_INT(proto_position_parse(bad[i], &p, &o), -1);
+    }
+    MC_CHECK_INT(parse("{\"type\":\"subscribe\",\"channel\":\"A\",\"since\":5}", &r),
+                 PROTO_ERR_BAD_SINCE);
+    MC_CHECK_INT(proto_position_parse("2147483647:9223372036854775807", &p, &o), 0);
+    MC_CHECK_INT(p, 2147483647);
+    MC_CHECK_INT(o, 9223372036854775807LL);
+}
+
 int main(void)
 {
     MC_TEST_RUN(test_valid_frames);
@@ -178,5 +217,6 @@ int main(void)
     MC_TEST_RUN(test_error_codes_and_frames);
     MC_TEST_RUN(test_change_frame);
     MC_TEST_RUN(test_malformed_deliveries);
+    MC_TEST_RUN(test_auth_and_since);
     MC_TEST_DONE();
 }
