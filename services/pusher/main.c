@@ -15,7 +15,9 @@
 #include "mc_log.h"
 #include "mc_metrics.h"
 #include "pusher_config.h"
+#include "authz_client.h"
 #include "resume.h"
+#include <curl/curl.h>
 #include "ws_server.h"
 
 /* The modules of one process; the callbacks between them go through here. */
@@ -24,6 +26,7 @@ typedef struct {
     size_t nws;
     feed_t *feed;
     resume_t *resume;
+    authz_client_t *authz;
     atomic_long open_connections;
     atomic_int stopping;
 } pusher_t;
@@ -132,7 +135,9 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-    if (!(metrics = mc_metrics_new()) || !(app.ws = calloc((size_t)nworkers, sizeof *app.ws))) {
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: it is not thread-safe */
+    if (!(metrics = mc_metrics_new()) || !(app.ws = calloc((size_t)nworkers, sizeof *app.ws)) ||
+        !(app.authz = authz_client_new(conf.authz_url, conf.authz_timeout_ms, metrics))) {
         MC_ERROR("out of memory");
         goto out;
     }
@@ -148,7 +153,8 @@ int main(int argc, char **argv)
             .threads = (int)conf.resume_threads,
             .replay_timeout_ms = (int)conf.replay_timeout_ms,
             .emit = ws_server_post_job,
-            .authorize = ws__authorize_subscribe,
+            .authorize = authz_client_authorize,
+            .authorize_arg = app.authz,
             .metrics = metrics,
         };
         app.resume = resume_new(&ro, rd_kafka_conf_dup(kconf), err, sizeof err);
@@ -212,6 +218,8 @@ out:
     for (size_t i = 0; i < app.nws; i++)
         ws_server_free(app.ws[i]);
     free(app.ws);
+    authz_client_free(app.authz);
+    curl_global_cleanup();
     mc_metrics_free(metrics);
     pusher_config_cleanup(&conf);
     if (status == 0)

@@ -36,6 +36,10 @@ static const mc_cfg_option_t pusher_options[] = {
     {"MC_SEND_QUEUE_MAX", MC_CFG_INT, "1048576", offsetof(pusher_config_t, send_queue_max),
      1024, 1024L * 1024 * 1024,
      "bytes queued for one connection before it is dropped as a slow consumer (close 4008)"},
+    {"MC_AUTHZ_URL", MC_CFG_STRING, "http://127.0.0.1:8702", offsetof(pusher_config_t, authz_url),
+     0, 0, "base URL of authz: every subscription is checked with POST /v1/authorize"},
+    {"MC_AUTHZ_TIMEOUT_MS", MC_CFG_INT, "2000", offsetof(pusher_config_t, authz_timeout_ms), 100,
+     60000, "how long a subscription waits for authz before it is refused as unavailable"},
     MC_CFG_END,
 };
 

@@ -19,6 +19,8 @@ typedef struct {
     long workers;           /* 0: one per core */
     long resume_threads;
     long replay_timeout_ms;
+    char *authz_url;
+    long authz_timeout_ms;
 } pusher_config_t;
 
 /*

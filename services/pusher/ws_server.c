@@ -285,23 +285,6 @@ static void ws__begin_shutdown(ws_server_t *ws)
     uv_timer_start(&ws->stop_timer, ws__stop_timer_cb, WS_SHUTDOWN_GRACE_MS, 0);
 }
 
-/*
- * Hook point for authorization (resume_authorize_fn): decides whether the connection that
- * sent token (NULL: none) may subscribe to channel. It runs on a resume thread, off the
- * event loop, so it may block - a later issue verifies the JWT and asks authz
- * (POST /v1/authorize) here. Returns PROTO_OK to allow, or PROTO_ERR_FORBIDDEN with msg.
- */
-proto_err_t ws__authorize_subscribe(void *arg, const char *token, const char *channel,
-                                    char *msg, size_t msglen)
-{
-    (void)arg;
-    (void)token;
-    (void)channel;
-    (void)msg;
-    (void)msglen;
-    return PROTO_OK;
-}
-
 /* Queues a reply frame (taking ownership of f) on the connection. Returns 0 or -1 (close). */
 static int ws__send(ws_server_t *ws, struct lws *wsi, ws_pss_t *pss, pusher_frame_t *f)
 {

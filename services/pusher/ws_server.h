@@ -58,13 +58,6 @@ int ws_server_post_job(void *worker, resume_job_t *job, resume_event_t ev,
                        pusher_frame_t *frame, int32_t partition, int64_t offset);
 
 /*
- * The authorization hook of subscriptions (a resume_authorize_fn; runs off the event loop).
- * For now it allows every channel; see ws_server.c.
- */
-proto_err_t ws__authorize_subscribe(void *arg, const char *token, const char *channel,
-                                    char *msg, size_t msglen);
-
-/*
  * Closes every client with 1001 "going away" (waiting up to ~2 s for them), stops the loop
  * and joins the service thread. Thread-safe; idempotent.
  */

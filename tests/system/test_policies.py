@@ -1,6 +1,7 @@
 """Policies end to end (config/policies.json on the real stack): who reads, writes and
 receives which Todo attributes; refused tokens; remove deliveries; the dead-letter topic."""
 
+import contextlib
 import json
 import time
 import uuid
@@ -231,3 +232,74 @@ def test_poisoned_change_goes_to_dlq_and_the_stream_goes_on(stack):
     poisoned = [m for m in dead if m["value"] == b"{not json"]
     assert poisoned, f"no dead letter among {len(dead)} messages"
     assert b"not JSON" in poisoned[-1]["headers"]["mc_error"], poisoned[-1]["headers"]
+
+
+# ------------------------------------------------------------------------- WebSocket
+
+from websockets.sync.client import connect as ws_connect  # noqa: E402
+
+
+@contextlib.contextmanager
+def ws_open(stack, token=None):
+    with ws_connect(stack.pusher_ws_url, open_timeout=10) as c:
+        if token is not None:
+            c.send(json.dumps({"type": "auth", "token": token}))
+        yield c
+
+
+def ws_answer(c, channel, deadline_s=30):
+    """The subscribed or error frame answering a subscribe to channel."""
+    c.send(json.dumps({"type": "subscribe", "channel": channel}))
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        f = json.loads(c.recv(timeout=max(0.1, deadline - time.monotonic())))
+        if f.get("type") in ("subscribed", "error") and f.get("channel", channel) == channel:
+            return f
+    pytest.fail(f"no answer to subscribe {channel} within {deadline_s}s")
+
+
+def ws_change(c, model, rid, deadline_s=30):
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        f = json.loads(c.recv(timeout=max(0.1, deadline - time.monotonic())))
+        if f.get("type") == "change" and f.get("model") == model and f.get("id") == rid:
+            return f
+    pytest.fail(f"no change for {model} {rid} within {deadline_s}s")
+
+
+def test_websocket_subscriptions_are_authorized(stack):
+    with ws_open(stack, alice()) as c:
+        own = ws_answer(c, f"User-{ALICE}")
+        assert own["type"] == "subscribed", own
+        other = ws_answer(c, f"User-{BOB}")
+        assert (other["type"], other["code"]) == ("error", "forbidden"), other
+        assert ws_answer(c, "Team-3")["type"] == "subscribed"
+        assert ws_answer(c, "Team-4")["code"] == "forbidden"
+        assert ws_answer(c, "Nowhere")["code"] == "forbidden"
+    with ws_open(stack) as anon:  # no auth frame: anonymous
+        assert ws_answer(anon, "Application")["type"] == "subscribed"
+        assert ws_answer(anon, f"User-{ALICE}")["code"] == "forbidden"
+
+
+@pytest.mark.parametrize("reason", sorted(tokens.BAD_TOKENS))
+def test_bad_tokens_are_refused_on_websocket(stack, reason):
+    with ws_open(stack, tokens.BAD_TOKENS[reason]()) as c:
+        f = ws_answer(c, "Application")
+        assert (f["type"], f["code"]) == ("error", "bad_token"), f
+        assert reason in f["message"], f
+
+
+def test_teammate_never_receives_withheld_attributes_over_websocket(stack):
+    with ws_open(stack, alice()) as owner, ws_open(stack, bob()) as mate:
+        assert ws_answer(owner, f"User-{ALICE}")["type"] == "subscribed"
+        assert ws_answer(mate, "Team-3")["type"] == "subscribed"
+        resp = api(stack, "POST", "/v1/Todo", alice(),
+                   json={"title": "ws", "notes": "for my eyes", "owner_id": ALICE,
+                         "team_id": 3})
+        assert resp.status_code == 201, resp.text
+        tid = resp.json()["id"]
+        mine = ws_change(owner, "Todo", tid)
+        assert mine["attributes"]["notes"] == "for my eyes", mine
+        theirs = ws_change(mate, "Todo", tid)
+        assert theirs["channel"] == "Team-3" and theirs["attributes"]["title"] == "ws", theirs
+        assert "notes" not in theirs["attributes"] and "notes" not in theirs["changed"], theirs

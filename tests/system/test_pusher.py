@@ -25,6 +25,9 @@ from confluent_kafka import Producer
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
+import random
+
+import tokens
 from conftest import DEPLOY, REPO, free_ports
 
 MODEL = "Dictionary"
@@ -147,7 +150,8 @@ class Pusher:
         build = Path(os.environ.get("MC_BUILD_DIR", str(REPO / "build")))
         e = {k: v for k, v in os.environ.items() if not k.startswith("MC_")}
         e.update({"MC_HTTP_BIND": "127.0.0.1", "MC_HTTP_PORT": str(self.port),
-                  "MC_KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap, "MC_LOG_LEVEL": "info"})
+                  "MC_KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap, "MC_LOG_LEVEL": "info",
+                  "MC_AUTHZ_URL": stack.authz_url})
         e.update({k: str(v) for k, v in env.items()})
         self.log_file = open(self.log_path, "wb")
         self.proc = subprocess.Popen([str(build / "services/pusher/modelcast-pusher")], env=e,
@@ -207,9 +211,16 @@ def pusher2_log_on_failure(request, pusher2):
 
 # ------------------------------------------------------------------------ protocol errors
 
+def private_channel():
+    """A User-<n> channel of a fresh user, and that user's token (policies: own channel only)."""
+    uid = random.randrange(10**6, 10**9)
+    return f"User-{uid}", tokens.user(uid)
+
+
 def test_protocol_errors_get_error_frames_and_the_connection_survives(stack):
+    channel, token = private_channel()
     with ws_connect(stack.pusher_ws_url, open_timeout=10) as c:
-        c.send(json.dumps({"type": "auth", "token": "anything"}))  # accepted for now
+        c.send(json.dumps({"type": "auth", "token": token}))
         cases = [
             ("not json", "bad_frame"),
             ("[1,2]", "bad_frame"),
@@ -227,13 +238,13 @@ def test_protocol_errors_get_error_frames_and_the_connection_survives(stack):
             f = recv_json(c, what=f"error for {raw!r}")
             check_eq((f.get("type"), f.get("code")), ("error", code), f"answer to {raw!r} ({f!r})")
             assert isinstance(f.get("message"), str) and f["message"], f"error message: {f!r}"
-        subscribe(c, "ProtoTest")
-        subscribed(c, "ProtoTest")
-        subscribe(c, "ProtoTest")
+        subscribe(c, channel)
+        subscribed(c, channel)
+        subscribe(c, channel)
         f = recv_json(c)
         check_eq((f.get("type"), f.get("code"), f.get("channel")),
-                 ("error", "already_subscribed", "ProtoTest"), f"second subscribe ({f!r})")
-        c.send(json.dumps({"type": "unsubscribe", "channel": "ProtoTest"}))
+                 ("error", "already_subscribed", channel), f"second subscribe ({f!r})")
+        c.send(json.dumps({"type": "unsubscribe", "channel": channel}))
         check_eq(recv_json(c).get("type"), "unsubscribed", "answer to unsubscribe")
         c.send(json.dumps({"type": "ping"}))
         check_eq(recv_json(c), {"type": "pong"}, "answer to ping after the errors")
@@ -425,12 +436,14 @@ class RawWs:
 
 def test_slow_consumer_is_dropped_with_4008_while_others_keep_receiving(
         stack, pusher2, pusher2_log_on_failure):
-    channel = f"SlowTest-{uuid.uuid4().hex[:8]}"
+    channel, token = private_channel()
     n, size = 600, 3000  # frames well under the 16 KiB queue of pusher2
     slow = RawWs(pusher2.url)
     try:
+        slow.send_text(json.dumps({"type": "auth", "token": token}))
         slow.send_text(json.dumps({"type": "subscribe", "channel": channel}))
         with ws_connect(pusher2.url, open_timeout=10, max_queue=None, max_size=None) as fast:
+            fast.send(json.dumps({"type": "auth", "token": token}))
             subscribe(fast, channel)
             subscribed(fast, channel)
             drops0 = pusher2.metric("pusher_drops_total")
