@@ -22,23 +22,9 @@ static int cond__op(const char *name)
 
 const char *mc_cond_cast(mc_attr_type_t t)
 {
-    switch (t) {
-    case MC_ATTR_INTEGER:
-        return "integer";
-    case MC_ATTR_BIGINT:
-    case MC_ATTR_REFERENCE:
-        return "bigint";
-    case MC_ATTR_FLOAT:
-        return "double precision";
-    case MC_ATTR_BOOLEAN:
-        return "boolean";
-    case MC_ATTR_TIMESTAMP:
-        return "timestamptz";
-    case MC_ATTR_JSON:
-        return "jsonb";
-    default:
-        return "text";
-    }
+    /* strings compare as text whatever their length limit; the others as their column */
+    mc_attr_t bare = {.type = t};
+    return t == MC_ATTR_STRING ? "text" : mc_attr_sql_type(&bare, NULL, 0);
 }
 
 static int cond__digits(const char **p, int n, int *out)

@@ -9,6 +9,7 @@
 #include "mc_metrics.h"
 #include "mc_model.h"
 #include "mc_policy.h"
+#include "mc_service.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -34,7 +35,6 @@ int main(int argc, char **argv)
     authz_config_t cfg = {0};
     char err[1024], txid[300], host[128] = "localhost";
     int rc, exit_code = 1, sig;
-    mc_log_level_t level;
     mc_metrics_t *metrics = NULL;
     change_stream_t *cs = NULL;
     mc_schema_t *schema = NULL;
@@ -44,24 +44,9 @@ int main(int argc, char **argv)
     mc_http_server_t http = {0};
     sigset_t sigs;
 
-    rc = mc_config_load(authz_config_options, &cfg, "modelcast-authz", summary, argc, argv, err,
-                        sizeof err);
-    if (rc == MC_ERR_HELP) {
-        mc_config_cleanup(authz_config_options, &cfg);
-        return 0;
-    }
-    if (rc != MC_OK || mc_log_level_parse(cfg.log_level, &level) != MC_OK) {
-        fprintf(stderr, "modelcast-authz: %s\n",
-                rc != MC_OK ? err : "MC_LOG_LEVEL: expected debug, info, warn or error");
-        mc_config_cleanup(authz_config_options, &cfg);
-        return 2;
-    }
-    mc_log_init("authz", level);
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    if ((rc = mc_service_init(authz_config_options, &cfg, "modelcast-authz", "authz", summary,
+                              argc, argv, &sigs)) >= 0)
+        return rc;
 
     if (!cfg.transactional_id) {
         gethostname(host, sizeof host - 1);

@@ -8,6 +8,7 @@
 #include "mc_model.h"
 #include "mc_pg.h"
 #include "mc_policy.h"
+#include "mc_service.h"
 #include "outbox_relay.h"
 #include "pg_pool.h"
 #include "rest.h"
@@ -28,7 +29,6 @@ int main(int argc, char **argv)
     api_config_t cfg = {0};
     char err[1024];
     int rc, exit_code = 1, sig;
-    mc_log_level_t level;
     mc_schema_t *schema = NULL;
     mc_policy_t *policy = NULL;
     mc_jwt_verifier_t *verifier = NULL;
@@ -40,26 +40,9 @@ int main(int argc, char **argv)
     mc_http_server_t http = {0};
     sigset_t sigs;
 
-    rc = mc_config_load(api_config_options, &cfg, "modelcast-model-api", summary, argc, argv,
-                        err, sizeof err);
-    if (rc == MC_ERR_HELP) {
-        mc_config_cleanup(api_config_options, &cfg);
-        return 0;
-    }
-    if (rc != MC_OK || mc_log_level_parse(cfg.log_level, &level) != MC_OK) {
-        fprintf(stderr, "modelcast-model-api: %s\n",
-                rc != MC_OK ? err : "MC_LOG_LEVEL: expected debug, info, warn or error");
-        mc_config_cleanup(api_config_options, &cfg);
-        return 2;
-    }
-    mc_log_init("model-api", level);
-
-    /* Signals are taken synchronously by the main thread; block them in every thread. */
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    if ((rc = mc_service_init(api_config_options, &cfg, "modelcast-model-api", "model-api",
+                              summary, argc, argv, &sigs)) >= 0)
+        return rc;
 
     if (mc_schema_load(cfg.models_path, &schema, err, sizeof err) != MC_OK ||
         mc_policy_load(cfg.policies_path, schema, &policy, err, sizeof err) != MC_OK ||
