@@ -26,7 +26,8 @@ const mc_cfg_option_t authz_config_options[] = {
     OPT("MC_POLICIES", MC_CFG_STRING, "config/policies.json", policies_path, 0, 0,
         "the policies file: channels, broadcast, write rules"),
     MC_AUTH_OPTIONS(authz_config_t, auth),
-    OPT("MC_BATCH", MC_CFG_INT, "500", batch, 1, 100000,
-        "change events per transaction at most"),
+    OPT("MC_BATCH", MC_CFG_INT, "5000", batch, 1, 100000,
+        "change events per transaction at most (a transaction commit costs a broker round "
+        "trip: small batches cap the rate, see docs/performance.md)"),
     MC_CFG_END,
 };

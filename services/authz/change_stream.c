@@ -21,6 +21,8 @@ struct change_stream {
     char *changes_topic, *deliveries_topic, *dlq_topic;
     const mc_policy_t *policy;
     long batch;
+    char *buf;              /* serialization buffer of the stream thread */
+    size_t bufsize;
     rd_kafka_t *consumer;
     rd_kafka_t *producer;
     pthread_t thread;
@@ -76,8 +78,11 @@ change_stream_t *change_stream_new(const change_stream_opts_t *opts, mc_metrics_
 
     const char *pdefaults[] = {"compression.type", "lz4", "linger.ms", "1", "client.id",
                                "modelcast-authz", "partitioner", "murmur2_random", NULL};
+    /* A short transaction timeout: an instance that dies with a transaction open holds
+     * back every read_committed reader of the partitions it wrote until the broker aborts
+     * it. Batches commit within a fraction of a second, so 10 s is ample. */
     const char *pforced[] = {"transactional.id", opts->transactional_id, "enable.idempotence",
-                             "true", "transaction.timeout.ms", "60000", NULL};
+                             "true", "transaction.timeout.ms", "10000", NULL};
     rd_kafka_conf_t *pconf = mc_kafka_conf_new(pdefaults, pforced, NULL, err, errlen);
     if (!pconf)
         goto fail;
@@ -184,15 +189,23 @@ static void cs__transform(change_stream_t *cs, const rd_kafka_message_t *msg)
     size_t i;
     json_t *d;
     json_array_foreach(deliveries, i, d) {
-        char *text = json_dumps(d, JSON_COMPACT);
-        const char *channel = json_string_value(json_object_get(d, "channel"));
-        if (text) {
-            cs__produce(cs, cs->deliveries_topic, channel, text, strlen(text), NULL);
-            mc_metric_add(cs->out, 1);
-            if (strcmp(json_string_value(json_object_get(d, "op")), "remove") == 0)
-                mc_metric_add(cs->removes, 1);
+        /* Serialized into one reused buffer (the producer copies it): no malloc per delivery. */
+        size_t len = json_dumpb(d, cs->buf, cs->bufsize, JSON_COMPACT);
+        if (len > cs->bufsize) {
+            char *bigger = realloc(cs->buf, len);
+            if (!bigger)
+                continue;
+            cs->buf = bigger;
+            cs->bufsize = len;
+            len = json_dumpb(d, cs->buf, cs->bufsize, JSON_COMPACT);
         }
-        free(text);
+        if (len == 0)
+            continue;
+        const char *channel = json_string_value(json_object_get(d, "channel"));
+        cs__produce(cs, cs->deliveries_topic, channel, cs->buf, len, NULL);
+        mc_metric_add(cs->out, 1);
+        if (strcmp(json_string_value(json_object_get(d, "op")), "remove") == 0)
+            mc_metric_add(cs->removes, 1);
     }
     json_decref(deliveries);
 }
@@ -381,5 +394,6 @@ void change_stream_free(change_stream_t *cs)
     free(cs->changes_topic);
     free(cs->deliveries_topic);
     free(cs->dlq_topic);
+    free(cs->buf);
     free(cs);
 }
