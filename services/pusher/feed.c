@@ -146,6 +146,7 @@ static void feed__handle(feed_t *f, rd_kafka_message_t *msg)
         return;
     }
     mc_metric_add(f->in_total, 1);
+    frame->kafka_ts_ms = rd_kafka_message_timestamp(msg, NULL); /* -1 when unknown */
     while (f->sink(f->sink_arg, frame, pos) == MC_ERR_BUSY) {
         if (atomic_load(&f->stop)) {
             pusher_frame_unref(frame);

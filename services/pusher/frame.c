@@ -14,6 +14,7 @@ pusher_frame_t *pusher_frame_new(const char *payload, size_t len, const char *ch
     f->len = len;
     f->partition = -1;
     f->offset = -1;
+    f->kafka_ts_ms = -1;
     memset(f->buf, 0, PUSHER_FRAME_PRE);
     if (len)
         memcpy(PUSHER_FRAME_DATA(f), payload, len);
@@ -33,6 +34,7 @@ pusher_frame_t *pusher_frame_copy(const pusher_frame_t *f)
     if (c) {
         c->partition = f->partition;
         c->offset = f->offset;
+        c->kafka_ts_ms = f->kafka_ts_ms;
     }
     return c;
 }

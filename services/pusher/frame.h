@@ -17,6 +17,7 @@ typedef struct pusher_frame {
     size_t len;            /* payload bytes (without the NUL that follows them) */
     int32_t partition;     /* Kafka position of a "change" frame; -1 for other frames */
     int64_t offset;        /* (set by the creator before sharing the frame) */
+    int64_t kafka_ts_ms;   /* Kafka timestamp of a "change" (ms since the epoch), or -1 */
     const char *channel;   /* routing channel (inside the same allocation), or NULL */
     unsigned char buf[];   /* PUSHER_FRAME_PRE bytes of headroom, payload, NUL, channel */
 } pusher_frame_t;

@@ -178,6 +178,8 @@ int main(int argc, char **argv)
             .resume = app.resume,
             .open_connections = &app.open_connections,
             .worker_id = (int)i,
+            .ping_interval_s = (unsigned)conf.ping_interval_s,
+            .ping_timeout_s = (unsigned)conf.ping_timeout_s,
         };
         if (!(app.ws[i] = ws_server_new(&wo, err, sizeof err))) {
             rd_kafka_conf_destroy(kconf);

@@ -40,6 +40,11 @@ static const mc_cfg_option_t pusher_options[] = {
      0, 0, "base URL of authz: every subscription is checked with POST /v1/authorize"},
     {"MC_AUTHZ_TIMEOUT_MS", MC_CFG_INT, "2000", offsetof(pusher_config_t, authz_timeout_ms), 100,
      60000, "how long a subscription waits for authz before it is refused as unavailable"},
+    {"MC_PING_INTERVAL_S", MC_CFG_INT, "25", offsetof(pusher_config_t, ping_interval_s), 1,
+     3600, "seconds a WebSocket connection is idle (no pong) before the server pings it"},
+    {"MC_PING_TIMEOUT_S", MC_CFG_INT, "60", offsetof(pusher_config_t, ping_timeout_s), 2,
+     7200, "seconds without a pong before a peer is considered dead and closed; must exceed "
+     "MC_PING_INTERVAL_S"},
     MC_CFG_END,
 };
 
@@ -58,6 +63,12 @@ int pusher_config_load(pusher_config_t *conf, int argc, char **argv, char *err, 
     if (mc_log_level_parse(conf->log_level, &lvl) != MC_OK) {
         snprintf(err, errlen, "MC_LOG_LEVEL: invalid value \"%s\" (debug, info, warn, error)",
                  conf->log_level);
+        return MC_ERR_CONFIG;
+    }
+    if (conf->ping_timeout_s <= conf->ping_interval_s) {
+        snprintf(err, errlen,
+                 "MC_PING_TIMEOUT_S: %ld must be greater than MC_PING_INTERVAL_S (%ld)",
+                 conf->ping_timeout_s, conf->ping_interval_s);
         return MC_ERR_CONFIG;
     }
     if (!conf->deliveries_topic[0]) {

@@ -21,6 +21,8 @@ typedef struct {
     long replay_timeout_ms;
     char *authz_url;
     long authz_timeout_ms;
+    long ping_interval_s;   /* idle seconds before the server sends a WebSocket ping */
+    long ping_timeout_s;    /* seconds without a pong (or other proof) before hanging up */
 } pusher_config_t;
 
 /*

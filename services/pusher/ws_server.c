@@ -37,6 +37,8 @@ _Static_assert(PUSHER_FRAME_PRE >= LWS_PRE, "frame headroom must cover LWS_PRE")
 #define WS_SHUTDOWN_GRACE_MS 2500
 #define WS_WRITES_PER_CALLBACK 256 /* frames per WRITEABLE while the socket takes them */
 #define WS_DRAIN_MIN_BYTES 4096    /* fan-out per loop turn: at least this, see ws__drain */
+#define WS_PING_INTERVAL_DEFAULT_S 25
+#define WS_PING_TIMEOUT_DEFAULT_S 60
 
 /* What the inbox carries: live changes from the feed, and resume jobs' answers. */
 typedef enum { WS_ITEM_CHANGE, WS_ITEM_SEND, WS_ITEM_LIVE, WS_ITEM_REFUSE } ws_item_kind_t;
@@ -62,6 +64,8 @@ struct ws_server {
     struct lws_protocols protocols[2];
     hub_t *hub;
     mc_metric_t *rejected;
+    mc_metric_t *lag;           /* pusher_delivery_lag_seconds */
+    lws_retry_bo_t idle_policy; /* server pings and dead-peer hang-up (vhost keeps a pointer) */
     atomic_long own_connections;
     atomic_long *open;          /* o.open_connections or &own_connections */
     pthread_t thread;
@@ -210,6 +214,19 @@ static void ws__job_item(ws_server_t *ws, ws_item_t *it)
  * must not fill the send queue of a client that keeps up before its first write. A
  * remainder re-arms the wake-up.
  */
+/* Observes the age of a live delivery at fan-out: wall clock minus its Kafka timestamp. */
+static void ws__observe_lag(ws_server_t *ws, const pusher_frame_t *f)
+{
+    struct timespec now;
+    double lag;
+    if (!ws->lag || f->kafka_ts_ms < 0)
+        return;
+    clock_gettime(CLOCK_REALTIME, &now);
+    lag = ((double)now.tv_sec * 1000.0 + (double)now.tv_nsec / 1e6 - (double)f->kafka_ts_ms) /
+          1000.0;
+    mc_metric_observe(ws->lag, lag > 0 ? lag : 0); /* clocks of other hosts may run ahead */
+}
+
 static void ws__drain(ws_server_t *ws)
 {
     size_t budget = ws->o.send_queue_max / 4, spent = 0;
@@ -236,6 +253,7 @@ static void ws__drain(ws_server_t *ws)
         it = &ws->work[ws->work_pos++];
         if (it->kind == WS_ITEM_CHANGE) {
             spent += it->frame->len;
+            ws__observe_lag(ws, it->frame);
             hub_publish(ws->hub, it->frame, NULL, ws__wake, ws);
         } else {
             spent += it->frame ? it->frame->len : 0;
@@ -702,6 +720,11 @@ ws_server_t *ws_server_new(const ws_server_opts_t *opts, char *err, size_t errle
         ws->rejected = mc_metrics_counter(m, "pusher_connections_rejected_total",
                                           "WebSocket handshakes refused at MC_MAX_CONNECTIONS.",
                                           NULL);
+        ws->lag = mc_metrics_histogram(
+            m, "pusher_delivery_lag_seconds",
+            "Age of a live delivery when a worker fans it out: wall clock minus the Kafka "
+            "timestamp of its record in the deliveries topic.",
+            NULL, mc_metrics_latency_bounds, mc_metrics_latency_nbounds);
     }
     ws->hub = hub_new(opts->send_queue_max, opts->max_subscriptions, &hm);
     if (!ws->bind || !ws->inbox || !ws->work || !ws->hub) {
@@ -741,6 +764,17 @@ ws_server_t *ws_server_new(const ws_server_opts_t *opts, char *err, size_t errle
     info.gid = -1;
     info.uid = -1;
     info.timeout_secs = 10;
+    /*
+     * Server pings (lws 4.1 dropped ws_ping_pong_interval): a connection with no proof of
+     * life (a pong) for secs_since_valid_ping gets a PING control frame; one still without
+     * one at secs_since_valid_hangup is closed. Applies to adopted sockets, whose wsi takes
+     * the vhost's policy.
+     */
+    ws->idle_policy.secs_since_valid_ping =
+        (uint16_t)(opts->ping_interval_s ? opts->ping_interval_s : WS_PING_INTERVAL_DEFAULT_S);
+    ws->idle_policy.secs_since_valid_hangup =
+        (uint16_t)(opts->ping_timeout_s ? opts->ping_timeout_s : WS_PING_TIMEOUT_DEFAULT_S);
+    info.retry_and_idle_policy = &ws->idle_policy;
     ws->ctx = lws_create_context(&info);
     if (!ws->ctx || !(ws->vhost = lws_get_vhost_by_name(ws->ctx, "default"))) {
         snprintf(err, errlen, "cannot create the libwebsockets context");

@@ -28,6 +28,8 @@ typedef struct {
     resume_t *resume;          /* answers subscriptions off the loop; not owned */
     atomic_long *open_connections; /* shared by the workers of an instance (NULL: own) */
     int worker_id;             /* for logs */
+    unsigned ping_interval_s;  /* idle seconds before a WebSocket ping (0: 25) */
+    unsigned ping_timeout_s;   /* seconds without a pong before hanging up (0: 60) */
 } ws_server_opts_t;
 
 /*

@@ -430,6 +430,42 @@ class RawWs:
             self.buf += chunk
         pytest.fail(f"no close frame within {deadline_s}s")
 
+    def read_frames_until_close(self, deadline_s):
+        """Reads (never answers) frames until the server closes; returns (pings seen, close
+        code or None when the socket ended without a close frame)."""
+        deadline = time.monotonic() + deadline_s
+        pings = 0
+        self.s.settimeout(0.5)
+        while time.monotonic() < deadline:
+            while len(self.buf) >= 2:
+                op, ln, hl = self.buf[0] & 0x0F, self.buf[1] & 0x7F, 2
+                if ln == 126:
+                    if len(self.buf) < 4:
+                        break
+                    ln, hl = struct.unpack("!H", self.buf[2:4])[0], 4
+                elif ln == 127:
+                    if len(self.buf) < 10:
+                        break
+                    ln, hl = struct.unpack("!Q", self.buf[2:10])[0], 10
+                if len(self.buf) < hl + ln:
+                    break
+                payload, self.buf = self.buf[hl:hl + ln], self.buf[hl + ln:]
+                if op == 0x9:
+                    pings += 1
+                elif op == 0x8:
+                    return pings, (struct.unpack("!H", payload[:2])[0]
+                                   if len(payload) >= 2 else None)
+            try:
+                chunk = self.s.recv(65536)
+            except socket.timeout:
+                continue
+            except ConnectionResetError:
+                return pings, None
+            if not chunk:
+                return pings, None
+            self.buf += chunk
+        pytest.fail(f"the silent client was not closed within {deadline_s}s ({pings} pings)")
+
     def close(self):
         self.s.close()
 
@@ -503,3 +539,41 @@ def test_two_pushers_and_two_workers_all_receive_everything(stack, pusher2, push
             positions.append(got)
         for p in positions[1:]:
             check_eq(p, positions[0], "positions seen by different clients and pushers")
+
+
+# ------------------------------------------------------------------- server pings, dead peers
+
+def test_server_pings_and_closes_a_peer_that_never_answers(stack, tmp_path):
+    """MC_PING_INTERVAL_S=1, MC_PING_TIMEOUT_S=3: a raw client that never answers pings is
+    closed within a bounded time; a normal client (its stack answers pong) stays connected
+    well past the timeout and still gets deliveries."""
+    p = Pusher(stack, tmp_path, MC_PING_INTERVAL_S=1, MC_PING_TIMEOUT_S=3, MC_WORKERS=1)
+    try:
+        dead = RawWs(p.url)
+        try:
+            with ws_connect(p.url, open_timeout=10, max_queue=None, ping_interval=None) as alive:
+                subscribe(alive)
+                subscribed(alive)
+                dead.send_text(json.dumps({"type": "subscribe", "channel": CHANNEL}))
+                t0 = time.monotonic()
+                # The raw client reads (and ignores) everything, pings included, until the
+                # pusher hangs up: expect that after ~3 s, well within the deadline.
+                pings, code = dead.read_frames_until_close(DEADLINE_S)
+                waited = time.monotonic() - t0
+                print(f"silent client: {pings} pings, close {code}, after {waited:.2f}s")
+                assert pings >= 1, f"no ping reached the silent client (close code {code})"
+                assert waited <= 3 + 2 + 2, f"silent client closed only after {waited:.1f}s"
+                # The pinged client answered: after more than the timeout it is still open.
+                time.sleep(max(0.0, 4.5 - waited))
+                rec = post_word(stack, f"ping-{uuid.uuid4().hex[:6]}")
+                next_frame(alive, lambda f: f.get("type") == "change" and f.get("id") == rec["id"],
+                           "the change on the client that answers pings")
+                check_eq(p.metric("pusher_connections"), 1.0, "connections left open")
+        finally:
+            dead.close()
+        assert p.metric("pusher_delivery_lag_seconds_count") >= 1, "no delivery lag observed"
+    except BaseException:
+        print(f"----- ping pusher log -----\n{p.log()}")
+        raise
+    finally:
+        p.stop()

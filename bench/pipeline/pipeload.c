@@ -1,0 +1,598 @@
+/*
+ * pipeload.c - load client of bench/pipeline: the whole path REST write -> WebSocket push.
+ * Opens N WebSocket subscribers to one channel of the pusher (raw epoll, a minimal RFC 6455
+ * client, over P processes; answers server pings), then creates records with
+ * POST /v1/<model> at a steady rate over W keep-alive HTTP/1.1 connections. Each record's
+ * word is "pl-<run>-<i>" and its definition "ts:<send time, us since the epoch>"; every
+ * subscriber that receives the change records receive time - send time.
+ *
+ * Usage: pipeload --api host:port --ws host:port [--n 1000] [--procs 2] [--rate 500]
+ *          [--duration 20] [--writers 16] [--model Dictionary] [--channel Application]
+ *          [--drain 30] [--connect-timeout 60] [--samples FILE]
+ * Prints one JSON object; --samples writes one line per write:
+ *   i send_us response_us status id first_recv_us last_recv_us receivers
+ * Everything is bounded: connects (--connect-timeout), the paced writes (--duration, and
+ * requests still unanswered 10 s after the last one are given up), the drain (--drain).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HIST_US 100            /* bucket width: 0.1 ms */
+#define HIST_BUCKETS 300000    /* up to 30 s; the last one is "more" */
+#define MAX_PROCS 16
+#define MAX_WRITERS 256
+
+typedef struct {
+    atomic_long connected, subscribed, failed, received, unmatched, pings;
+    atomic_long lat_max_us;
+    atomic_long hist[HIST_BUCKETS];
+} shared_t;
+
+typedef struct {           /* one per write, in shared memory */
+    int64_t send_us, resp_us;
+    int status;
+    int64_t id;
+    atomic_llong first_recv_us, last_recv_us;
+    atomic_int receivers;
+} sample_t;
+
+typedef struct {
+    int fd, state; /* 0 connecting, 1 handshake sent, 2 open, 3 subscribed, 4 dead */
+    char *buf;
+    size_t len, cap;
+} conn_t;
+
+static struct {
+    const char *api, *ws, *model, *channel, *samples;
+    int n, procs, rate, duration, writers, drain, connect_timeout;
+} opt = {NULL, NULL, "Dictionary", "Application", NULL, 1000, 2, 500, 20, 16, 30, 60};
+
+static shared_t *sh;
+static sample_t *samples;
+static long nwrites;
+static int run_id;
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int parse_addr(const char *hp, struct sockaddr_in *sa)
+{
+    char host[64], *colon;
+    snprintf(host, sizeof host, "%s", hp);
+    if (!(colon = strchr(host, ':')))
+        return -1;
+    *colon = '\0';
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)atoi(colon + 1));
+    return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
+}
+
+/* Sends one masked frame (zero mask) of opcode op; small frames on loopback. */
+static int ws_send(int fd, int op, const char *data, size_t n)
+{
+    unsigned char buf[1024];
+    size_t h = 0;
+    if (n > sizeof buf - 14)
+        return -1;
+    buf[h++] = (unsigned char)(0x80 | op);
+    if (n < 126)
+        buf[h++] = (unsigned char)(0x80 | n);
+    else {
+        buf[h++] = 0x80 | 126;
+        buf[h++] = (unsigned char)(n >> 8);
+        buf[h++] = (unsigned char)n;
+    }
+    memset(buf + h, 0, 4);
+    h += 4;
+    memcpy(buf + h, data, n);
+    return send(fd, buf, h + n, MSG_NOSIGNAL) == (ssize_t)(h + n) ? 0 : -1;
+}
+
+static void record(const char *p, size_t n)
+{
+    int64_t now = now_us(), sent, lat;
+    const char *ts = memmem(p, n, "\"ts:", 4), *w;
+    char key[32];
+    int klen = snprintf(key, sizeof key, "\"pl-%d-", run_id);
+    long b, cur, idx;
+
+    if (!ts || !(w = memmem(p, n, key, (size_t)klen))) {
+        atomic_fetch_add(&sh->unmatched, 1);
+        return;
+    }
+    sent = strtoll(ts + 4, NULL, 10);
+    idx = strtol(w + klen, NULL, 10);
+    lat = now - sent;
+    if (lat < 0)
+        lat = 0;
+    b = lat / HIST_US;
+    if (b >= HIST_BUCKETS)
+        b = HIST_BUCKETS - 1;
+    atomic_fetch_add(&sh->hist[b], 1);
+    atomic_fetch_add(&sh->received, 1);
+    cur = atomic_load(&sh->lat_max_us);
+    while (lat > cur && !atomic_compare_exchange_weak(&sh->lat_max_us, &cur, lat))
+        ;
+    if (idx >= 0 && idx < nwrites) {
+        sample_t *s = &samples[idx];
+        long long f = atomic_load(&s->first_recv_us), l = atomic_load(&s->last_recv_us);
+        while ((f == 0 || now < f) && !atomic_compare_exchange_weak(&s->first_recv_us, &f, now))
+            ;
+        while (now > l && !atomic_compare_exchange_weak(&s->last_recv_us, &l, now))
+            ;
+        atomic_fetch_add(&s->receivers, 1);
+    }
+}
+
+/* Parses frames out of c->buf. Returns -1 on a close frame or protocol error. */
+static int on_data(conn_t *c)
+{
+    size_t off = 0;
+    if (c->state == 1) {
+        char *end = memmem(c->buf, c->len, "\r\n\r\n", 4);
+        char msg[256];
+        if (!end)
+            return 0;
+        if (c->len < 12 || memcmp(c->buf, "HTTP/1.1 101", 12) != 0)
+            return -1;
+        off = (size_t)(end - c->buf) + 4;
+        c->state = 2;
+        atomic_fetch_add(&sh->connected, 1);
+        snprintf(msg, sizeof msg, "{\"type\":\"subscribe\",\"channel\":\"%s\"}", opt.channel);
+        if (ws_send(c->fd, 0x1, msg, strlen(msg)) != 0)
+            return -1;
+    }
+    while (c->len - off >= 2) {
+        unsigned char *b = (unsigned char *)c->buf + off;
+        int op = b[0] & 0x0f;
+        uint64_t ln = b[1] & 0x7f;
+        size_t h = 2;
+        if (ln == 126) {
+            if (c->len - off < 4)
+                break;
+            ln = (uint64_t)b[2] << 8 | b[3];
+            h = 4;
+        } else if (ln == 127) {
+            if (c->len - off < 10)
+                break;
+            ln = 0;
+            for (int i = 0; i < 8; i++)
+                ln = ln << 8 | b[2 + i];
+            h = 10;
+        }
+        if (c->len - off < h + ln)
+            break;
+        if (op == 0x8)
+            return -1;
+        if (op == 0x9) { /* server ping: answer pong with its payload */
+            atomic_fetch_add(&sh->pings, 1);
+            if (ws_send(c->fd, 0xA, (const char *)b + h, (size_t)ln) != 0)
+                return -1;
+        } else if (op == 0x1) {
+            const char *p = (const char *)b + h;
+            if (ln > 20 && memmem(p, ln < 40 ? ln : 40, "\"type\":\"change\"", 15))
+                record(p, (size_t)ln);
+            else if (c->state == 2 && memmem(p, ln, "\"subscribed\"", 12)) {
+                c->state = 3;
+                atomic_fetch_add(&sh->subscribed, 1);
+            }
+        }
+        off += h + ln;
+    }
+    memmove(c->buf, c->buf + off, c->len - off);
+    c->len -= off;
+    return 0;
+}
+
+static void subscriber(int first, int count, double until)
+{
+    int ep = epoll_create1(0);
+    conn_t *cs = calloc((size_t)count, sizeof *cs);
+    struct epoll_event evs[512];
+    struct sockaddr_in dst;
+
+    parse_addr(opt.ws, &dst);
+    for (int i = 0; i < count; i++) {
+        int one = 1;
+        conn_t *c = &cs[i];
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP, .data.ptr = c};
+        (void)first;
+        c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        if (c->fd < 0) {
+            atomic_fetch_add(&sh->failed, 1);
+            c->state = 4;
+            continue;
+        }
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (connect(c->fd, (struct sockaddr *)&dst, sizeof dst) != 0 && errno != EINPROGRESS) {
+            atomic_fetch_add(&sh->failed, 1);
+            close(c->fd);
+            c->state = 4;
+            continue;
+        }
+        epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+    }
+    while (mono_s() < until && getppid() != 1) {
+        int n = epoll_wait(ep, evs, 512, 500);
+        for (int k = 0; k < n; k++) {
+            conn_t *c = evs[k].data.ptr;
+            if (c->state == 4)
+                continue;
+            if (evs[k].events & (EPOLLERR | EPOLLHUP))
+                goto dead;
+            if (c->state == 0 && (evs[k].events & EPOLLOUT)) {
+                char req[256];
+                struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
+                snprintf(req, sizeof req,
+                         "GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
+                         "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                         "Sec-WebSocket-Version: 13\r\n\r\n",
+                         opt.ws);
+                if (send(c->fd, req, strlen(req), MSG_NOSIGNAL) < 0)
+                    goto dead;
+                c->state = 1;
+                epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+                continue;
+            }
+            if (evs[k].events & EPOLLIN) {
+                for (;;) {
+                    ssize_t r;
+                    if (c->cap - c->len < 16384) {
+                        c->cap = c->cap ? c->cap * 2 : 32768;
+                        c->buf = realloc(c->buf, c->cap);
+                    }
+                    r = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+                    if (r == 0)
+                        goto dead;
+                    if (r < 0) {
+                        if (errno == EAGAIN)
+                            break;
+                        goto dead;
+                    }
+                    c->len += (size_t)r;
+                    if (on_data(c) != 0)
+                        goto dead;
+                }
+            }
+            continue;
+        dead:
+            if (c->state == 3)
+                atomic_fetch_sub(&sh->subscribed, 1);
+            atomic_fetch_add(&sh->failed, 1);
+            epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+            close(c->fd);
+            c->state = 4;
+        }
+    }
+    _exit(0);
+}
+
+/* ------------------------------------------------------------------ paced REST writes */
+
+typedef struct {
+    int fd;
+    long idx;              /* write in flight, or -1 */
+    char buf[16384];
+    size_t len;
+} writer_t;
+
+static int writer_connect(writer_t *w, int ep, const struct sockaddr_in *sa)
+{
+    int one = 1;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
+    w->fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (w->fd < 0)
+        return -1;
+    setsockopt(w->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(w->fd, (const struct sockaddr *)sa, sizeof *sa) != 0) {
+        close(w->fd);
+        w->fd = -1;
+        return -1;
+    }
+    w->idx = -1;
+    w->len = 0;
+    epoll_ctl(ep, EPOLL_CTL_ADD, w->fd, &ev);
+    return 0;
+}
+
+static int writer_send(writer_t *w, long i)
+{
+    char body[256], req[768];
+    int64_t t = now_us();
+    int bl = snprintf(body, sizeof body,
+                      "{\"word\":\"pl-%d-%ld\",\"definition\":\"ts:%" PRId64
+                      "\",\"pronunciation\":\"p\"}",
+                      run_id, i, t);
+    int rl = snprintf(req, sizeof req,
+                      "POST /v1/%s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+                      "Content-Length: %d\r\n\r\n%s",
+                      opt.model, opt.api, bl, body);
+    samples[i].send_us = t;
+    w->idx = i;
+    return send(w->fd, req, (size_t)rl, MSG_NOSIGNAL) == rl ? 0 : -1;
+}
+
+/* Reads a response; returns 1 when one is complete, 0 when more is needed, -1 on error. */
+static int writer_read(writer_t *w)
+{
+    ssize_t r = recv(w->fd, w->buf + w->len, sizeof w->buf - 1 - w->len, MSG_DONTWAIT);
+    char *hend, *cl, *idp;
+    size_t hlen, blen;
+    if (r == 0 || (r < 0 && errno != EAGAIN))
+        return -1;
+    if (r < 0)
+        return 0;
+    w->len += (size_t)r;
+    w->buf[w->len] = '\0';
+    if (!(hend = strstr(w->buf, "\r\n\r\n")))
+        return w->len >= sizeof w->buf - 1 ? -1 : 0;
+    hlen = (size_t)(hend - w->buf) + 4;
+    cl = strcasestr(w->buf, "\r\nContent-Length:");
+    blen = cl && cl < hend ? strtoul(cl + 17, NULL, 10) : 0;
+    if (w->len < hlen + blen)
+        return w->len >= sizeof w->buf - 1 ? -1 : 0;
+    if (w->idx >= 0) {
+        sample_t *s = &samples[w->idx];
+        s->resp_us = now_us();
+        s->status = w->len > 12 ? atoi(w->buf + 9) : 0;
+        idp = strstr(w->buf + hlen, "\"id\":");
+        s->id = idp ? strtoll(idp + 5, NULL, 10) : -1;
+    }
+    memmove(w->buf, w->buf + hlen + blen, w->len - hlen - blen);
+    w->len -= hlen + blen;
+    w->idx = -1;
+    return 1;
+}
+
+typedef struct {
+    long sent, ok, failed, late_max_us, deferred;
+    double elapsed_s;
+} write_stats_t;
+
+static void write_paced(write_stats_t *st)
+{
+    struct sockaddr_in sa;
+    writer_t *ws = calloc((size_t)opt.writers, sizeof *ws);
+    int ep = epoll_create1(0);
+    double t0, hard;
+    long i = 0, inflight = 0, last_deferred = -1;
+
+    memset(st, 0, sizeof *st);
+    parse_addr(opt.api, &sa);
+    for (int k = 0; k < opt.writers; k++)
+        if (writer_connect(&ws[k], ep, &sa) != 0) {
+            fprintf(stderr, "pipeload: cannot connect to %s\n", opt.api);
+            exit(1);
+        }
+    t0 = mono_s();
+    hard = t0 + opt.duration + 10;
+    while ((i < nwrites || inflight > 0) && mono_s() < hard) {
+        struct epoll_event evs[64];
+        double now = mono_s();
+        int timeout_ms = 100, n, blocked = 0;
+        while (i < nwrites && t0 + (double)i / opt.rate <= now) {
+            writer_t *w = NULL;
+            for (int k = 0; k < opt.writers; k++)
+                if (ws[k].fd >= 0 && ws[k].idx < 0) {
+                    w = &ws[k];
+                    break;
+                }
+            if (!w) { /* every connection busy: send when one frees (counted once per write) */
+                if (last_deferred != i)
+                    st->deferred++;
+                last_deferred = i;
+                blocked = 1;
+                break;
+            }
+            long late = (long)((now - (t0 + (double)i / opt.rate)) * 1e6);
+            if (late > st->late_max_us)
+                st->late_max_us = late;
+            if (writer_send(w, i) != 0) {
+                samples[i].status = -1;
+                st->failed++;
+                close(w->fd);
+                epoll_ctl(ep, EPOLL_CTL_DEL, w->fd, NULL);
+                writer_connect(w, ep, &sa);
+            } else
+                inflight++;
+            st->sent++;
+            i++;
+        }
+        if (i < nwrites && !blocked) {
+            double due = t0 + (double)i / opt.rate - mono_s();
+            timeout_ms = due <= 0 ? 0 : (int)(due * 1000); /* round down: never late by >1 ms */
+        }
+        n = epoll_wait(ep, evs, 64, timeout_ms);
+        for (int k = 0; k < n; k++) {
+            writer_t *w = evs[k].data.ptr;
+            int rc;
+            while ((rc = writer_read(w)) == 1) {
+                inflight--;
+            }
+            if (rc < 0) {
+                if (w->idx >= 0) {
+                    samples[w->idx].status = -1;
+                    inflight--;
+                }
+                epoll_ctl(ep, EPOLL_CTL_DEL, w->fd, NULL);
+                close(w->fd);
+                writer_connect(w, ep, &sa);
+            }
+        }
+    }
+    st->elapsed_s = mono_s() - t0;
+    for (long k = 0; k < i; k++) {
+        if (samples[k].status >= 200 && samples[k].status < 300)
+            st->ok++;
+        else if (samples[k].status != -1)
+            st->failed++;
+    }
+    for (int k = 0; k < opt.writers; k++)
+        if (ws[k].fd >= 0)
+            close(ws[k].fd);
+    close(ep);
+    free(ws);
+}
+
+/* ------------------------------------------------------------------ results */
+
+static double pct(long total, double q)
+{
+    long want = (long)(q * (double)total + 0.5), seen = 0;
+    if (want < 1)
+        want = 1;
+    for (long b = 0; b < HIST_BUCKETS; b++) {
+        seen += atomic_load(&sh->hist[b]);
+        if (seen >= want)
+            return (b + 0.5) * HIST_US / 1000.0;
+    }
+    return HIST_BUCKETS * HIST_US / 1000.0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+    pid_t kids[MAX_PROCS];
+    double until, end;
+    write_stats_t ws;
+    long want, got;
+    int64_t *rest = NULL;
+    long nrest = 0;
+
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const char *k = argv[i], *v = argv[i + 1];
+        if (!strcmp(k, "--api")) opt.api = v;
+        else if (!strcmp(k, "--ws")) opt.ws = v;
+        else if (!strcmp(k, "--n")) opt.n = atoi(v);
+        else if (!strcmp(k, "--procs")) opt.procs = atoi(v);
+        else if (!strcmp(k, "--rate")) opt.rate = atoi(v);
+        else if (!strcmp(k, "--duration")) opt.duration = atoi(v);
+        else if (!strcmp(k, "--writers")) opt.writers = atoi(v);
+        else if (!strcmp(k, "--model")) opt.model = v;
+        else if (!strcmp(k, "--channel")) opt.channel = v;
+        else if (!strcmp(k, "--drain")) opt.drain = atoi(v);
+        else if (!strcmp(k, "--connect-timeout")) opt.connect_timeout = atoi(v);
+        else if (!strcmp(k, "--samples")) opt.samples = v;
+        else {
+            fprintf(stderr, "pipeload: unknown option %s\n", k);
+            return 2;
+        }
+    }
+    if (!opt.api || !opt.ws || opt.n < 1 || opt.procs < 1 || opt.procs > MAX_PROCS ||
+        opt.rate < 1 || opt.duration < 1 || opt.writers < 1 || opt.writers > MAX_WRITERS) {
+        fprintf(stderr, "pipeload: need --api, --ws, --n >= 1, 1 <= --procs <= %d, --rate >= 1,"
+                        " --duration >= 1, 1 <= --writers <= %d\n", MAX_PROCS, MAX_WRITERS);
+        return 2;
+    }
+    run_id = (int)getpid();
+    nwrites = (long)opt.rate * opt.duration;
+    sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    samples = mmap(NULL, sizeof *samples * (size_t)nwrites, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (sh == MAP_FAILED || samples == MAP_FAILED) {
+        perror("pipeload: mmap");
+        return 1;
+    }
+    /* Children live at most as long as the whole run may take. */
+    until = mono_s() + opt.connect_timeout + opt.duration + 10 + opt.drain + 5;
+    for (int p = 0; p < opt.procs; p++) {
+        int first = opt.n * p / opt.procs, last = opt.n * (p + 1) / opt.procs;
+        if ((kids[p] = fork()) == 0)
+            subscriber(first, last - first, until);
+    }
+    end = mono_s() + opt.connect_timeout;
+    while (atomic_load(&sh->subscribed) < opt.n && mono_s() < end &&
+           atomic_load(&sh->failed) == 0)
+        usleep(10000);
+    if (atomic_load(&sh->subscribed) < opt.n) {
+        fprintf(stderr, "pipeload: only %ld of %d subscribers ready (%ld failed)\n",
+                atomic_load(&sh->subscribed), opt.n, atomic_load(&sh->failed));
+        for (int p = 0; p < opt.procs; p++)
+            kill(kids[p], SIGKILL);
+        return 1;
+    }
+    fprintf(stderr, "pipeload: %d subscribers ready; writing %ld records at %d/s\n", opt.n,
+            nwrites, opt.rate);
+    write_paced(&ws);
+    want = ws.ok * (long)opt.n;
+    end = mono_s() + opt.drain;
+    while ((got = atomic_load(&sh->received)) < want && mono_s() < end)
+        usleep(10000);
+    usleep(200000); /* late duplicates, if any, would show as received > expected */
+    got = atomic_load(&sh->received);
+    for (int p = 0; p < opt.procs; p++) {
+        kill(kids[p], SIGTERM);
+        waitpid(kids[p], NULL, 0);
+    }
+
+    rest = calloc((size_t)nwrites, sizeof *rest);
+    for (long i = 0; i < nwrites; i++)
+        if (samples[i].status >= 200 && samples[i].status < 300)
+            rest[nrest++] = samples[i].resp_us - samples[i].send_us;
+    qsort(rest, (size_t)nrest, sizeof *rest, cmp_i64);
+    if (opt.samples) {
+        FILE *f = fopen(opt.samples, "w");
+        if (!f) {
+            perror(opt.samples);
+            return 1;
+        }
+        fprintf(f, "# run %d\n", run_id);
+        for (long i = 0; i < nwrites; i++) {
+            sample_t *s = &samples[i];
+            fprintf(f, "%ld %" PRId64 " %" PRId64 " %d %" PRId64 " %lld %lld %d\n", i,
+                    s->send_us, s->resp_us, s->status, s->id,
+                    (long long)atomic_load(&s->first_recv_us),
+                    (long long)atomic_load(&s->last_recv_us), atomic_load(&s->receivers));
+        }
+        fclose(f);
+    }
+    printf("{\"run\":%d,\"subscribers\":%d,\"rate\":%d,\"duration_s\":%d,\"writes_sent\":%ld,"
+           "\"writes_ok\":%ld,\"writes_failed\":%ld,\"write_elapsed_s\":%.2f,"
+           "\"achieved_rate\":%.1f,\"deferred_sends\":%ld,\"max_send_late_ms\":%.2f,"
+           "\"rest_p50_ms\":%.2f,\"rest_p99_ms\":%.2f,\"rest_max_ms\":%.2f,"
+           "\"expected\":%ld,\"received\":%ld,\"unmatched\":%ld,\"ws_failed\":%ld,"
+           "\"pings_answered\":%ld,\"p50_ms\":%.2f,\"p90_ms\":%.2f,\"p99_ms\":%.2f,"
+           "\"max_ms\":%.2f}\n",
+           run_id, opt.n, opt.rate, opt.duration, ws.sent, ws.ok, ws.failed, ws.elapsed_s,
+           ws.elapsed_s > 0 ? (double)ws.sent / ws.elapsed_s : 0, ws.deferred,
+           ws.late_max_us / 1000.0,
+           nrest ? rest[nrest / 2] / 1000.0 : 0, nrest ? rest[(nrest * 99) / 100] / 1000.0 : 0,
+           nrest ? rest[nrest - 1] / 1000.0 : 0, want, got, atomic_load(&sh->unmatched),
+           atomic_load(&sh->failed), atomic_load(&sh->pings), pct(got, 0.50), pct(got, 0.90),
+           pct(got, 0.99), atomic_load(&sh->lat_max_us) / 1000.0);
+    free(rest);
+    return got >= want && ws.failed == 0 ? 0 : 3;
+}
