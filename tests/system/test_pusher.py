@@ -31,6 +31,9 @@ import tokens
 from conftest import DEPLOY, REPO, free_ports
 
 MODEL = "Dictionary"
+# Deliveries this module writes straight to Kafka name a model no real change uses, so tests
+# sharing the stack that look for Dictionary deliveries never mistake them for real ones.
+FAKE_MODEL = "PusherBench"
 CHANNEL = "Application"
 DELIVERIES = "modelcast.deliveries"
 HTTP_TIMEOUT = 10
@@ -125,7 +128,7 @@ def produce_deliveries(stack, channel, n, attr_bytes):
                   "linger.ms": 5})
     filler = "x" * attr_bytes
     for i in range(n):
-        v = {"channel": channel, "model": MODEL, "id": i + 1, "op": "create", "version": 1,
+        v = {"channel": channel, "model": FAKE_MODEL, "id": i + 1, "op": "create", "version": 1,
              "attributes": {"id": i + 1, "definition": filler}, "changed": ["definition"],
              "event_id": str(uuid.uuid4())}
         while True:

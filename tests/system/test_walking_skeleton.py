@@ -279,8 +279,8 @@ def test_delivery_on_kafka_carries_change_event_id(stack):
     ce_id = headers_of(change).get("ce_id")
     msg = consume(
         stack, "modelcast.deliveries",
-        lambda m: (lambda v: v.get("model") == MODEL and v.get("id") == rec["id"])(json.loads(m.value())),
-        f"delivery for {MODEL} {rec['id']}",
+        lambda m: json.loads(m.value()).get("event_id") == ce_id,
+        f"delivery of change {ce_id} ({MODEL} {rec['id']})",
     )
     check_eq(msg.key(), CHANNEL.encode(), "delivery key")
     v = json.loads(msg.value())
