@@ -29,5 +29,7 @@ const mc_cfg_option_t authz_config_options[] = {
     OPT("MC_BATCH", MC_CFG_INT, "5000", batch, 1, 100000,
         "change events per transaction at most (a transaction commit costs a broker round "
         "trip: small batches cap the rate, see docs/performance.md)"),
+    OPT("MC_BATCH_WINDOW_MS", MC_CFG_INT, "5", batch_window_ms, 0, 1000,
+        "after the first change of a batch, how long to gather more before the transaction"),
     MC_CFG_END,
 };

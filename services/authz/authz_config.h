@@ -20,6 +20,7 @@ typedef struct {
     char *policies_path;
     mc_auth_settings_t auth;
     long batch;
+    long batch_window_ms;
 } authz_config_t;
 
 extern const mc_cfg_option_t authz_config_options[];

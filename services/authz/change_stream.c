@@ -13,14 +13,13 @@
 #include <time.h>
 
 #define CS_POLL_MS 100
-#define CS_BATCH_WINDOW_MS 5       /* after the first message, gather more this long */
 #define CS_TXN_TIMEOUT_MS 30000
 #define CS_RETRY_MS 500
 
 struct change_stream {
     char *changes_topic, *deliveries_topic, *dlq_topic;
     const mc_policy_t *policy;
-    long batch;
+    long batch, batch_window_ms;
     char *buf;              /* serialization buffer of the stream thread */
     size_t bufsize;
     rd_kafka_t *consumer;
@@ -63,6 +62,7 @@ change_stream_t *change_stream_new(const change_stream_opts_t *opts, mc_metrics_
     cs->dlq_topic = strdup(opts->dlq_topic);
     cs->policy = opts->policy;
     cs->batch = opts->batch;
+    cs->batch_window_ms = opts->batch_window_ms;
     if (!cs->changes_topic || !cs->deliveries_topic || !cs->dlq_topic) {
         snprintf(err, errlen, "out of memory");
         goto fail;
@@ -256,7 +256,7 @@ static int cs__batch(change_stream_t *cs)
             continue;
         }
         if (n == 0)
-            window_end = cs__now_ms() + CS_BATCH_WINDOW_MS;
+            window_end = cs__now_ms() + cs->batch_window_ms;
         msgs[n++] = m;
     }
     if (n == 0)

@@ -21,6 +21,7 @@ typedef struct {
     const char *transactional_id;
     const mc_policy_t *policy;  /* not owned; outlives the stream */
     long batch;
+    long batch_window_ms;       /* gather this long after a batch's first change */
 } change_stream_opts_t;
 
 /*

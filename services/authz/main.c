@@ -68,7 +68,7 @@ int main(int argc, char **argv)
     }
     change_stream_opts_t copts = {cfg.changes_topic, cfg.deliveries_topic, cfg.dlq_topic,
                                   cfg.group_id,      txid,                 policy,
-                                  cfg.batch};
+                                  cfg.batch,         cfg.batch_window_ms};
     if (!(cs = change_stream_new(&copts, metrics, err, sizeof err))) {
         MC_ERROR("%s", err);
         goto out;
