@@ -1263,6 +1263,15 @@ static int reach_rule(const mc_policy_t *p, const pbcast_t *b, const json_t *cla
     return any;
 }
 
+static int rules_share_channel(const pbcast_t *a, const pbcast_t *b)
+{
+    for (size_t t = 0; t < a->nto; t++)
+        for (size_t u = 0; u < b->nto; u++)
+            if (a->to[t].chan == b->to[u].chan)
+                return 1;
+    return 0;
+}
+
 int mc_policy_read_filter(const mc_policy_t *p, const char *model, const json_t *claims,
                           const char *const *needed, size_t nneeded, mc_sql_t *sql)
 {
@@ -1287,11 +1296,21 @@ int mc_policy_read_filter(const mc_policy_t *p, const char *model, const json_t 
     for (size_t i = 0; i < pm->nrules; i++) {
         const pbcast_t *b = &pm->rules[i];
         reach_t r;
+        /* What this rule is sure to show: its set, narrowed by every rule that may send to
+         * one of its channels too (a channel gets the intersection of the rules that send
+         * it a record). A rule that is not sure to show every needed column cannot admit a
+         * row, or a filter on a withheld attribute would tell its value. */
+        attrset_t sure = b->set;
+        for (size_t j = 0; j < pm->nrules; j++) {
+            if (j != i && rules_share_channel(b, &pm->rules[j]))
+                for (size_t w = 0; w < SET_WORDS; w++)
+                    sure.w[w] &= pm->rules[j].set.w[w];
+        }
         int lacks = 0;
         for (size_t w = 0; w < SET_WORDS; w++)
-            lacks |= (need.w[w] & ~b->set.w[w]) != 0;
+            lacks |= (need.w[w] & ~sure.w[w]) != 0;
         if (lacks)
-            continue; /* this rule never shows an attribute the query filters or orders by */
+            continue;
         int got = reach_rule(p, b, claims, &r);
         if (got < 0)
             sql->failed = 1;

@@ -15,11 +15,13 @@
 #define CS_POLL_MS 100
 #define CS_TXN_TIMEOUT_MS 30000
 #define CS_RETRY_MS 500
+#define CS_FINISH_TRIES 5          /* retriable commit/abort attempts before giving up */
 
 struct change_stream {
     char *changes_topic, *deliveries_topic, *dlq_topic;
     const mc_policy_t *policy;
     long batch, batch_window_ms;
+    int transform_failed;   /* a delivery of the open batch could not be produced */
     char *buf;              /* serialization buffer of the stream thread */
     size_t bufsize;
     rd_kafka_t *consumer;
@@ -118,6 +120,26 @@ static int cs__error(const char *what, rd_kafka_error_t *error)
     return fatal;
 }
 
+/*
+ * Commits or aborts the open transaction, calling finish again while the error is
+ * retriable (a timeout: the operation goes on in the background and a new call picks up
+ * its outcome), as librdkafka's transactional examples do. Returns NULL or the last error.
+ */
+static rd_kafka_error_t *cs__finish(change_stream_t *cs,
+                                    rd_kafka_error_t *(*finish)(rd_kafka_t *, int),
+                                    const char *what)
+{
+    rd_kafka_error_t *error = NULL;
+    for (int attempt = 0; attempt < CS_FINISH_TRIES; attempt++) {
+        rd_kafka_error_destroy(error);
+        error = finish(cs->producer, CS_TXN_TIMEOUT_MS);
+        if (!error || !rd_kafka_error_is_retriable(error) || !atomic_load(&cs->running))
+            break;
+        MC_WARN("authz: %s: %s; retrying", what, rd_kafka_error_string(error));
+    }
+    return error;
+}
+
 /* Rewinds the assigned partitions to their committed offsets (after an abort). */
 static void cs__rewind(change_stream_t *cs)
 {
@@ -193,14 +215,18 @@ static void cs__transform(change_stream_t *cs, const rd_kafka_message_t *msg)
         size_t len = json_dumpb(d, cs->buf, cs->bufsize, JSON_COMPACT);
         if (len > cs->bufsize) {
             char *bigger = realloc(cs->buf, len);
-            if (!bigger)
-                continue;
+            if (!bigger) {
+                cs->transform_failed = 1;
+                break;
+            }
             cs->buf = bigger;
             cs->bufsize = len;
             len = json_dumpb(d, cs->buf, cs->bufsize, JSON_COMPACT);
         }
-        if (len == 0)
-            continue;
+        if (len == 0) {
+            cs->transform_failed = 1;
+            break;
+        }
         const char *channel = json_string_value(json_object_get(d, "channel"));
         cs__produce(cs, cs->deliveries_topic, channel, cs->buf, len, NULL);
         mc_metric_add(cs->out, 1);
@@ -263,9 +289,12 @@ static int cs__batch(change_stream_t *cs)
         goto out;
 
     if ((error = rd_kafka_begin_transaction(cs->producer))) {
-        rc = cs__error("begin transaction", error) ? -2 : -1;
+        /* A transaction still open here (or a fenced producer) will not heal by itself. */
+        int retriable = rd_kafka_error_is_retriable(error);
+        rc = cs__error("begin transaction", error) || !retriable ? -2 : -1;
         goto rewind;
     }
+    cs->transform_failed = 0;
     for (int i = 0; i < n; i++)
         cs__transform(cs, msgs[i]);
 
@@ -283,20 +312,29 @@ static int cs__batch(change_stream_t *cs)
     error = rd_kafka_send_offsets_to_transaction(cs->producer, offsets, cgmd, CS_TXN_TIMEOUT_MS);
     rd_kafka_consumer_group_metadata_destroy(cgmd);
     rd_kafka_topic_partition_list_destroy(offsets);
+    if (!error && cs->transform_failed) {
+        /* A delivery could not be produced: commit nothing of this batch, redo it. */
+        rc = -1;
+        goto abort;
+    }
     if (!error)
-        error = rd_kafka_commit_transaction(cs->producer, CS_TXN_TIMEOUT_MS);
+        error = cs__finish(cs, rd_kafka_commit_transaction, "commit transaction");
     if (!error)
         goto out;
-
-    if (cs__error("commit transaction", error)) {
+    if (!rd_kafka_error_txn_requires_abort(error)) {
+        /* Neither committed nor abortable (fatal, or the retries ran out): the producer is
+         * in an unknown state; stop, so that health checks see it and a restart fences it. */
+        cs__error("commit transaction", error);
         rc = -2;
         goto out;
     }
-    /* Abortable or retriable: abort, rewind and redo the batch (nothing of it is visible
-     * to read_committed consumers, and its offsets were not committed). */
+    cs__error("commit transaction", error);
     rc = -1;
-    rd_kafka_error_t *aerr = rd_kafka_abort_transaction(cs->producer, CS_TXN_TIMEOUT_MS);
-    if (aerr && cs__error("abort transaction", aerr)) {
+abort:
+    /* Nothing of an aborted batch is visible to read_committed readers and its offsets were
+     * not committed: rewind and redo it. */
+    if ((error = cs__finish(cs, rd_kafka_abort_transaction, "abort transaction"))) {
+        cs__error("abort transaction", error);
         rc = -2;
         goto out;
     }

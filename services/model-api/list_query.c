@@ -214,6 +214,52 @@ static json_t *lq__decode_cursor(const list_query_t *q, const char *cursor)
     return vals;
 }
 
+#define LQ_MAX_NEEDED 64
+#define LQ_MAX_SCOPES 16
+
+/* Adds name to the columns a query needs (once). -1 when there are too many. */
+static int lq__need(const char **needed, size_t *n, const char *name)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(needed[i], name) == 0)
+            return 0;
+    if (*n == LQ_MAX_NEEDED)
+        return -1;
+    needed[(*n)++] = name;
+    return 0;
+}
+
+static int lq__visible(const json_t *cols, const char *name);
+
+/*
+ * Adds the columns a (checked) condition reads to needed; -1 when one is not visible to the
+ * caller (the scope is then as unknown to it as a missing one) or there are too many.
+ */
+static int lq__cond_columns(const mc_model_t *m, const json_t *cond, const json_t *visible,
+                            const char **needed, size_t *n)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)cond, k, v) {
+        if (strcmp(k, "and") == 0 || strcmp(k, "or") == 0) {
+            size_t i;
+            json_t *c;
+            json_array_foreach(v, i, c) {
+                if (lq__cond_columns(m, c, visible, needed, n) != 0)
+                    return -1;
+            }
+        } else if (strcmp(k, "not") == 0) {
+            if (lq__cond_columns(m, v, visible, needed, n) != 0)
+                return -1;
+        } else {
+            const mc_attr_t *a = mc_model_column(m, k);
+            if (!a || !lq__visible(visible, a->name) || lq__need(needed, n, a->name) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
 /* Whether name is in the caller's visible columns (an array of strings). */
 static int lq__visible(const json_t *cols, const char *name)
 {
@@ -231,8 +277,10 @@ int list_query_build(const mc_model_t *m, const struct _u_map *args, long limit_
                      const char **code, char *err, size_t errlen)
 {
     json_t *visible = NULL;
-    const char *needed[64];
+    const char *needed[LQ_MAX_NEEDED];
     size_t nneeded = 0;
+    const mc_scope_t *scopes[LQ_MAX_SCOPES];
+    size_t nscopes = 0;
     json_t *cond = json_object(), *cursor_vals = NULL;
     const char **keys = u_map_enum_keys(args);
     const char *order_arg = NULL, *scope_arg = NULL, *cursor_arg = NULL, *limit_arg = NULL;
@@ -295,7 +343,22 @@ int list_query_build(const mc_model_t *m, const struct _u_map *args, long limit_
         olen += (size_t)snprintf(q->order_spec + olen, sizeof q->order_spec - olen, "%s%s%s",
                                  i ? "," : "", q->order[i].desc ? "-" : "",
                                  q->order[i].attr->name);
-    /* The caller filters and orders only by what it can see (else it could probe). */
+    if (scope_arg) {
+        char copy[512], *save = NULL;
+        if (strlen(scope_arg) >= sizeof copy || !*scope_arg)
+            BAD("bad_query", "scope: expected a comma-separated list of scope names");
+        memcpy(copy, scope_arg, strlen(scope_arg) + 1);
+        for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            const mc_scope_t *sc = mc_model_scope(m, tok);
+            if (!sc)
+                BAD("bad_query", "scope: %s has no scope '%.64s'", m->name, tok);
+            if (nscopes == LQ_MAX_SCOPES)
+                BAD("bad_query", "scope: at most %d scopes", LQ_MAX_SCOPES);
+            scopes[nscopes++] = sc;
+        }
+    }
+    /* The caller filters, orders and scopes only by what it can see (else it could probe
+     * a withheld attribute), and the read predicate only counts rules sure to show it. */
     if (policy) {
         const char *k;
         json_t *v;
@@ -304,15 +367,19 @@ int list_query_build(const mc_model_t *m, const struct _u_map *args, long limit_
             if (!lq__visible(visible, k))
                 BAD("bad_query", "unknown query parameter '%.64s' (not an attribute of %s)", k,
                     m->name);
-            if (nneeded < 64)
-                needed[nneeded++] = mc_model_column(m, k)->name;
+            if (lq__need(needed, &nneeded, mc_model_column(m, k)->name) != 0)
+                BAD("bad_query", "too many filters");
         }
         for (size_t i = 0; i < q->norder; i++) {
             if (!lq__visible(visible, q->order[i].attr->name))
                 BAD("bad_query", "order: cannot order by '%s': not an attribute",
                     q->order[i].attr->name);
-            if (nneeded < 64)
-                needed[nneeded++] = q->order[i].attr->name;
+            if (lq__need(needed, &nneeded, q->order[i].attr->name) != 0)
+                BAD("bad_query", "too many filters");
+        }
+        for (size_t i = 0; i < nscopes; i++) {
+            if (lq__cond_columns(m, scopes[i]->condition, visible, needed, &nneeded) != 0)
+                BAD("bad_query", "scope: %s has no scope '%.64s'", m->name, scopes[i]->name);
         }
     }
     if (cursor_arg && !count) {
@@ -342,18 +409,9 @@ int list_query_build(const mc_model_t *m, const struct _u_map *args, long limit_
         mc_sql_add(sql, " AND ");
         mc_cond_sql(m, cond, sql);
     }
-    if (scope_arg) {
-        char copy[512], *save = NULL;
-        if (strlen(scope_arg) >= sizeof copy || !*scope_arg)
-            BAD("bad_query", "scope: expected a comma-separated list of scope names");
-        memcpy(copy, scope_arg, strlen(scope_arg) + 1);
-        for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-            const mc_scope_t *s = mc_model_scope(m, tok);
-            if (!s)
-                BAD("bad_query", "scope: %s has no scope '%.64s'", m->name, tok);
-            mc_sql_add(sql, " AND ");
-            mc_cond_sql(m, s->condition, sql);
-        }
+    for (size_t i = 0; i < nscopes; i++) {
+        mc_sql_add(sql, " AND ");
+        mc_cond_sql(m, scopes[i]->condition, sql);
     }
     if (policy) {
         mc_sql_add(sql, " AND ");

@@ -423,10 +423,13 @@ static int rest__query(const route_t *route, const struct _u_request *req,
              * narrower rule to the same channel): it is left out of the page. */
             if (vis)
                 json_array_append_new(data, vis);
-            if (more && i == n - 1)
-                cursor = list_query_cursor(&q, rec);
             json_decref(rec);
         }
+        /* The cursor carries the order keys of the page's last row, taken from what the
+         * caller was shown (filters and order only name visible attributes, and a row only
+         * matches through rules that show them), never from the stored row. */
+        if (more && json_array_size(data) > 0)
+            cursor = list_query_cursor(&q, json_array_get(data, json_array_size(data) - 1));
         json_t *page = json_pack("{s:o, s:s?}", "data", data, "next_cursor", cursor);
         if (page)
             mc_http_json(resp, 200, page);

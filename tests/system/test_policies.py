@@ -303,3 +303,24 @@ def test_teammate_never_receives_withheld_attributes_over_websocket(stack):
         theirs = ws_change(mate, "Todo", tid)
         assert theirs["channel"] == "Team-3" and theirs["attributes"]["title"] == "ws", theirs
         assert "notes" not in theirs["attributes"] and "notes" not in theirs["changed"], theirs
+
+
+def test_order_and_cursor_never_reveal_withheld_values(stack, todo):
+    """Ordering by notes only ranks rows whose notes Bob may see, and the cursor (base64 JSON
+    of the last row's order keys) only carries values Bob was shown."""
+    import base64
+    for i in range(2):
+        assert api(stack, "POST", "/v1/Todo", bob(),
+                   json={"title": f"bob {i}", "notes": f"bob-note-{i}", "owner_id": BOB,
+                         "team_id": 3}).status_code == 201
+    page = api(stack, "GET", "/v1/Todo?order=notes&limit=1", bob())
+    assert page.status_code == 200, page.text
+    body = page.json()
+    assert all(r["owner_id"] == BOB for r in body["data"]), body
+    cursor = body["next_cursor"]
+    assert cursor, body
+    decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    assert "secret" not in decoded, decoded
+    rest = api(stack, "GET", f"/v1/Todo?order=notes&limit=100&cursor={cursor}", bob()).json()
+    assert all(r["owner_id"] == BOB for r in rest["data"]), rest
+    assert todo["id"] not in [r["id"] for r in body["data"] + rest["data"]]

@@ -551,6 +551,13 @@ static void test_read_filter(void)
     MC_CHECK_STR(s, "(((\"owner_id\" IN ($1::bigint))))");
     MC_CHECK_STR(params, "7");
     free(s);
+    /* Two rules send to Org: the channel gets their intersection, which lacks notes, so
+     * the org rule cannot admit a row to a query on notes (it would tell notes' value). */
+    s = filter_needing(p, "Todo", "{\"sub\":\"9\",\"org\":{\"slug\":\"acme\"}}", notes, 1,
+                       params, sizeof params);
+    MC_CHECK_STR(s, "(((\"owner_id\" IN ($1::bigint))))");
+    MC_CHECK_STR(params, "9");
+    free(s);
     const char *ghost[] = {"ghost"};
     s = filter_needing(p, "Todo", "{\"sub\":\"7\"}", ghost, 1, params, sizeof params);
     MC_CHECK_STR(s, "(FALSE)");
