@@ -21,6 +21,7 @@ typedef struct {
     char *issuer;       /* MC_JWT_ISSUER: required iss, or NULL */
     char *audience;     /* MC_JWT_AUDIENCE: required aud, or NULL */
     long leeway;        /* MC_JWT_LEEWAY: seconds of clock skew for exp/nbf */
+    int require_exp;    /* MC_JWT_REQUIRE_EXP: refuse tokens without exp */
 } mc_auth_settings_t;
 
 /* The settings-table rows for an mc_auth_settings_t at offset base of the service config. */
@@ -37,7 +38,9 @@ typedef struct {
     {"MC_JWT_AUDIENCE", MC_CFG_STRING, NULL, offsetof(type, field.audience), 0, 0,            \
      "required aud claim (optional)"},                                                       \
     {"MC_JWT_LEEWAY", MC_CFG_INT, "30", offsetof(type, field.leeway), 0, 3600,                \
-     "seconds of clock skew allowed for exp and nbf"}
+     "seconds of clock skew allowed for exp and nbf"},                                       \
+    {"MC_JWT_REQUIRE_EXP", MC_CFG_BOOL, "true", offsetof(type, field.require_exp), 0, 0,      \
+     "refuse tokens without an exp claim (a token that never expires)"}
 
 /*
  * Builds the verifier from settings. *out is NULL (and MC_OK returned) when no key is

@@ -14,7 +14,8 @@
  *   "not_yet_valid"  now + leeway < nbf
  *   "bad_issuer"     an issuer is configured and iss differs (or is missing)
  *   "bad_audience"   an audience is configured and aud (string or array) does not name it
- * exp and nbf are optional; when present they must be numbers.
+ *   "no_exp"         the verifier requires exp (mc_jwt_verifier_require_exp) and it is absent
+ * exp and nbf are optional unless required; when present they must be numbers.
  */
 #ifndef MC_JWT_H
 #define MC_JWT_H
@@ -38,6 +39,9 @@ mc_jwt_verifier_t *mc_jwt_verifier_new(const char *alg, const char *key, size_t 
                                        char *err, size_t errlen);
 
 void mc_jwt_verifier_free(mc_jwt_verifier_t *v);
+
+/* Makes exp mandatory (require != 0): a token that never expires is refused ("no_exp"). */
+void mc_jwt_verifier_require_exp(mc_jwt_verifier_t *v, int require);
 
 /* The pinned algorithm's name ("RS256"). */
 const char *mc_jwt_verifier_alg(const mc_jwt_verifier_t *v);

@@ -57,6 +57,7 @@ int mc_auth_verifier(const mc_auth_settings_t *s, mc_jwt_verifier_t **out, char 
         snprintf(err, errlen, "MC_JWT_ALG/MC_JWT_KEY: %s", why);
         return MC_ERR_CONFIG;
     }
+    mc_jwt_verifier_require_exp(*out, s->require_exp);
     return MC_OK;
 }
 

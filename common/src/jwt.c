@@ -15,6 +15,7 @@ struct mc_jwt_verifier {
     size_t keylen;
     char *iss, *aud;
     long leeway;
+    int require_exp;        /* a token without exp is refused ("no_exp") */
 };
 
 static const struct {
@@ -36,6 +37,12 @@ static int jwt__has(const char *key, size_t len, const char *needle)
         if (memcmp(key + i, needle, n) == 0)
             return 1;
     return 0;
+}
+
+void mc_jwt_verifier_require_exp(mc_jwt_verifier_t *v, int require)
+{
+    if (v)
+        v->require_exp = require != 0;
 }
 
 void mc_jwt_verifier_free(mc_jwt_verifier_t *v)
@@ -231,6 +238,8 @@ int mc_jwt_verify(const mc_jwt_verifier_t *v, const char *token, long now, json_
     j = json_object_get(body, "exp");
     if (j && !json_is_number(j))
         REJECT("malformed");
+    if (!j && v->require_exp)
+        REJECT("no_exp");
     if (j && (double)now - (double)v->leeway >= json_number_value(j))
         REJECT("expired");
     j = json_object_get(body, "nbf");

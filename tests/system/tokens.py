@@ -48,7 +48,16 @@ def wrong_alg(sub="7"):
     return make({"sub": sub}, alg="HS512")
 
 
+def no_exp(sub="7"):
+    """Correctly signed, but it would never expire (MC_JWT_REQUIRE_EXP refuses it)."""
+    head = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = _b64(json.dumps({"sub": sub}).encode())
+    sig = hmac.new(DEV_SECRET.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{_b64(sig)}"
+
+
 BAD_TOKENS = {
+    "no_exp": no_exp,
     "bad_signature": forged,
     "expired": expired,
     "alg_none": alg_none,

@@ -235,6 +235,17 @@ static void test_claims_checks(void)
         expect(v, t, cases[i].want);
         free(t);
     }
+    /* With exp required, a token that never expires is refused; one with exp passes. */
+    mc_jwt_verifier_require_exp(v, 1);
+    char *forever = make_token(JWT_ALG_HS256, SECRET, strlen(SECRET),
+                               "{\"iss\":\"https://issuer.test\",\"aud\":\"modelcast\"}");
+    char *expiring = make_token(JWT_ALG_HS256, SECRET, strlen(SECRET),
+                                "{\"iss\":\"https://issuer.test\",\"aud\":\"modelcast\","
+                                "\"exp\":1800000001}");
+    expect(v, forever, "no_exp");
+    expect(v, expiring, NULL);
+    free(forever);
+    free(expiring);
     mc_jwt_verifier_free(v);
 }
 
