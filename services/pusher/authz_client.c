@@ -3,6 +3,7 @@
 #include "mc_log.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 struct authz_client {
     char *url;             /* .../v1/authorize */
     long timeout_ms;
+    pthread_key_t handle;  /* each resume thread keeps its own keep-alive CURL handle */
     mc_metric_t *allowed, *refused, *failed;
 };
 
@@ -36,11 +38,18 @@ static size_t authz__write(char *data, size_t size, size_t n, void *arg)
     return len;
 }
 
+static void authz__handle_free(void *h)
+{
+    curl_easy_cleanup(h);
+}
+
 authz_client_t *authz_client_new(const char *base_url, long timeout_ms, mc_metrics_t *metrics)
 {
     authz_client_t *c = calloc(1, sizeof *c);
     size_t n = strlen(base_url) + sizeof "/v1/authorize";
-    if (!c || !(c->url = malloc(n))) {
+    if (!c || !(c->url = malloc(n)) || pthread_key_create(&c->handle, authz__handle_free)) {
+        if (c)
+            free(c->url);
         free(c);
         return NULL;
     }
@@ -62,6 +71,11 @@ void authz_client_free(authz_client_t *c)
 {
     if (!c)
         return;
+    /* The resume threads have ended (their handles went with them); this thread's too. */
+    void *h = pthread_getspecific(c->handle);
+    if (h)
+        curl_easy_cleanup(h);
+    pthread_key_delete(c->handle);
     free(c->url);
     free(c);
 }
@@ -74,7 +88,11 @@ proto_err_t authz_client_authorize(void *client, const char *token, const char *
     json_t *req = json_pack("{s:s?, s:[s]}", "token", token && *token ? token : NULL,
                             "channels", channel);
     char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
-    CURL *h = curl_easy_init();
+    CURL *h = pthread_getspecific(c->handle);
+    if (!h && (h = curl_easy_init()) && pthread_setspecific(c->handle, h) != 0) {
+        curl_easy_cleanup(h);
+        h = NULL;
+    }
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
     proto_err_t rc = PROTO_ERR_UNAVAILABLE;
     long status = 0;
@@ -126,8 +144,8 @@ out:
                                                 : c->refused,
                   1);
     curl_slist_free_all(hdrs);
-    if (h)
-        curl_easy_cleanup(h);
+    if (h) /* kept, with its connection, for this thread's next call; options reset */
+        curl_easy_reset(h);
     free(body);
     free(reply);
     return rc;
