@@ -598,7 +598,7 @@ static long long rest__if_match(const struct _u_request *req)
  * Opens a transaction and locks the record {id} the caller may read, checking If-Match.
  * Returns the record (caller owns) or NULL with the answer set (404, 412, 503...).
  */
-static json_t *rest__lock_record(call_t *c, const char *op)
+static json_t *rest__lock_record(call_t *c)
 {
     mc_sql_t sql;
     char idtext[32];
@@ -646,7 +646,6 @@ static json_t *rest__lock_record(call_t *c, const char *op)
         json_decref(rec);
         return NULL;
     }
-    (void)op;
     return rec;
 }
 
@@ -675,7 +674,7 @@ static int rest_update(const struct _u_request *req, struct _u_response *resp, v
         mc_http_error(resp, 422, "invalid", NULL, "no attributes to update");
         goto out;
     }
-    if (!(before = rest__lock_record(&c, "update")))
+    if (!(before = rest__lock_record(&c)))
         goto out;
     after = json_deep_copy(before);
     json_object_foreach(body, key, v) json_object_set(after, key, v);
@@ -728,7 +727,7 @@ static int rest_destroy(const struct _u_request *req, struct _u_response *resp, 
     mc_sql_init(&sql);
     if (call_begin(&c, ud, req, resp, READ_MODEL) != 0)
         goto out;
-    if (!(before = rest__lock_record(&c, "destroy")))
+    if (!(before = rest__lock_record(&c)))
         goto out;
     if (!mc_policy_can_write(c.rest->policy, c.m->name, "destroy", c.claims, before, NULL,
                              &reason)) {
