@@ -44,46 +44,16 @@ struct resume {
 
 /* ------------------------------------------------------------------ partitioning */
 
-int32_t resume_murmur2(const void *data, size_t len)
-{
-    const uint32_t seed = 0x9747b28c, m = 0x5bd1e995;
-    const int r = 24;
-    const unsigned char *p = data;
-    uint32_t h = seed ^ (uint32_t)len;
-    size_t n4 = len / 4;
-
-    for (size_t i = 0; i < n4; i++) {
-        uint32_t k = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
-                     (uint32_t)p[4 * i + 2] << 16 | (uint32_t)p[4 * i + 3] << 24;
-        k *= m;
-        k ^= k >> r;
-        k *= m;
-        h *= m;
-        h ^= k;
-    }
-    switch (len % 4) {
-    case 3:
-        h ^= (uint32_t)p[(len & ~(size_t)3) + 2] << 16;
-        /* fall through */
-    case 2:
-        h ^= (uint32_t)p[(len & ~(size_t)3) + 1] << 8;
-        /* fall through */
-    case 1:
-        h ^= (uint32_t)p[len & ~(size_t)3];
-        h *= m;
-    }
-    h ^= h >> 13;
-    h *= m;
-    h ^= h >> 15;
-    return (int32_t)h;
-}
-
 int32_t resume_partition_of(const char *channel, int32_t n)
 {
     if (n <= 0)
         return -1;
-    return (int32_t)(((uint32_t)resume_murmur2(channel, strlen(channel)) & 0x7fffffff) %
-                     (uint32_t)n);
+    /*
+     * authz produces with partitioner=murmur2_random, which for every non-NULL key is
+     * rd_kafka_msg_partitioner_murmur2; that one needs no topic handle (the _random variant
+     * reads it for NULL keys only), so it is called with none.
+     */
+    return rd_kafka_msg_partitioner_murmur2(NULL, channel, strlen(channel), n, NULL, NULL);
 }
 
 /* ------------------------------------------------------------------ jobs */

@@ -93,13 +93,9 @@ void resume_job_unref(resume_job_t *job);
 int resume_submit(resume_t *r, resume_job_t *job);
 
 /*
- * Kafka's murmur2 hash of data (as org.apache.kafka.common.utils.Utils.murmur2 and
- * librdkafka's murmur2 partitioners): the partition of key is
- * (resume_murmur2(key) & 0x7fffffff) % partition_count.
+ * The partition of channel among n partitions, as authz's producer chooses it (librdkafka's
+ * murmur2 partitioner, Java-compatible: (murmur2(key) & 0x7fffffff) % n). -1 when n <= 0.
  */
-int32_t resume_murmur2(const void *data, size_t len);
-
-/* The partition of channel among n partitions, as the murmur2 partitioners compute it. */
 int32_t resume_partition_of(const char *channel, int32_t n);
 
 #endif
