@@ -746,6 +746,10 @@ ws_server_t *ws_server_new(const ws_server_opts_t *opts, char *err, size_t errle
     ws->accept_timer.data = ws;
     ws->listen_fd = -1;
 
+    /* Before the lws context: a bad address or a port in use leaves nothing to tear down. */
+    if ((ws->listen_fd = ws__listen(ws->bind, opts->port, err, errlen)) < 0)
+        goto fail_loop;
+
     lws_set_log_level(LLL_ERR | LLL_WARN | (mc_log_level() <= MC_LOG_DEBUG ? LLL_NOTICE : 0),
                       ws__lws_log);
     ws->protocols[0].name = "modelcast";
@@ -778,10 +782,9 @@ ws_server_t *ws_server_new(const ws_server_opts_t *opts, char *err, size_t errle
     ws->ctx = lws_create_context(&info);
     if (!ws->ctx || !(ws->vhost = lws_get_vhost_by_name(ws->ctx, "default"))) {
         snprintf(err, errlen, "cannot create the libwebsockets context");
+        close(ws->listen_fd);
         goto fail_loop;
     }
-    if ((ws->listen_fd = ws__listen(ws->bind, opts->port, err, errlen)) < 0)
-        goto fail_loop;
     uv_poll_init(&ws->loop, &ws->listen_poll, ws->listen_fd);
     ws->listen_poll.data = ws;
     uv_poll_start(&ws->listen_poll, UV_READABLE, ws__accept_cb);
