@@ -45,12 +45,16 @@ static void authz__handle_free(void *h)
 
 authz_client_t *authz_client_new(const char *base_url, long timeout_ms, mc_metrics_t *metrics)
 {
-    authz_client_t *c = calloc(1, sizeof *c);
+    authz_client_t *c;
     size_t n = strlen(base_url) + sizeof "/v1/authorize";
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return NULL;
+    c = calloc(1, sizeof *c);
     if (!c || !(c->url = malloc(n)) || pthread_key_create(&c->handle, authz__handle_free)) {
         if (c)
             free(c->url);
         free(c);
+        curl_global_cleanup();
         return NULL;
     }
     size_t blen = strlen(base_url);
@@ -78,6 +82,7 @@ void authz_client_free(authz_client_t *c)
     pthread_key_delete(c->handle);
     free(c->url);
     free(c);
+    curl_global_cleanup();
 }
 
 proto_err_t authz_client_authorize(void *client, const char *token, const char *channel,

@@ -13,9 +13,14 @@
 
 typedef struct authz_client authz_client_t;
 
-/* Creates a client of the authz at base_url ("http://127.0.0.1:8702"; copied). NULL on failure. */
+/*
+ * Creates a client of the authz at base_url ("http://127.0.0.1:8702"; copied) whose calls
+ * wait timeout_ms at most. Initialises libcurl, which is not thread-safe: call before any
+ * thread starts. NULL on failure.
+ */
 authz_client_t *authz_client_new(const char *base_url, long timeout_ms, mc_metrics_t *metrics);
 
+/* Frees c once no thread calls it any more, and releases libcurl. NULL-safe. */
 void authz_client_free(authz_client_t *c);
 
 /*

@@ -21,8 +21,17 @@ typedef struct feed feed_t;
 typedef int (*feed_sink_fn)(void *arg, pusher_frame_t *frame, const char *position);
 
 /*
- * Creates a consumer for topic from conf (takes ownership of conf in every case; forced
- * settings such as isolation.level are the caller's) and counts into metrics (may be NULL).
+ * The consumer settings of the feed, also the template of resume's consumers: client.id and
+ * group.id "modelcast-pusher" unless MC_KAFKA_* says otherwise, every MC_KAFKA_* property,
+ * and forced: read_committed, no commits, no offset store, no partition EOF events (every
+ * instance reads every partition from its live end). Returns the conf (caller owns it), or
+ * NULL with err naming the property that was refused.
+ */
+rd_kafka_conf_t *feed_kafka_conf_new(char *err, size_t errlen);
+
+/*
+ * Creates a consumer for topic from conf (takes ownership of conf in every case; build it
+ * with feed_kafka_conf_new) and counts into metrics (may be NULL).
  * Returns NULL with err filled on failure.
  */
 feed_t *feed_new(const char *topic, rd_kafka_conf_t *conf, feed_sink_fn sink, void *sink_arg,

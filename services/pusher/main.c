@@ -1,230 +1,120 @@
-/* main.c - modelcast-pusher: reads settings, wires the feed to the workers, waits. */
-#include <errno.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/resource.h>
-#include <unistd.h>
-
+/* main.c - modelcast-pusher: reads settings, wires the feed, resume and the workers together,
+ * and waits for SIGTERM/SIGINT. */
+#include "authz_client.h"
 #include "feed.h"
 #include "mc_error.h"
-#include "mc_kafka.h"
 #include "mc_log.h"
 #include "mc_metrics.h"
+#include "mc_service.h"
 #include "pusher_config.h"
-#include "authz_client.h"
 #include "resume.h"
-#include <curl/curl.h>
-#include "ws_server.h"
+#include "workers.h"
 
-/* The modules of one process; the callbacks between them go through here. */
-typedef struct {
-    ws_server_t **ws;
-    size_t nws;
-    feed_t *feed;
-    resume_t *resume;
-    authz_client_t *authz;
-    atomic_long open_connections;
-    atomic_int stopping;
-} pusher_t;
+#include <signal.h>
+#include <stdio.h>
 
-static int main__feed_ready(void *arg)
+static const char summary[] =
+    "modelcast pusher: WebSocket fan-out of modelcast deliveries (/ws), with /healthz,\n"
+    "/readyz and /metrics on the same port.";
+
+/* /readyz of the workers: the feed (created after them, hence the slot) reads every partition. */
+static int main__feed_ready(void *feed_slot)
 {
-    pusher_t *p = arg;
-    return p->feed && feed_ready(p->feed);
-}
-
-/*
- * Feed sink: every worker gets the delivery. lws_write writes the WebSocket header into a
- * frame's headroom, so each worker gets its own copy (one memcpy per worker per delivery,
- * rather than one per connection at write time). Waits while a worker is full.
- */
-static int main__sink(void *arg, pusher_frame_t *frame, const char *position)
-{
-    pusher_t *p = arg;
-    (void)position;
-    for (size_t i = 0; i < p->nws; i++) {
-        pusher_frame_t *f = i + 1 == p->nws ? frame : pusher_frame_copy(frame);
-        if (!f) {
-            MC_ERROR("out of memory copying a delivery for worker %zu", i);
-            continue;
-        }
-        while (ws_server_post(p->ws[i], f) != MC_OK) {
-            if (atomic_load(&p->stopping)) {
-                pusher_frame_unref(f);
-                if (i + 1 < p->nws)
-                    pusher_frame_unref(frame);
-                return MC_OK;
-            }
-        }
-    }
-    return MC_OK;
-}
-
-/*
- * Raises the soft open-file limit to the hard one (each connection is a descriptor) and
- * warns when max_connections cannot fit.
- */
-static void main__raise_nofile(long max_connections)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
-    if (rl.rlim_cur < rl.rlim_max) {
-        rlim_t old = rl.rlim_cur;
-        rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-            MC_WARN("cannot raise the open-file limit from %lu: %s", (unsigned long)old,
-                    strerror(errno));
-        getrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if (rl.rlim_cur != RLIM_INFINITY && (rlim_t)max_connections + 256 > rl.rlim_cur)
-        MC_WARN("MC_MAX_CONNECTIONS=%ld does not fit the open-file limit %lu (minus ~256 "
-                "for Kafka and the rest): run more instances or raise ulimit -Hn",
-                max_connections, (unsigned long)rl.rlim_cur);
-    else
-        MC_INFO("open-file limit %lu", (unsigned long)rl.rlim_cur);
+    feed_t *const *feed = feed_slot;
+    return *feed && feed_ready(*feed);
 }
 
 int main(int argc, char **argv)
 {
-    static const char *const kafka_defaults[] = {
-        "client.id", "modelcast-pusher", "group.id", "modelcast-pusher", NULL};
-    /* Every instance reads every partition from the live end and never commits. */
-    static const char *const kafka_forced[] = {
-        "enable.auto.commit", "false", "enable.auto.offset.store", "false",
-        "isolation.level", "read_committed", "enable.partition.eof", "false", NULL};
-    pusher_config_t conf;
-    mc_log_level_t level = MC_LOG_INFO;
+    pusher_config_t cfg = {0};
+    char err[1024];
+    int rc, exit_code = 1, sig;
     mc_metrics_t *metrics = NULL;
-    rd_kafka_conf_t *kconf;
-    pusher_t app;
+    authz_client_t *authz = NULL;
+    rd_kafka_conf_t *kconf = NULL;
+    resume_t *resume = NULL;
+    workers_t *workers = NULL;
+    feed_t *feed = NULL;
     sigset_t sigs;
-    char err[512] = "";
-    int sig = 0, rc, status = 1;
-    long nworkers;
 
-    memset(&app, 0, sizeof app);
-    atomic_init(&app.open_connections, 0);
-    atomic_init(&app.stopping, 0);
-    rc = pusher_config_load(&conf, argc, argv, err, sizeof err);
-    if (rc == MC_ERR_HELP) {
-        pusher_config_cleanup(&conf);
-        return 0;
-    }
-    if (conf.log_level)
-        mc_log_level_parse(conf.log_level, &level);
-    mc_log_init("pusher", level);
-    if (rc != MC_OK) {
-        MC_ERROR("configuration: %s", err);
-        pusher_config_cleanup(&conf);
+    if ((rc = mc_service_init(pusher_config_options, &cfg, "modelcast-pusher", "pusher", summary,
+                              argc, argv, &sigs)) >= 0)
+        return rc;
+    if (pusher_config_check(&cfg, err, sizeof err) != MC_OK) {
+        fprintf(stderr, "modelcast-pusher: %s\n", err);
+        mc_config_cleanup(pusher_config_options, &cfg);
         return 2;
     }
-    nworkers = conf.workers > 0 ? conf.workers : sysconf(_SC_NPROCESSORS_ONLN);
-    if (nworkers < 1)
-        nworkers = 1;
-    main__raise_nofile(conf.max_connections);
 
-    /* Signals go to sigwait() below only: block them before any thread starts. */
-    signal(SIGPIPE, SIG_IGN);
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-
-    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: it is not thread-safe */
-    if (!(metrics = mc_metrics_new()) || !(app.ws = calloc((size_t)nworkers, sizeof *app.ws)) ||
-        !(app.authz = authz_client_new(conf.authz_url, conf.authz_timeout_ms, metrics))) {
+    if (!(metrics = mc_metrics_new()) ||
+        !(authz = authz_client_new(cfg.authz_url, cfg.authz_timeout_ms, metrics))) {
         MC_ERROR("out of memory");
         goto out;
     }
-    kconf = mc_kafka_conf_new(kafka_defaults, kafka_forced, NULL, err, sizeof err);
-    if (!kconf) {
+    if (!(kconf = feed_kafka_conf_new(err, sizeof err))) {
         MC_ERROR("configuration: %s", err);
-        status = 2;
+        exit_code = 2;
         goto out;
     }
-    {
-        resume_opts_t ro = {
-            .topic = conf.deliveries_topic,
-            .threads = (int)conf.resume_threads,
-            .replay_timeout_ms = (int)conf.replay_timeout_ms,
-            .emit = ws_server_post_job,
-            .authorize = authz_client_authorize,
-            .authorize_arg = app.authz,
-            .metrics = metrics,
-        };
-        app.resume = resume_new(&ro, rd_kafka_conf_dup(kconf), err, sizeof err);
-    }
-    if (!app.resume) {
-        rd_kafka_conf_destroy(kconf);
+    resume_opts_t ropts = {
+        .topic = cfg.deliveries_topic,
+        .threads = (int)cfg.resume_threads,
+        .replay_timeout_ms = (int)cfg.replay_timeout_ms,
+        .emit = ws_server_post_job,
+        .authorize = authz_client_authorize,
+        .authorize_arg = authz,
+        .metrics = metrics,
+    };
+    if (!(resume = resume_new(&ropts, rd_kafka_conf_dup(kconf), err, sizeof err))) {
         MC_ERROR("kafka: %s", err);
         goto out;
     }
-    for (long i = 0; i < nworkers; i++) {
-        ws_server_opts_t wo = {
-            .bind = conf.http_bind,
-            .port = conf.http_port,
-            .max_connections = (size_t)conf.max_connections,
-            .max_subscriptions = (size_t)conf.max_subscriptions,
-            .max_frame = (size_t)conf.max_frame,
-            .send_queue_max = (size_t)conf.send_queue_max,
-            .metrics = metrics,
-            .ready = main__feed_ready,
-            .ready_arg = &app,
-            .resume = app.resume,
-            .open_connections = &app.open_connections,
-            .worker_id = (int)i,
-            .ping_interval_s = (unsigned)conf.ping_interval_s,
-            .ping_timeout_s = (unsigned)conf.ping_timeout_s,
-        };
-        if (!(app.ws[i] = ws_server_new(&wo, err, sizeof err))) {
-            rd_kafka_conf_destroy(kconf);
-            MC_ERROR("worker %ld: %s", i, err);
-            goto out;
-        }
-        app.nws++;
+    ws_server_opts_t wopts = {
+        .bind = cfg.http_bind,
+        .port = cfg.http_port,
+        .max_connections = (size_t)cfg.max_connections,
+        .max_subscriptions = (size_t)cfg.max_subscriptions,
+        .max_frame = (size_t)cfg.max_frame,
+        .send_queue_max = (size_t)cfg.send_queue_max,
+        .metrics = metrics,
+        .ready = main__feed_ready,
+        .ready_arg = &feed,
+        .resume = resume,
+        .ping_interval_s = (unsigned)cfg.ping_interval_s,
+        .ping_timeout_s = (unsigned)cfg.ping_timeout_s,
+    };
+    if (!(workers = workers_new(&wopts, cfg.workers, err, sizeof err))) {
+        MC_ERROR("%s", err);
+        goto out;
     }
-    app.feed = feed_new(conf.deliveries_topic, kconf, main__sink, &app, metrics, err, sizeof err);
+    feed = feed_new(cfg.deliveries_topic, kconf, workers_sink, workers, metrics, err, sizeof err);
     kconf = NULL; /* feed_new took it */
-    if (!app.feed) {
+    if (!feed) {
         MC_ERROR("kafka: %s", err);
         goto out;
     }
-    for (size_t i = 0; i < app.nws; i++)
-        if (ws_server_start(app.ws[i]) != MC_OK) {
-            MC_ERROR("cannot start worker threads");
-            goto out;
-        }
-    if (feed_start(app.feed) != MC_OK) {
-        MC_ERROR("cannot start the feed thread");
+    if (workers_start(workers) != MC_OK || feed_start(feed) != MC_OK) {
+        MC_ERROR("cannot start the worker and feed threads");
         goto out;
     }
     MC_INFO("listening on %s:%ld (/ws, /healthz, /readyz, /metrics) with %zu workers, topic %s",
-            conf.http_bind, conf.http_port, app.nws, conf.deliveries_topic);
+            cfg.http_bind, cfg.http_port, workers_count(workers), cfg.deliveries_topic);
 
-    sigwait(&sigs, &sig);
-    MC_INFO("signal %d: shutting down", sig);
-    status = 0;
+    if (sigwait(&sigs, &sig) == 0)
+        MC_INFO("received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    exit_code = 0;
 out:
-    atomic_store(&app.stopping, 1);
-    feed_stop(app.feed); /* no more posts into the workers from here on */
-    for (size_t i = 0; i < app.nws; i++)
-        ws_server_stop(app.ws[i]); /* closes the inboxes: resume's answers are refused */
-    resume_free(app.resume);       /* before the workers it answers are freed */
-    app.resume = NULL;
-    feed_free(app.feed);
-    for (size_t i = 0; i < app.nws; i++)
-        ws_server_free(app.ws[i]);
-    free(app.ws);
-    authz_client_free(app.authz);
-    curl_global_cleanup();
+    workers_stop(workers); /* inboxes closed: the feed's frames and resume's answers dropped */
+    feed_stop(feed);
+    resume_free(resume);   /* before the workers it answers are freed */
+    feed_free(feed);
+    workers_free(workers);
+    if (kconf)
+        rd_kafka_conf_destroy(kconf);
+    authz_client_free(authz);
     mc_metrics_free(metrics);
-    pusher_config_cleanup(&conf);
-    if (status == 0)
+    mc_config_cleanup(pusher_config_options, &cfg);
+    if (exit_code == 0)
         MC_INFO("stopped");
-    return status;
+    return exit_code;
 }

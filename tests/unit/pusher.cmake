@@ -2,3 +2,5 @@
 mc_unit_test(test_pusher_hub SOURCES test_pusher_hub.c LIBS mc_pusher)
 mc_unit_test(test_pusher_protocol SOURCES test_pusher_protocol.c LIBS mc_pusher)
 mc_unit_test(test_pusher_resume SOURCES test_pusher_resume.c LIBS mc_pusher)
+mc_unit_test(test_pusher_config SOURCES test_pusher_config.c LIBS mc_pusher)
+mc_unit_test(test_pusher_workers SOURCES test_pusher_workers.c LIBS mc_pusher)

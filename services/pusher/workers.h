@@ -1,0 +1,43 @@
+/*
+ * workers.h - the WebSocket workers of one pusher process: ws_servers sharing one port, each
+ * live delivery fanned out to every one of them, started and stopped together.
+ */
+#ifndef PUSHER_WORKERS_H
+#define PUSHER_WORKERS_H
+
+#include <stddef.h>
+
+#include "frame.h"
+#include "ws_server.h"
+
+typedef struct workers workers_t;
+
+/*
+ * Raises the soft open-file limit to the hard one (each connection is a descriptor; warns
+ * when opts->max_connections cannot fit), then creates n workers from opts (n <= 0: one per
+ * online core); worker_id and open_connections (one count for the whole set) are set here.
+ * Returns NULL with err filled ("worker 1: cannot serve on ...") on failure.
+ */
+workers_t *workers_new(const ws_server_opts_t *opts, long n, char *err, size_t errlen);
+
+/* How many workers there are. */
+size_t workers_count(const workers_t *w);
+
+/* Starts every worker's service thread. Returns MC_OK or MC_ERR_NOMEM. */
+int workers_start(workers_t *w);
+
+/*
+ * The feed_sink_fn: hands frame (ownership taken) to every worker. lws_write writes the
+ * WebSocket header into a frame's headroom, so each worker but the last gets its own copy
+ * (one memcpy per worker per delivery rather than one per connection at write time). Waits
+ * while a worker's inbox is full; after workers_stop the frame is dropped. Returns MC_OK.
+ */
+int workers_sink(void *workers, pusher_frame_t *frame, const char *position);
+
+/* Refuses further frames (workers_sink drops them) and stops every worker. Idempotent. */
+void workers_stop(workers_t *w);
+
+/* Stops if needed and frees every worker and w. NULL-safe. */
+void workers_free(workers_t *w);
+
+#endif
