@@ -59,12 +59,12 @@ feed_t *feed_new(const char *topic, rd_kafka_conf_t *conf, feed_sink_fn sink, vo
     f->sink = sink;
     f->sink_arg = sink_arg;
     if (metrics) {
-        f->in_total = mc_metrics_counter(metrics, "pusher_deliveries_in_total",
+        f->in_total = mc_metrics_counter(metrics, "modelcast_pusher_deliveries_in_total",
                                          "Deliveries read from Kafka and turned into frames.",
                                          NULL);
-        f->malformed_total = mc_metrics_counter(metrics, "pusher_deliveries_malformed_total",
-                                                "Deliveries skipped because they were malformed.",
-                                                NULL);
+        f->malformed_total =
+            mc_metrics_counter(metrics, "modelcast_pusher_deliveries_malformed_total",
+                               "Deliveries skipped because they were malformed.", NULL);
     }
     atomic_init(&f->stop, 0);
     atomic_init(&f->ready, 0);

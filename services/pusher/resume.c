@@ -433,13 +433,14 @@ resume_t *resume_new(const resume_opts_t *opts, rd_kafka_conf_t *conf, char *err
         return NULL;
     }
     if (opts->metrics) {
-        r->replays = mc_metrics_counter(opts->metrics, "pusher_replays_total",
+        r->replays = mc_metrics_counter(opts->metrics, "modelcast_pusher_replays_total",
                                         "Subscriptions resumed from a position (replays).",
                                         NULL);
-        r->resyncs = mc_metrics_counter(opts->metrics, "pusher_resyncs_total",
+        r->resyncs = mc_metrics_counter(opts->metrics, "modelcast_pusher_resyncs_total",
                                         "Subscriptions answered with resync.", NULL);
-        r->refused = mc_metrics_counter(opts->metrics, "pusher_subscriptions_refused_total",
-                                        "Subscriptions answered with an error.", NULL);
+        r->refused =
+            mc_metrics_counter(opts->metrics, "modelcast_pusher_subscriptions_refused_total",
+                               "Subscriptions answered with an error.", NULL);
     }
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->cond, NULL);

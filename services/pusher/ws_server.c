@@ -64,7 +64,7 @@ struct ws_server {
     struct lws_protocols protocols[2];
     hub_t *hub;
     mc_metric_t *rejected;
-    mc_metric_t *lag;           /* pusher_delivery_lag_seconds */
+    mc_metric_t *lag;           /* modelcast_pusher_delivery_lag_seconds */
     lws_retry_bo_t idle_policy; /* server pings and dead-peer hang-up (vhost keeps a pointer) */
     atomic_long own_connections;
     atomic_long *open;          /* o.open_connections or &own_connections */
@@ -706,22 +706,23 @@ ws_server_t *ws_server_new(const ws_server_opts_t *opts, char *err, size_t errle
     ws->inbox_cap = ws->o.inbox_max;
     if (opts->metrics) {
         mc_metrics_t *m = opts->metrics;
-        hm.connections = mc_metrics_gauge(m, "pusher_connections",
+        hm.connections = mc_metrics_gauge(m, "modelcast_pusher_connections",
                                           "WebSocket connections open.", NULL);
-        hm.subscriptions = mc_metrics_gauge(m, "pusher_subscriptions",
-                                            "Channel subscriptions held by connections.", NULL);
-        hm.queue_bytes = mc_metrics_gauge(m, "pusher_queue_bytes",
+        hm.subscriptions = mc_metrics_gauge(m, "modelcast_pusher_subscriptions",
+                                            "Channel subscriptions held by connections.",
+                                            NULL);
+        hm.queue_bytes = mc_metrics_gauge(m, "modelcast_pusher_queue_bytes",
                                           "Bytes waiting in connection send queues.", NULL);
-        hm.drops = mc_metrics_counter(m, "pusher_drops_total",
+        hm.drops = mc_metrics_counter(m, "modelcast_pusher_drops_total",
                                       "Connections dropped as slow consumers (close 4008).",
                                       NULL);
-        hm.frames_out = mc_metrics_counter(m, "pusher_frames_out_total",
+        hm.frames_out = mc_metrics_counter(m, "modelcast_pusher_frames_out_total",
                                            "Frames written to WebSocket connections.", NULL);
-        ws->rejected = mc_metrics_counter(m, "pusher_connections_rejected_total",
-                                          "WebSocket handshakes refused at MC_MAX_CONNECTIONS.",
-                                          NULL);
+        ws->rejected =
+            mc_metrics_counter(m, "modelcast_pusher_connections_rejected_total",
+                               "WebSocket handshakes refused at MC_MAX_CONNECTIONS.", NULL);
         ws->lag = mc_metrics_histogram(
-            m, "pusher_delivery_lag_seconds",
+            m, "modelcast_pusher_delivery_lag_seconds",
             "Age of a live delivery when a worker fans it out: wall clock minus the Kafka "
             "timestamp of its record in the deliveries topic.",
             NULL, mc_metrics_latency_bounds, mc_metrics_latency_nbounds);

@@ -485,11 +485,11 @@ def test_slow_consumer_is_dropped_with_4008_while_others_keep_receiving(
             fast.send(json.dumps({"type": "auth", "token": token}))
             subscribe(fast, channel)
             subscribed(fast, channel)
-            drops0 = pusher2.metric("pusher_drops_total")
+            drops0 = pusher2.metric("modelcast_pusher_drops_total")
             # The slow client's subscription is answered off-loop: wait until the pusher
             # counts both before writing (bounded).
             deadline = time.monotonic() + DEADLINE_S
-            while pusher2.metric("pusher_subscriptions") < 2:
+            while pusher2.metric("modelcast_pusher_subscriptions") < 2:
                 assert time.monotonic() < deadline, "slow client's subscription not seen"
                 time.sleep(0.05)
             received = []
@@ -509,7 +509,7 @@ def test_slow_consumer_is_dropped_with_4008_while_others_keep_receiving(
             t.join(DEADLINE_S + 5)
             check_eq(sorted(received), list(range(1, n + 1)), "ids the reading client got")
             deadline = time.monotonic() + DEADLINE_S
-            while pusher2.metric("pusher_drops_total") <= drops0:
+            while pusher2.metric("modelcast_pusher_drops_total") <= drops0:
                 assert time.monotonic() < deadline, "the slow client was not dropped"
                 time.sleep(0.05)
         # Now read: the pusher's close frame follows what the kernel buffers held.
@@ -571,12 +571,26 @@ def test_server_pings_and_closes_a_peer_that_never_answers(stack, tmp_path):
                 rec = post_word(stack, f"ping-{uuid.uuid4().hex[:6]}")
                 next_frame(alive, lambda f: f.get("type") == "change" and f.get("id") == rec["id"],
                            "the change on the client that answers pings")
-                check_eq(p.metric("pusher_connections"), 1.0, "connections left open")
+                check_eq(p.metric("modelcast_pusher_connections"), 1.0, "connections left open")
         finally:
             dead.close()
-        assert p.metric("pusher_delivery_lag_seconds_count") >= 1, "no delivery lag observed"
+        assert p.metric("modelcast_pusher_delivery_lag_seconds_count") >= 1, "no delivery lag observed"
     except BaseException:
         print(f"----- ping pusher log -----\n{p.log()}")
         raise
     finally:
         p.stop()
+
+
+# ------------------------------------------------------------------------------- metrics
+
+def test_every_metric_is_modelcast_pusher(stack):
+    port = stack.ports["pusher"]
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=HTTP_TIMEOUT).text
+    names = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")}
+    expected = {"modelcast_pusher_" + n for n in (
+        "connections", "connections_rejected_total", "subscriptions",
+        "subscriptions_refused_total", "authorizations_total", "replays_total", "resyncs_total",
+        "deliveries_in_total", "deliveries_malformed_total", "frames_out_total", "drops_total",
+        "queue_bytes", "delivery_lag_seconds")}
+    check_eq(names, expected, "metric families of the pusher")
