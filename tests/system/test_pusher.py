@@ -142,6 +142,11 @@ def produce_deliveries(stack, channel, n, attr_bytes):
     assert left == 0, f"{left} deliveries not acknowledged by Kafka within 30s"
 
 
+def pusher_binary():
+    build = Path(os.environ.get("MC_BUILD_DIR", str(REPO / "build")))
+    return str(build / "services/pusher/modelcast-pusher")
+
+
 class Pusher:
     """A private modelcast-pusher against the stack's Kafka, on its own port."""
 
@@ -150,14 +155,13 @@ class Pusher:
         self.url = f"ws://127.0.0.1:{self.port}/ws"
         self.http = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(tmp_path) / f"pusher-{self.port}.log"
-        build = Path(os.environ.get("MC_BUILD_DIR", str(REPO / "build")))
         e = {k: v for k, v in os.environ.items() if not k.startswith("MC_")}
         e.update({"MC_HTTP_BIND": "127.0.0.1", "MC_HTTP_PORT": str(self.port),
                   "MC_KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap, "MC_LOG_LEVEL": "info",
                   "MC_AUTHZ_URL": stack.authz_url})
         e.update({k: str(v) for k, v in env.items()})
         self.log_file = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([str(build / "services/pusher/modelcast-pusher")], env=e,
+        self.proc = subprocess.Popen([pusher_binary()], env=e,
                                      stdout=self.log_file, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
@@ -582,7 +586,48 @@ def test_server_pings_and_closes_a_peer_that_never_answers(stack, tmp_path):
         p.stop()
 
 
-# ------------------------------------------------------------------------------- metrics
+# ------------------------------------------------------------------- settings and metrics
+
+def run_pusher(*args, **env):
+    """Runs the pusher to completion (--help, a refused setting) with only env as MC_*."""
+    e = {k: v for k, v in os.environ.items() if not k.startswith("MC_")}
+    e.update({k: str(v) for k, v in env.items()})
+    return subprocess.run([pusher_binary(), *args], env=e, capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL)
+
+
+def test_docs_settings_table_is_the_help():
+    """docs/protocol.md lists exactly the settings of --help, in its order, with its defaults."""
+    proc = run_pusher("--help")
+    check_eq(proc.returncode, 0, f"--help exit status (stderr {proc.stderr!r})")
+    helped, name = [], None
+    for line in proc.stdout.splitlines():
+        words = line.split()
+        if line.startswith("  MC_"):
+            name = words[0]
+        elif name and words[:1] == ["(default:"]:
+            helped.append((name, line.split("(default: ", 1)[1].rstrip(")")))
+            name = None
+    text = (REPO / "docs" / "protocol.md").read_text()
+    section = text.split("## Settings of the pusher", 1)[1].split("\n## ", 1)[0]
+    documented = [tuple(c.strip().strip("`") for c in row.split("|")[1:3])
+                  for row in section.splitlines() if row.startswith("| `MC_")]
+    assert len(helped) == 15, f"--help lists {len(helped)} settings:\n{proc.stdout}"
+    check_eq(documented, helped, "docs/protocol.md settings (name, default) vs --help")
+
+
+def test_a_refused_setting_names_itself_and_exits_2():
+    cases = [({"MC_PING_INTERVAL_S": 30, "MC_PING_TIMEOUT_S": 30},
+              "MC_PING_TIMEOUT_S: 30 must be greater than MC_PING_INTERVAL_S (30)"),
+             ({"MC_DELIVERIES_TOPIC": ""}, "MC_DELIVERIES_TOPIC: must not be empty"),
+             ({"MC_HTTP_PORT": 0}, "MC_HTTP_PORT: 0 (from the environment) is out of range"),
+             ({"MC_LOG_LEVEL": "loud"}, "MC_LOG_LEVEL: 'loud' is not debug, info, warn or error")]
+    for env, message in cases:
+        proc = run_pusher(**env)
+        check_eq(proc.returncode, 2, f"exit status with {env} (stderr {proc.stderr!r})")
+        assert f"modelcast-pusher: {message}" in proc.stderr, \
+            f"with {env}: stderr {proc.stderr!r} lacks {message!r}"
+
 
 def test_every_metric_is_modelcast_pusher(stack):
     port = stack.ports["pusher"]
