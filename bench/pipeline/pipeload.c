@@ -1,10 +1,10 @@
 /*
  * pipeload.c - load client of bench/pipeline: the whole path REST write -> WebSocket push.
- * Opens N WebSocket subscribers to one channel of the pusher (raw epoll, a minimal RFC 6455
- * client, over P processes; answers server pings), then creates records with
- * POST /v1/<model> at a steady rate over W keep-alive HTTP/1.1 connections. Each record's
- * word is "pl-<run>-<i>" and its definition "ts:<send time, us since the epoch>"; every
- * subscriber that receives the change records receive time - send time.
+ * Opens N WebSocket subscribers to one channel of the pusher (raw epoll, the minimal RFC 6455
+ * client of bench/common/wsclient.c, over P processes; answers server pings), then creates
+ * records with POST /v1/<model> at a steady rate over W keep-alive HTTP/1.1 connections. Each
+ * record's word is "pl-<run>-<i>" and its definition "ts:<send time, us since the epoch>";
+ * every subscriber that receives the change records receive time - send time.
  *
  * Usage: pipeload --api host:port --ws host:port [--n 1000] [--procs 2] [--rate 500]
  *          [--duration 20] [--writers 16] [--model Dictionary] [--channel Application]
@@ -15,7 +15,6 @@
  * requests still unanswered 10 s after the last one are given up), the drain (--drain).
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -30,18 +29,20 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#define HIST_US 100            /* bucket width: 0.1 ms */
+#include "clock.h"
+#include "latency.h"
+#include "wsclient.h"
+
+#define HIST_US 100            /* latency bucket width: 0.1 ms */
 #define HIST_BUCKETS 300000    /* up to 30 s; the last one is "more" */
 #define MAX_PROCS 16
 #define MAX_WRITERS 256
 
 typedef struct {
-    atomic_long connected, subscribed, failed, received, unmatched, pings;
-    atomic_long lat_max_us;
-    atomic_long hist[HIST_BUCKETS];
+    wsc_counts_t ws;
+    atomic_long unmatched, pings;
 } shared_t;
 
 typedef struct {           /* one per write, in shared memory */
@@ -52,95 +53,31 @@ typedef struct {           /* one per write, in shared memory */
     atomic_int receivers;
 } sample_t;
 
-typedef struct {
-    int fd, state; /* 0 connecting, 1 handshake sent, 2 open, 3 subscribed, 4 dead */
-    char *buf;
-    size_t len, cap;
-} conn_t;
-
 static struct {
     const char *api, *ws, *model, *channel, *samples;
     int n, procs, rate, duration, writers, drain, connect_timeout;
 } opt = {NULL, NULL, "Dictionary", "Application", NULL, 1000, 2, 500, 20, 16, 30, 60};
 
 static shared_t *sh;
+static lat_hist_t *lat; /* push latencies: its count is the changes received */
 static sample_t *samples;
 static long nwrites;
 static int run_id;
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int parse_addr(const char *hp, struct sockaddr_in *sa)
-{
-    char host[64], *colon;
-    snprintf(host, sizeof host, "%s", hp);
-    if (!(colon = strchr(host, ':')))
-        return -1;
-    *colon = '\0';
-    memset(sa, 0, sizeof *sa);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons((uint16_t)atoi(colon + 1));
-    return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
-}
-
-/* Sends one masked frame (zero mask) of opcode op; small frames on loopback. */
-static int ws_send(int fd, int op, const char *data, size_t n)
-{
-    unsigned char buf[1024];
-    size_t h = 0;
-    if (n > sizeof buf - 14)
-        return -1;
-    buf[h++] = (unsigned char)(0x80 | op);
-    if (n < 126)
-        buf[h++] = (unsigned char)(0x80 | n);
-    else {
-        buf[h++] = 0x80 | 126;
-        buf[h++] = (unsigned char)(n >> 8);
-        buf[h++] = (unsigned char)n;
-    }
-    memset(buf + h, 0, 4);
-    h += 4;
-    memcpy(buf + h, data, n);
-    return send(fd, buf, h + n, MSG_NOSIGNAL) == (ssize_t)(h + n) ? 0 : -1;
-}
-
 static void record(const char *p, size_t n)
 {
-    int64_t now = now_us(), sent, lat;
+    int64_t now = bench_now_us();
     const char *ts = memmem(p, n, "\"ts:", 4), *w;
     char key[32];
     int klen = snprintf(key, sizeof key, "\"pl-%d-", run_id);
-    long b, cur, idx;
+    long idx;
 
     if (!ts || !(w = memmem(p, n, key, (size_t)klen))) {
         atomic_fetch_add(&sh->unmatched, 1);
         return;
     }
-    sent = strtoll(ts + 4, NULL, 10);
     idx = strtol(w + klen, NULL, 10);
-    lat = now - sent;
-    if (lat < 0)
-        lat = 0;
-    b = lat / HIST_US;
-    if (b >= HIST_BUCKETS)
-        b = HIST_BUCKETS - 1;
-    atomic_fetch_add(&sh->hist[b], 1);
-    atomic_fetch_add(&sh->received, 1);
-    cur = atomic_load(&sh->lat_max_us);
-    while (lat > cur && !atomic_compare_exchange_weak(&sh->lat_max_us, &cur, lat))
-        ;
+    lat_hist_add(lat, now - strtoll(ts + 4, NULL, 10));
     if (idx >= 0 && idx < nwrites) {
         sample_t *s = &samples[idx];
         long long f = atomic_load(&s->first_recv_us), l = atomic_load(&s->last_recv_us);
@@ -152,146 +89,47 @@ static void record(const char *p, size_t n)
     }
 }
 
-/* Parses frames out of c->buf. Returns -1 on a close frame or protocol error. */
-static int on_data(conn_t *c)
+/* wsclient callback: the upgrade is done, subscribe to the channel. */
+static int sub_open(const wsc_client_t *cl, wsc_conn_t *c)
 {
-    size_t off = 0;
-    if (c->state == 1) {
-        char *end = memmem(c->buf, c->len, "\r\n\r\n", 4);
-        char msg[256];
-        if (!end)
-            return 0;
-        if (c->len < 12 || memcmp(c->buf, "HTTP/1.1 101", 12) != 0)
-            return -1;
-        off = (size_t)(end - c->buf) + 4;
-        c->state = 2;
-        atomic_fetch_add(&sh->connected, 1);
-        snprintf(msg, sizeof msg, "{\"type\":\"subscribe\",\"channel\":\"%s\"}", opt.channel);
-        if (ws_send(c->fd, 0x1, msg, strlen(msg)) != 0)
-            return -1;
+    char msg[256];
+    (void)cl;
+    snprintf(msg, sizeof msg, "{\"type\":\"subscribe\",\"channel\":\"%s\"}", opt.channel);
+    return wsc_send(c->fd, WSC_TEXT, msg, strlen(msg));
+}
+
+/* wsclient callback: a change is recorded, the subscription confirmed, a ping answered. */
+static int sub_frame(const wsc_client_t *cl, wsc_conn_t *c, int op, const char *p, size_t n)
+{
+    if (op == WSC_PING) { /* server ping: answer pong with its payload */
+        atomic_fetch_add(&sh->pings, 1);
+        return wsc_send(c->fd, WSC_PONG, p, n);
     }
-    while (c->len - off >= 2) {
-        unsigned char *b = (unsigned char *)c->buf + off;
-        int op = b[0] & 0x0f;
-        uint64_t ln = b[1] & 0x7f;
-        size_t h = 2;
-        if (ln == 126) {
-            if (c->len - off < 4)
-                break;
-            ln = (uint64_t)b[2] << 8 | b[3];
-            h = 4;
-        } else if (ln == 127) {
-            if (c->len - off < 10)
-                break;
-            ln = 0;
-            for (int i = 0; i < 8; i++)
-                ln = ln << 8 | b[2 + i];
-            h = 10;
-        }
-        if (c->len - off < h + ln)
-            break;
-        if (op == 0x8)
-            return -1;
-        if (op == 0x9) { /* server ping: answer pong with its payload */
-            atomic_fetch_add(&sh->pings, 1);
-            if (ws_send(c->fd, 0xA, (const char *)b + h, (size_t)ln) != 0)
-                return -1;
-        } else if (op == 0x1) {
-            const char *p = (const char *)b + h;
-            if (ln > 20 && memmem(p, ln < 40 ? ln : 40, "\"type\":\"change\"", 15))
-                record(p, (size_t)ln);
-            else if (c->state == 2 && memmem(p, ln, "\"subscribed\"", 12)) {
-                c->state = 3;
-                atomic_fetch_add(&sh->subscribed, 1);
-            }
-        }
-        off += h + ln;
-    }
-    memmove(c->buf, c->buf + off, c->len - off);
-    c->len -= off;
+    if (op != WSC_TEXT)
+        return 0;
+    if (n > 20 && memmem(p, n < 40 ? n : 40, "\"type\":\"change\"", 15))
+        record(p, n);
+    else if (c->state == WSC_OPEN && memmem(p, n, "\"subscribed\"", 12))
+        wsc_set_subscribed(cl, c);
     return 0;
 }
 
-static void subscriber(int first, int count, double until)
+/* One subscriber process: count connections to opt.ws, served until `until`. */
+static void subscriber(int count, double until)
 {
     int ep = epoll_create1(0);
-    conn_t *cs = calloc((size_t)count, sizeof *cs);
-    struct epoll_event evs[512];
+    wsc_conn_t *cs = calloc((size_t)count, sizeof *cs);
+    wsc_client_t cl = {.host = opt.ws, .path = "/ws", .rx_first = 32768, .rx_free = 16384,
+                       .counts = &sh->ws, .on_open = sub_open, .on_frame = sub_frame};
     struct sockaddr_in dst;
 
-    parse_addr(opt.ws, &dst);
-    for (int i = 0; i < count; i++) {
-        int one = 1;
-        conn_t *c = &cs[i];
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP, .data.ptr = c};
-        (void)first;
-        c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-        if (c->fd < 0) {
-            atomic_fetch_add(&sh->failed, 1);
-            c->state = 4;
-            continue;
-        }
-        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (connect(c->fd, (struct sockaddr *)&dst, sizeof dst) != 0 && errno != EINPROGRESS) {
-            atomic_fetch_add(&sh->failed, 1);
-            close(c->fd);
-            c->state = 4;
-            continue;
-        }
-        epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+    if (ep < 0 || !cs || wsc_parse_addr(opt.ws, &dst) != 0) {
+        atomic_fetch_add(&sh->ws.failed, count);
+        _exit(1);
     }
-    while (mono_s() < until && getppid() != 1) {
-        int n = epoll_wait(ep, evs, 512, 500);
-        for (int k = 0; k < n; k++) {
-            conn_t *c = evs[k].data.ptr;
-            if (c->state == 4)
-                continue;
-            if (evs[k].events & (EPOLLERR | EPOLLHUP))
-                goto dead;
-            if (c->state == 0 && (evs[k].events & EPOLLOUT)) {
-                char req[256];
-                struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
-                snprintf(req, sizeof req,
-                         "GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
-                         "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                         "Sec-WebSocket-Version: 13\r\n\r\n",
-                         opt.ws);
-                if (send(c->fd, req, strlen(req), MSG_NOSIGNAL) < 0)
-                    goto dead;
-                c->state = 1;
-                epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
-                continue;
-            }
-            if (evs[k].events & EPOLLIN) {
-                for (;;) {
-                    ssize_t r;
-                    if (c->cap - c->len < 16384) {
-                        c->cap = c->cap ? c->cap * 2 : 32768;
-                        c->buf = realloc(c->buf, c->cap);
-                    }
-                    r = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
-                    if (r == 0)
-                        goto dead;
-                    if (r < 0) {
-                        if (errno == EAGAIN)
-                            break;
-                        goto dead;
-                    }
-                    c->len += (size_t)r;
-                    if (on_data(c) != 0)
-                        goto dead;
-                }
-            }
-            continue;
-        dead:
-            if (c->state == 3)
-                atomic_fetch_sub(&sh->subscribed, 1);
-            atomic_fetch_add(&sh->failed, 1);
-            epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-            close(c->fd);
-            c->state = 4;
-        }
-    }
+    for (int i = 0; i < count; i++)
+        wsc_open(&cl, &cs[i], ep, &dst, NULL);
+    wsc_run(&cl, ep, until);
     _exit(0);
 }
 
@@ -326,7 +164,7 @@ static int writer_connect(writer_t *w, int ep, const struct sockaddr_in *sa)
 static int writer_send(writer_t *w, long i)
 {
     char body[256], req[768];
-    int64_t t = now_us();
+    int64_t t = bench_now_us();
     int bl = snprintf(body, sizeof body,
                       "{\"word\":\"pl-%d-%ld\",\"definition\":\"ts:%" PRId64
                       "\",\"pronunciation\":\"p\"}",
@@ -361,7 +199,7 @@ static int writer_read(writer_t *w)
         return w->len >= sizeof w->buf - 1 ? -1 : 0;
     if (w->idx >= 0) {
         sample_t *s = &samples[w->idx];
-        s->resp_us = now_us();
+        s->resp_us = bench_now_us();
         s->status = w->len > 12 ? atoi(w->buf + 9) : 0;
         idp = strstr(w->buf + hlen, "\"id\":");
         s->id = idp ? strtoll(idp + 5, NULL, 10) : -1;
@@ -386,17 +224,17 @@ static void write_paced(write_stats_t *st)
     long i = 0, inflight = 0, last_deferred = -1;
 
     memset(st, 0, sizeof *st);
-    parse_addr(opt.api, &sa);
+    wsc_parse_addr(opt.api, &sa);
     for (int k = 0; k < opt.writers; k++)
         if (writer_connect(&ws[k], ep, &sa) != 0) {
             fprintf(stderr, "pipeload: cannot connect to %s\n", opt.api);
             exit(1);
         }
-    t0 = mono_s();
+    t0 = bench_mono_s();
     hard = t0 + opt.duration + 10;
-    while ((i < nwrites || inflight > 0) && mono_s() < hard) {
+    while ((i < nwrites || inflight > 0) && bench_mono_s() < hard) {
         struct epoll_event evs[64];
-        double now = mono_s();
+        double now = bench_mono_s();
         int timeout_ms = 100, n, blocked = 0;
         while (i < nwrites && t0 + (double)i / opt.rate <= now) {
             writer_t *w = NULL;
@@ -427,7 +265,7 @@ static void write_paced(write_stats_t *st)
             i++;
         }
         if (i < nwrites && !blocked) {
-            double due = t0 + (double)i / opt.rate - mono_s();
+            double due = t0 + (double)i / opt.rate - bench_mono_s();
             timeout_ms = due <= 0 ? 0 : (int)(due * 1000); /* round down: never late by >1 ms */
         }
         n = epoll_wait(ep, evs, 64, timeout_ms);
@@ -448,7 +286,7 @@ static void write_paced(write_stats_t *st)
             }
         }
     }
-    st->elapsed_s = mono_s() - t0;
+    st->elapsed_s = bench_mono_s() - t0;
     for (long k = 0; k < i; k++) {
         if (samples[k].status >= 200 && samples[k].status < 300)
             st->ok++;
@@ -464,19 +302,6 @@ static void write_paced(write_stats_t *st)
 
 /* ------------------------------------------------------------------ results */
 
-static double pct(long total, double q)
-{
-    long want = (long)(q * (double)total + 0.5), seen = 0;
-    if (want < 1)
-        want = 1;
-    for (long b = 0; b < HIST_BUCKETS; b++) {
-        seen += atomic_load(&sh->hist[b]);
-        if (seen >= want)
-            return (b + 0.5) * HIST_US / 1000.0;
-    }
-    return HIST_BUCKETS * HIST_US / 1000.0;
-}
-
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -491,6 +316,7 @@ int main(int argc, char **argv)
     long want, got;
     int64_t *rest = NULL;
     long nrest = 0;
+    struct sockaddr_in addr;
 
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *k = argv[i], *v = argv[i + 1];
@@ -517,29 +343,34 @@ int main(int argc, char **argv)
                         " --duration >= 1, 1 <= --writers <= %d\n", MAX_PROCS, MAX_WRITERS);
         return 2;
     }
+    if (wsc_parse_addr(opt.api, &addr) != 0 || wsc_parse_addr(opt.ws, &addr) != 0) {
+        fprintf(stderr, "pipeload: --api and --ws take an IPv4 address:port\n");
+        return 2;
+    }
     run_id = (int)getpid();
     nwrites = (long)opt.rate * opt.duration;
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     samples = mmap(NULL, sizeof *samples * (size_t)nwrites, PROT_READ | PROT_WRITE,
                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (sh == MAP_FAILED || samples == MAP_FAILED) {
+    lat = lat_hist_new(HIST_US, HIST_BUCKETS);
+    if (sh == MAP_FAILED || samples == MAP_FAILED || !lat) {
         perror("pipeload: mmap");
         return 1;
     }
     /* Children live at most as long as the whole run may take. */
-    until = mono_s() + opt.connect_timeout + opt.duration + 10 + opt.drain + 5;
+    until = bench_mono_s() + opt.connect_timeout + opt.duration + 10 + opt.drain + 5;
     for (int p = 0; p < opt.procs; p++) {
         int first = opt.n * p / opt.procs, last = opt.n * (p + 1) / opt.procs;
         if ((kids[p] = fork()) == 0)
-            subscriber(first, last - first, until);
+            subscriber(last - first, until);
     }
-    end = mono_s() + opt.connect_timeout;
-    while (atomic_load(&sh->subscribed) < opt.n && mono_s() < end &&
-           atomic_load(&sh->failed) == 0)
+    end = bench_mono_s() + opt.connect_timeout;
+    while (atomic_load(&sh->ws.subscribed) < opt.n && bench_mono_s() < end &&
+           atomic_load(&sh->ws.failed) == 0)
         usleep(10000);
-    if (atomic_load(&sh->subscribed) < opt.n) {
+    if (atomic_load(&sh->ws.subscribed) < opt.n) {
         fprintf(stderr, "pipeload: only %ld of %d subscribers ready (%ld failed)\n",
-                atomic_load(&sh->subscribed), opt.n, atomic_load(&sh->failed));
+                atomic_load(&sh->ws.subscribed), opt.n, atomic_load(&sh->ws.failed));
         for (int p = 0; p < opt.procs; p++)
             kill(kids[p], SIGKILL);
         return 1;
@@ -548,11 +379,11 @@ int main(int argc, char **argv)
             nwrites, opt.rate);
     write_paced(&ws);
     want = ws.ok * (long)opt.n;
-    end = mono_s() + opt.drain;
-    while ((got = atomic_load(&sh->received)) < want && mono_s() < end)
+    end = bench_mono_s() + opt.drain;
+    while ((got = atomic_load(&lat->count)) < want && bench_mono_s() < end)
         usleep(10000);
     usleep(200000); /* late duplicates, if any, would show as received > expected */
-    got = atomic_load(&sh->received);
+    got = atomic_load(&lat->count);
     for (int p = 0; p < opt.procs; p++) {
         kill(kids[p], SIGTERM);
         waitpid(kids[p], NULL, 0);
@@ -591,8 +422,8 @@ int main(int argc, char **argv)
            ws.late_max_us / 1000.0,
            nrest ? rest[nrest / 2] / 1000.0 : 0, nrest ? rest[(nrest * 99) / 100] / 1000.0 : 0,
            nrest ? rest[nrest - 1] / 1000.0 : 0, want, got, atomic_load(&sh->unmatched),
-           atomic_load(&sh->failed), atomic_load(&sh->pings), pct(got, 0.50), pct(got, 0.90),
-           pct(got, 0.99), atomic_load(&sh->lat_max_us) / 1000.0);
+           atomic_load(&sh->ws.failed), atomic_load(&sh->pings), lat_hist_pct_ms(lat, 0.50),
+           lat_hist_pct_ms(lat, 0.90), lat_hist_pct_ms(lat, 0.99), lat_hist_max_ms(lat));
     free(rest);
     return got >= want && ws.failed == 0 ? 0 : 3;
 }

@@ -101,7 +101,8 @@ def main():
              ("to_changes", "send → change in Kafka (commit, relay, produce)"),
              ("authz", "change → delivery in Kafka (authz)"),
              ("pusher_first", "delivery → first subscriber (pusher)"),
-             ("spread", "first → last subscriber (fan-out of 1,000)"),
+             ("spread", "first → last subscriber (fan-out of %s)"
+              % f"{max((r[7] for r in rows), default=0):,}"),
              ("e2e", "send → last subscriber")]
     print("| stage | n | p50 ms | p99 ms | max ms |")
     print("|---|---|---|---|---|")

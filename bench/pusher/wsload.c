@@ -1,9 +1,9 @@
 /*
  * wsload.c - WebSocket fan-out load client for bench/pusher: opens N connections (raw epoll,
- * a minimal RFC 6455 client) over several processes and loopback source addresses, subscribes
- * each to one channel, then publishes changes carrying a send timestamp and measures delivery
- * latency and throughput. Targets: modelcast-pusher (publishes to Kafka with librdkafka) or
- * Centrifugo v6 (JSON protocol; publishes through its HTTP API).
+ * the minimal RFC 6455 client of bench/common/wsclient.c) over several processes and loopback
+ * source addresses, subscribes each to one channel, then publishes changes carrying a send
+ * timestamp and measures delivery latency and throughput. Targets: modelcast-pusher (publishes
+ * to Kafka with librdkafka) or Centrifugo v6 (JSON protocol; publishes through its HTTP API).
  *
  * Usage: wsload --mode pusher|centrifugo --targets host:port[,host:port...] --n N
  *          [--procs P] [--channel C] [--payload BYTES] [--latency-msgs K] [--burst-msgs B]
@@ -12,13 +12,9 @@
  * Prints one JSON object with the results.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -30,287 +26,125 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#define HIST_BUCKETS 20000 /* 1 ms buckets up to 20 s; the last one is "more" */
+#include "clock.h"
+#include "latency.h"
+#include "wsclient.h"
+
+#define HIST_US 1000       /* latency bucket width: 1 ms */
+#define HIST_BUCKETS 20000 /* up to 20 s; the last one is "more" */
 #define MAX_PROCS 16
 #define PER_SOURCE 25000   /* connections per loopback source address */
 
 typedef struct {
-    atomic_long connected, subscribed, failed, received, lat_count;
-    atomic_long lat_max_us;
-    atomic_long hist[HIST_BUCKETS];
+    wsc_counts_t ws;
+    atomic_long received;
 } shared_t;
-
-typedef struct {
-    int fd, state; /* 0 connecting, 1 handshake sent, 2 open, 3 subscribed, 4 dead */
-    char *buf;
-    size_t len, cap;
-} conn_t;
 
 static struct {
     const char *mode, *channel, *kafka, *topic, *token, *api_key;
     char targets[8][64];
+    struct sockaddr_in target_addr[8];
     int ntargets, n, procs, payload, latency_msgs, burst_msgs, timeout_s, pids[8], npids;
     int centrifugo;
 } opt = {"pusher", "BenchChannel", "127.0.0.1:19092", "modelcast.deliveries", "", "", {{0}},
-         0, 1000, 1, 200, 20, 100, 120, {0}, 0, 0};
+         {{0}}, 0, 1000, 1, 200, 20, 100, 120, {0}, 0, 0};
 
 static shared_t *sh;
-
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* Sends one masked text frame (blocking enough for small frames on loopback). */
-static int ws_send(int fd, const char *text)
-{
-    size_t n = strlen(text), h = 0;
-    unsigned char buf[4096];
-    if (n > sizeof buf - 14)
-        return -1;
-    buf[h++] = 0x81;
-    if (n < 126)
-        buf[h++] = (unsigned char)(0x80 | n);
-    else {
-        buf[h++] = 0x80 | 126;
-        buf[h++] = (unsigned char)(n >> 8);
-        buf[h++] = (unsigned char)n;
-    }
-    memset(buf + h, 0, 4); /* zero mask: payload unchanged */
-    h += 4;
-    memcpy(buf + h, text, n);
-    return send(fd, buf, h + n, MSG_NOSIGNAL) == (ssize_t)(h + n) ? 0 : -1;
-}
+static lat_hist_t *lat;
 
 static void record_latency(const char *p, size_t n)
 {
     const char *ts = memmem(p, n, "\"ts\":", 5);
-    int64_t sent, lat;
-    long b, cur;
-    if (!ts)
-        return;
-    sent = strtoll(ts + 5, NULL, 10);
-    lat = now_us() - sent;
-    if (lat < 0)
-        lat = 0;
-    b = lat / 1000;
-    if (b >= HIST_BUCKETS)
-        b = HIST_BUCKETS - 1;
-    atomic_fetch_add(&sh->hist[b], 1);
-    atomic_fetch_add(&sh->lat_count, 1);
-    cur = atomic_load(&sh->lat_max_us);
-    while (lat > cur && !atomic_compare_exchange_weak(&sh->lat_max_us, &cur, lat))
-        ;
+    if (ts)
+        lat_hist_add(lat, bench_now_us() - strtoll(ts + 5, NULL, 10));
 }
 
 /* Handles one complete server message. */
-static void on_message(conn_t *c, const char *p, size_t n)
+static void on_message(const wsc_client_t *cl, wsc_conn_t *c, const char *p, size_t n)
 {
     if (!opt.centrifugo) {
         if (n > 20 && memmem(p, n < 40 ? n : 40, "\"type\":\"change\"", 15)) {
             atomic_fetch_add(&sh->received, 1);
             record_latency(p, n);
-        } else if (c->state == 2 && memmem(p, n, "\"subscribed\"", 12)) {
-            c->state = 3;
-            atomic_fetch_add(&sh->subscribed, 1);
-        }
+        } else if (c->state == WSC_OPEN && memmem(p, n, "\"subscribed\"", 12))
+            wsc_set_subscribed(cl, c);
         return;
     }
     /* Centrifugo: several replies may share a frame, one JSON object per line. */
     if (n == 2 && p[0] == '{' && p[1] == '}') { /* server ping: answer pong */
-        ws_send(c->fd, "{}");
+        wsc_send(c->fd, WSC_TEXT, "{}", 2);
         return;
     }
     if (memmem(p, n, "\"push\"", 6) && memmem(p, n, "\"pub\"", 5)) {
         atomic_fetch_add(&sh->received, 1);
         record_latency(p, n);
-    } else if (c->state == 2 && memmem(p, n, "\"id\":2", 6) && memmem(p, n, "\"subscribe\"", 11)) {
-        c->state = 3;
-        atomic_fetch_add(&sh->subscribed, 1);
-    }
+    } else if (c->state == WSC_OPEN && memmem(p, n, "\"id\":2", 6) &&
+               memmem(p, n, "\"subscribe\"", 11))
+        wsc_set_subscribed(cl, c);
 }
 
-/* Parses frames out of c->buf. Returns -1 on a close frame or protocol error. */
-static int on_data(conn_t *c)
+/* wsclient callback: the upgrade is done, connect (Centrifugo) and subscribe. */
+static int on_open(const wsc_client_t *cl, wsc_conn_t *c)
 {
-    size_t off = 0;
-    if (c->state == 1) {
-        char *end = memmem(c->buf, c->len, "\r\n\r\n", 4);
-        char msg[512];
-        if (!end)
-            return 0;
-        if (c->len < 12 || memcmp(c->buf, "HTTP/1.1 101", 12) != 0)
-            return -1;
-        off = (size_t)(end - c->buf) + 4;
-        c->state = 2;
-        atomic_fetch_add(&sh->connected, 1);
-        if (opt.centrifugo)
-            snprintf(msg, sizeof msg,
-                     "{\"id\":1,\"connect\":{\"token\":\"%s\"}}\n{\"id\":2,\"subscribe\":"
-                     "{\"channel\":\"%s\"}}",
-                     opt.token, opt.channel);
-        else
-            snprintf(msg, sizeof msg, "{\"type\":\"subscribe\",\"channel\":\"%s\"}", opt.channel);
-        if (ws_send(c->fd, msg) != 0)
-            return -1;
+    char msg[512];
+    (void)cl;
+    if (opt.centrifugo)
+        snprintf(msg, sizeof msg,
+                 "{\"id\":1,\"connect\":{\"token\":\"%s\"}}\n{\"id\":2,\"subscribe\":"
+                 "{\"channel\":\"%s\"}}",
+                 opt.token, opt.channel);
+    else
+        snprintf(msg, sizeof msg, "{\"type\":\"subscribe\",\"channel\":\"%s\"}", opt.channel);
+    return wsc_send(c->fd, WSC_TEXT, msg, strlen(msg));
+}
+
+/* wsclient callback: each line of a data frame is a message (Centrifugo batches replies with
+ * newlines); WebSocket pings are not answered. */
+static int on_frame(const wsc_client_t *cl, wsc_conn_t *c, int op, const char *p, size_t n)
+{
+    const char *e = p + n;
+    if (op != WSC_TEXT && op != WSC_BINARY)
+        return 0;
+    while (p < e) {
+        const char *nl = memchr(p, '\n', (size_t)(e - p));
+        const char *stop = nl ? nl : e;
+        on_message(cl, c, p, (size_t)(stop - p));
+        p = stop + 1;
     }
-    while (c->len - off >= 2) {
-        unsigned char *b = (unsigned char *)c->buf + off;
-        int op = b[0] & 0x0f;
-        uint64_t ln = b[1] & 0x7f;
-        size_t h = 2;
-        if (ln == 126) {
-            if (c->len - off < 4)
-                break;
-            ln = (uint64_t)b[2] << 8 | b[3];
-            h = 4;
-        } else if (ln == 127) {
-            if (c->len - off < 10)
-                break;
-            ln = 0;
-            for (int i = 0; i < 8; i++)
-                ln = ln << 8 | b[2 + i];
-            h = 10;
-        }
-        if (c->len - off < h + ln)
-            break;
-        if (op == 0x8)
-            return -1;
-        if (op == 0x1 || op == 0x2) {
-            /* Centrifugo batches replies with newlines. */
-            const char *p = (const char *)b + h, *e = p + ln;
-            while (p < e) {
-                const char *nl = memchr(p, '\n', (size_t)(e - p));
-                const char *stop = nl ? nl : e;
-                on_message(c, p, (size_t)(stop - p));
-                p = stop + 1;
-            }
-        }
-        off += h + ln;
-    }
-    memmove(c->buf, c->buf + off, c->len - off);
-    c->len -= off;
     return 0;
 }
 
-static void child(int idx, int first, int count)
+/* One load process: connections first .. first+count-1, spread over the targets and over
+ * loopback source addresses (PER_SOURCE each), served until the run's deadline. */
+static void child(int first, int count)
 {
     int ep = epoll_create1(0);
-    conn_t *cs = calloc((size_t)count, sizeof *cs);
+    wsc_conn_t *cs = calloc((size_t)count, sizeof *cs);
     struct epoll_event evs[512];
-    double deadline = mono_s() + opt.timeout_s + 60;
+    double deadline = bench_mono_s() + opt.timeout_s + 60;
+    wsc_client_t cl = {.host = "127.0.0.1",
+                       .path = opt.centrifugo ? "/connection/websocket" : "/ws",
+                       .rx_first = 65536 + 16384, .rx_free = 65536, .rx_give_back = 1,
+                       .counts = &sh->ws, .on_open = on_open, .on_frame = on_frame};
 
+    if (ep < 0 || !cs) {
+        atomic_fetch_add(&sh->ws.failed, count);
+        _exit(1);
+    }
     for (int i = 0; i < count; i++) {
-        int g = first + i, one = 1;
-        const char *t = opt.targets[g % opt.ntargets];
-        char host[64];
-        struct sockaddr_in src = {.sin_family = AF_INET}, dst = {.sin_family = AF_INET};
-        char *colon;
-        conn_t *c = &cs[i];
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP, .data.ptr = c};
-
-        snprintf(host, sizeof host, "%s", t);
-        colon = strchr(host, ':');
-        *colon = '\0';
-        inet_pton(AF_INET, host, &dst.sin_addr);
-        dst.sin_port = htons((uint16_t)atoi(colon + 1));
+        int g = first + i;
+        struct sockaddr_in src = {.sin_family = AF_INET};
         src.sin_addr.s_addr = htonl(0x7f000002 + (uint32_t)(g / PER_SOURCE));
-        c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-        if (c->fd < 0) {
-            atomic_fetch_add(&sh->failed, 1);
-            c->state = 4;
-            continue;
-        }
-        setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (bind(c->fd, (struct sockaddr *)&src, sizeof src) != 0 ||
-            (connect(c->fd, (struct sockaddr *)&dst, sizeof dst) != 0 && errno != EINPROGRESS)) {
-            atomic_fetch_add(&sh->failed, 1);
-            close(c->fd);
-            c->state = 4;
-            continue;
-        }
-        epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+        wsc_open(&cl, &cs[i], ep, &opt.target_addr[g % opt.ntargets], &src);
         /* Pace the connects a little so the servers' backlogs are not overrun. */
         if (i % 200 == 199) {
             int n = epoll_wait(ep, evs, 512, 0);
-            (void)n; /* events stay level-triggered: handled below */
+            (void)n; /* events stay level-triggered: handled by wsc_run */
         }
     }
-    (void)idx;
-    while (mono_s() < deadline) {
-        int n = epoll_wait(ep, evs, 512, 1000);
-        for (int k = 0; k < n; k++) {
-            conn_t *c = evs[k].data.ptr;
-            if (c->state == 4)
-                continue;
-            if (evs[k].events & (EPOLLERR | EPOLLHUP)) {
-                goto dead;
-            }
-            if (c->state == 0 && (evs[k].events & EPOLLOUT)) {
-                char req[512];
-                struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
-                snprintf(req, sizeof req,
-                         "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                         "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                         "Sec-WebSocket-Version: 13\r\n\r\n",
-                         opt.centrifugo ? "/connection/websocket" : "/ws");
-                if (send(c->fd, req, strlen(req), MSG_NOSIGNAL) < 0)
-                    goto dead;
-                c->state = 1;
-                epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
-                continue;
-            }
-            if (evs[k].events & EPOLLIN) {
-                for (;;) {
-                    ssize_t r;
-                    if (c->cap - c->len < 65536) {
-                        c->cap = c->cap ? c->cap * 2 : 65536 + 16384;
-                        c->buf = realloc(c->buf, c->cap);
-                    }
-                    r = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
-                    if (r == 0)
-                        goto dead;
-                    if (r < 0) {
-                        if (errno == EAGAIN)
-                            break;
-                        goto dead;
-                    }
-                    c->len += (size_t)r;
-                    if (on_data(c) != 0)
-                        goto dead;
-                }
-                /* Keep idle connections small: give back big buffers. */
-                if (c->len == 0 && c->cap > 65536 + 16384) {
-                    free(c->buf);
-                    c->buf = NULL;
-                    c->cap = 0;
-                }
-            }
-            continue;
-        dead:
-            if (c->state == 3)
-                atomic_fetch_sub(&sh->subscribed, 1);
-            atomic_fetch_add(&sh->failed, 1);
-            epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-            close(c->fd);
-            c->state = 4;
-        }
-        if (getppid() == 1)
-            break;
-    }
+    wsc_run(&cl, ep, deadline);
     _exit(0);
 }
 
@@ -325,7 +159,7 @@ static void make_payload(char *out, size_t outlen, int id)
     base = snprintf(out, outlen,
                     "{\"channel\":\"%s\",\"model\":\"Bench\",\"id\":%d,\"op\":\"update\","
                     "\"version\":1,\"attributes\":{\"ts\":%" PRId64 ",\"pad\":\"",
-                    opt.channel, id, now_us());
+                    opt.channel, id, bench_now_us());
     int padn = opt.payload - base - 48;
     if (padn < 0)
         padn = 0;
@@ -337,25 +171,21 @@ static void make_payload(char *out, size_t outlen, int id)
              "%s\"},\"changed\":[\"pad\"],\"event_id\":\"bench-%d\"}", pad, id);
 }
 
-static int http_post(const char *target, const char *path, const char *body)
+static int http_post(int target, const char *path, const char *body)
 {
-    char host[64], *colon, hdr[512], resp[1024];
-    struct sockaddr_in dst = {.sin_family = AF_INET};
-    int fd, ok;
-    snprintf(host, sizeof host, "%s", target);
-    colon = strchr(host, ':');
-    *colon = '\0';
-    inet_pton(AF_INET, host, &dst.sin_addr);
-    dst.sin_port = htons((uint16_t)atoi(colon + 1));
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (connect(fd, (struct sockaddr *)&dst, sizeof dst) != 0) {
+    char hdr[512], resp[1024];
+    int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (const struct sockaddr *)&opt.target_addr[target],
+                sizeof opt.target_addr[target]) != 0) {
         close(fd);
         return -1;
     }
     snprintf(hdr, sizeof hdr,
              "POST %s HTTP/1.1\r\nHost: %s\r\nX-API-Key: %s\r\nContent-Type: application/json\r\n"
              "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-             path, target, opt.api_key, strlen(body));
+             path, opt.targets[target], opt.api_key, strlen(body));
     send(fd, hdr, strlen(hdr), MSG_NOSIGNAL);
     send(fd, body, strlen(body), MSG_NOSIGNAL);
     ssize_t r = recv(fd, resp, sizeof resp - 1, MSG_WAITALL);
@@ -383,7 +213,7 @@ static int publish(int id)
      * instance reads every delivery from Kafka. */
     snprintf(body, sizeof body, "{\"channel\":\"%s\",\"data\":%s}", opt.channel, buf);
     for (int i = 0; i < opt.ntargets; i++)
-        if (http_post(opt.targets[i], "/api/publish", body) != 0)
+        if (http_post(i, "/api/publish", body) != 0)
             return -1;
     return 0;
 }
@@ -440,24 +270,11 @@ static double sum_cpu(void)
     return s;
 }
 
-static double pct(long total, double q)
-{
-    long want = (long)(q * (double)total + 0.5), seen = 0;
-    if (want < 1)
-        want = 1;
-    for (int b = 0; b < HIST_BUCKETS; b++) {
-        seen += atomic_load(&sh->hist[b]);
-        if (seen >= want)
-            return b + 0.5;
-    }
-    return HIST_BUCKETS;
-}
-
 static int wait_received(long want, double limit_s)
 {
-    double end = mono_s() + limit_s;
+    double end = bench_mono_s() + limit_s;
     while (atomic_load(&sh->received) < want) {
-        if (mono_s() > end)
+        if (bench_mono_s() > end)
             return -1;
         usleep(2000);
     }
@@ -511,6 +328,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "need --targets, --n >= 1, 1 <= --procs <= %d\n", MAX_PROCS);
         return 2;
     }
+    for (int i = 0; i < opt.ntargets; i++)
+        if (wsc_parse_addr(opt.targets[i], &opt.target_addr[i]) != 0) {
+            fprintf(stderr, "--targets: not an IPv4 address:port: %s\n", opt.targets[i]);
+            return 2;
+        }
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
@@ -521,6 +343,11 @@ int main(int argc, char **argv)
         return 2;
     }
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    lat = lat_hist_new(HIST_US, HIST_BUCKETS);
+    if (sh == MAP_FAILED || !lat) {
+        perror("mmap");
+        return 1;
+    }
     if (!opt.centrifugo) {
         char err[256];
         rd_kafka_conf_t *c = rd_kafka_conf_new();
@@ -537,15 +364,15 @@ int main(int argc, char **argv)
         int per = opt.n / opt.procs, first = p * per;
         int count = p == opt.procs - 1 ? opt.n - first : per;
         if ((kids[p] = fork()) == 0)
-            child(p, first, count);
+            child(first, count);
     }
     /* Phase 1: everyone connected and subscribed (bounded). */
-    t0 = mono_s();
-    while ((subs = atomic_load(&sh->subscribed)) + atomic_load(&sh->failed) < opt.n &&
-           mono_s() - t0 < opt.timeout_s)
+    t0 = bench_mono_s();
+    while ((subs = atomic_load(&sh->ws.subscribed)) + atomic_load(&sh->ws.failed) < opt.n &&
+           bench_mono_s() - t0 < opt.timeout_s)
         usleep(20000);
-    t1 = mono_s();
-    nsub = (int)atomic_load(&sh->subscribed);
+    t1 = bench_mono_s();
+    nsub = (int)atomic_load(&sh->ws.subscribed);
     /* Let the servers settle (handshake buffers freed), then measure idle memory. */
     usleep(1000000);
     rss1 = sum_rss();
@@ -571,22 +398,22 @@ int main(int argc, char **argv)
             break;
         usleep(100000);
     }
-    lat_p50 = pct(atomic_load(&sh->lat_count), 0.50);
-    lat_p99 = pct(atomic_load(&sh->lat_count), 0.99);
-    lat_max = atomic_load(&sh->lat_max_us) / 1000.0;
+    lat_p50 = lat_hist_pct_ms(lat, 0.50);
+    lat_p99 = lat_hist_pct_ms(lat, 0.99);
+    lat_max = lat_hist_max_ms(lat);
     long lat_recv = atomic_load(&sh->received);
 
     /* Phase 3: a burst, as fast as it can be published; delivered messages per second. */
     long before = atomic_load(&sh->received);
     cpu0 = sum_cpu();
-    double b0 = mono_s(), b1;
+    double b0 = bench_mono_s(), b1;
     for (int m = 0; m < opt.burst_msgs && nsub > 0; m++)
         if (publish(100000 + m) != 0)
             break;
     if (rk)
         rd_kafka_flush(rk, 10000);
     int burst_ok = wait_received(before + (long)nsub * opt.burst_msgs, opt.timeout_s) == 0;
-    b1 = mono_s();
+    b1 = bench_mono_s();
     cpu1 = sum_cpu();
     long burst_recv = atomic_load(&sh->received) - before;
     rate = burst_recv / (b1 - b0);
@@ -598,7 +425,7 @@ int main(int argc, char **argv)
            "\"lat_p99_ms\":%.1f,\"lat_max_ms\":%.1f,"
            "\"burst_msgs\":%d,\"burst_received\":%ld,\"burst_complete\":%s,\"burst_s\":%.2f,"
            "\"delivered_per_s\":%.0f,\"server_cpu_s_burst\":%.2f}\n",
-           opt.mode, opt.n, opt.procs, nsub, atomic_load(&sh->failed), t1 - t0, opt.payload,
+           opt.mode, opt.n, opt.procs, nsub, atomic_load(&sh->ws.failed), t1 - t0, opt.payload,
            rss0, rss1, nsub ? (rss1 - rss0) * 1024.0 / nsub : 0, opt.latency_msgs, lat_recv,
            lat_p50, lat_p99, lat_max, opt.burst_msgs, burst_recv, burst_ok ? "true" : "false",
            b1 - b0, rate, cpu1 - cpu0);
