@@ -13,21 +13,8 @@
 #define LQ_CURSOR_MAX 2048
 #define LQ_VALUE_MAX 1024
 
-/* err already holds the message. */
-#define KEEP(c)                                 \
-    do {                                        \
-        *code = (c);                            \
-        rc = MC_ERR_INVAL;                      \
-        goto out;                               \
-    } while (0)
-
-#define BAD(c, ...)                             \
-    do {                                        \
-        *code = (c);                            \
-        snprintf(err, errlen, __VA_ARGS__);     \
-        rc = MC_ERR_INVAL;                      \
-        goto out;                               \
-    } while (0)
+/* Fills err and answers MC_ERR_INVAL. */
+#define LQ_BAD(...) (snprintf(err, errlen, __VA_ARGS__), MC_ERR_INVAL)
 
 /* Converts one query-string value to the JSON type of attr; NULL if it does not parse. */
 static json_t *lq__value(const mc_attr_t *a, const char *text)
@@ -217,46 +204,30 @@ static json_t *lq__decode_cursor(const list_query_t *q, const char *cursor)
 #define LQ_MAX_NEEDED 64
 #define LQ_MAX_SCOPES 16
 
+/* What list_query_build() gathers from the query string before it writes the SQL. */
+typedef struct {
+    const mc_model_t *m;
+    json_t *cond;                               /* the filters as one condition */
+    const mc_scope_t *scopes[LQ_MAX_SCOPES];
+    size_t nscopes;
+    const char *needed[LQ_MAX_NEEDED];          /* the columns filtered, ordered or scoped by */
+    size_t nneeded;
+    json_t *cursor_vals;                        /* order keys to continue after, or NULL */
+} lq_parts_t;
+
+/* The query parameters that are not filters. */
+enum { A_ORDER, A_SCOPE, A_CURSOR, A_LIMIT, A__COUNT };
+static const char *const lq_named[A__COUNT] = {"order", "scope", "cursor", "limit"};
+
 /* Adds name to the columns a query needs (once). -1 when there are too many. */
-static int lq__need(const char **needed, size_t *n, const char *name)
+static int lq__need(lq_parts_t *p, const char *name)
 {
-    for (size_t i = 0; i < *n; i++)
-        if (strcmp(needed[i], name) == 0)
+    for (size_t i = 0; i < p->nneeded; i++)
+        if (strcmp(p->needed[i], name) == 0)
             return 0;
-    if (*n == LQ_MAX_NEEDED)
+    if (p->nneeded == LQ_MAX_NEEDED)
         return -1;
-    needed[(*n)++] = name;
-    return 0;
-}
-
-static int lq__visible(const json_t *cols, const char *name);
-
-/*
- * Adds the columns a (checked) condition reads to needed; -1 when one is not visible to the
- * caller (the scope is then as unknown to it as a missing one) or there are too many.
- */
-static int lq__cond_columns(const mc_model_t *m, const json_t *cond, const json_t *visible,
-                            const char **needed, size_t *n)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)cond, k, v) {
-        if (strcmp(k, "and") == 0 || strcmp(k, "or") == 0) {
-            size_t i;
-            json_t *c;
-            json_array_foreach(v, i, c) {
-                if (lq__cond_columns(m, c, visible, needed, n) != 0)
-                    return -1;
-            }
-        } else if (strcmp(k, "not") == 0) {
-            if (lq__cond_columns(m, v, visible, needed, n) != 0)
-                return -1;
-        } else {
-            const mc_attr_t *a = mc_model_column(m, k);
-            if (!a || !lq__visible(visible, a->name) || lq__need(needed, n, a->name) != 0)
-                return -1;
-        }
-    }
+    p->needed[p->nneeded++] = name;
     return 0;
 }
 
@@ -272,61 +243,66 @@ static int lq__visible(const json_t *cols, const char *name)
     return 0;
 }
 
-int list_query_build(const mc_model_t *m, const struct _u_map *args, long limit_max, int count,
-                     const mc_policy_t *policy, const json_t *claims, list_query_t *q,
-                     const char **code, char *err, size_t errlen)
+/*
+ * Adds the columns a (checked) condition reads to the needed ones; -1 when one is not
+ * visible to the caller (the scope is then as unknown to it as a missing one) or there are
+ * too many.
+ */
+static int lq__cond_columns(lq_parts_t *p, const json_t *cond, const json_t *visible)
 {
-    json_t *visible = NULL;
-    const char *needed[LQ_MAX_NEEDED];
-    size_t nneeded = 0;
-    const mc_scope_t *scopes[LQ_MAX_SCOPES];
-    size_t nscopes = 0;
-    json_t *cond = json_object(), *cursor_vals = NULL;
-    const char **keys = u_map_enum_keys(args);
-    const char *order_arg = NULL, *scope_arg = NULL, *cursor_arg = NULL, *limit_arg = NULL;
-    int rc = MC_OK;
-    char path[128];
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)cond, k, v) {
+        if (strcmp(k, "and") == 0 || strcmp(k, "or") == 0) {
+            size_t i;
+            json_t *c;
+            json_array_foreach(v, i, c) {
+                if (lq__cond_columns(p, c, visible) != 0)
+                    return -1;
+            }
+        } else if (strcmp(k, "not") == 0) {
+            if (lq__cond_columns(p, v, visible) != 0)
+                return -1;
+        } else {
+            const mc_attr_t *a = mc_model_column(p->m, k);
+            if (!a || !lq__visible(visible, a->name) || lq__need(p, a->name) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
 
-    memset(q, 0, sizeof *q);
-    mc_sql_init(&q->sql);
-    q->limit = LQ_DEFAULT_LIMIT;
-    *code = "bad_query";
+/* Sorts args into the filters (p->cond, checked) and the named parameters. */
+static int lq__args(lq_parts_t *p, const struct _u_map *args, const char *named[A__COUNT],
+                    char *err, size_t errlen)
+{
+    const char **keys = u_map_enum_keys(args);
     for (int i = 0; keys && keys[i]; i++) {
         const char *k = keys[i], *v = u_map_get(args, k);
-        if (!v)
-            v = "";
+        int a = 0;
         if (strcmp(k, "model") == 0)
             continue; /* the path segment, also in this map */
-        if (strcmp(k, "order") == 0)
-            order_arg = v;
-        else if (strcmp(k, "scope") == 0)
-            scope_arg = v;
-        else if (strcmp(k, "cursor") == 0)
-            cursor_arg = v;
-        else if (strcmp(k, "limit") == 0)
-            limit_arg = v;
-        else if (lq__filter(m, k, v, cond, err, errlen) != MC_OK)
-            KEEP("bad_query");
+        while (a < A__COUNT && strcmp(k, lq_named[a]) != 0)
+            a++;
+        if (a < A__COUNT)
+            named[a] = v ? v : "";
+        else if (lq__filter(p->m, k, v ? v : "", p->cond, err, errlen) != MC_OK)
+            return MC_ERR_INVAL;
     }
-    if (json_object_size(cond) > 0) {
-        snprintf(path, sizeof path, "filter");
-        if (mc_cond_check(m, cond, path, err, errlen) != MC_OK)
-            KEEP("bad_query");
-    }
-    if (limit_arg) {
-        char *end;
-        errno = 0;
-        long l = strtol(limit_arg, &end, 10);
-        if (errno || end == limit_arg || *end || l < 1)
-            BAD("bad_query", "limit must be a positive integer");
-        q->limit = l > limit_max ? limit_max : l;
-    }
+    if (json_object_size(p->cond) > 0 &&
+        mc_cond_check(p->m, p->cond, "filter", err, errlen) != MC_OK)
+        return MC_ERR_INVAL;
+    return MC_OK;
+}
 
-    /* Effective order: requested (or the model's default), then id as the tie-breaker. */
+/* The effective order: requested (or the model's default), then id as the tie-breaker. */
+static int lq__order(const mc_model_t *m, const char *order_arg, list_query_t *q, char *err,
+                     size_t errlen)
+{
     if (order_arg) {
         char why[256];
         if (mc_model_parse_order(m, order_arg, q->order, &q->norder, why, sizeof why) != MC_OK)
-            BAD("bad_query", "order: %s", why);
+            return LQ_BAD("order: %s", why);
     } else {
         memcpy(q->order, m->order, m->norder * sizeof *m->order);
         q->norder = m->norder;
@@ -343,94 +319,102 @@ int list_query_build(const mc_model_t *m, const struct _u_map *args, long limit_
         olen += (size_t)snprintf(q->order_spec + olen, sizeof q->order_spec - olen, "%s%s%s",
                                  i ? "," : "", q->order[i].desc ? "-" : "",
                                  q->order[i].attr->name);
-    if (scope_arg) {
-        char copy[512], *save = NULL;
-        if (strlen(scope_arg) >= sizeof copy || !*scope_arg)
-            BAD("bad_query", "scope: expected a comma-separated list of scope names");
-        memcpy(copy, scope_arg, strlen(scope_arg) + 1);
-        for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-            const mc_scope_t *sc = mc_model_scope(m, tok);
-            if (!sc)
-                BAD("bad_query", "scope: %s has no scope '%.64s'", m->name, tok);
-            if (nscopes == LQ_MAX_SCOPES)
-                BAD("bad_query", "scope: at most %d scopes", LQ_MAX_SCOPES);
-            scopes[nscopes++] = sc;
-        }
-    }
-    /* The caller filters, orders and scopes only by what it can see (else it could probe
-     * a withheld attribute), and the read predicate only counts rules sure to show it. */
-    if (policy) {
-        const char *k;
-        json_t *v;
-        visible = mc_policy_visible_attributes(policy, m->name, claims);
-        json_object_foreach(cond, k, v) {
-            if (!lq__visible(visible, k))
-                BAD("bad_query", "unknown query parameter '%.64s' (not an attribute of %s)", k,
-                    m->name);
-            if (lq__need(needed, &nneeded, mc_model_column(m, k)->name) != 0)
-                BAD("bad_query", "too many filters");
-        }
-        for (size_t i = 0; i < q->norder; i++) {
-            if (!lq__visible(visible, q->order[i].attr->name))
-                BAD("bad_query", "order: cannot order by '%s': not an attribute",
-                    q->order[i].attr->name);
-            if (lq__need(needed, &nneeded, q->order[i].attr->name) != 0)
-                BAD("bad_query", "too many filters");
-        }
-        for (size_t i = 0; i < nscopes; i++) {
-            if (lq__cond_columns(m, scopes[i]->condition, visible, needed, &nneeded) != 0)
-                BAD("bad_query", "scope: %s has no scope '%.64s'", m->name, scopes[i]->name);
-        }
-    }
-    if (cursor_arg && !count) {
-        if (!(cursor_vals = lq__decode_cursor(q, cursor_arg)))
-            BAD("bad_cursor", "cursor is not one this API returned for this order");
-    }
+    return MC_OK;
+}
 
-    /* SELECT ... FROM "table" WHERE filters AND scopes AND keyset ORDER BY ... LIMIT n+1 */
+/* Resolves the comma-separated scope names of scope_arg into p->scopes. */
+static int lq__scopes(lq_parts_t *p, const char *scope_arg, char *err, size_t errlen)
+{
+    char copy[512], *save = NULL;
+    if (strlen(scope_arg) >= sizeof copy || !*scope_arg)
+        return LQ_BAD("scope: expected a comma-separated list of scope names");
+    memcpy(copy, scope_arg, strlen(scope_arg) + 1);
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        const mc_scope_t *sc = mc_model_scope(p->m, tok);
+        if (!sc)
+            return LQ_BAD("scope: %s has no scope '%.64s'", p->m->name, tok);
+        if (p->nscopes == LQ_MAX_SCOPES)
+            return LQ_BAD("scope: at most %d scopes", LQ_MAX_SCOPES);
+        p->scopes[p->nscopes++] = sc;
+    }
+    return MC_OK;
+}
+
+/*
+ * The caller filters, orders and scopes only by what it can see (else it could probe a
+ * withheld attribute); collects those columns into p->needed for the read predicate, which
+ * then only counts rules sure to show them.
+ */
+static int lq__check_visible(lq_parts_t *p, const list_query_t *q, const json_t *visible,
+                             char *err, size_t errlen)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(p->cond, k, v) {
+        if (!lq__visible(visible, k))
+            return LQ_BAD("unknown query parameter '%.64s' (not an attribute of %s)", k,
+                          p->m->name);
+        if (lq__need(p, mc_model_column(p->m, k)->name) != 0)
+            return LQ_BAD("too many filters");
+    }
+    for (size_t i = 0; i < q->norder; i++) {
+        if (!lq__visible(visible, q->order[i].attr->name))
+            return LQ_BAD("order: cannot order by '%s': not an attribute",
+                          q->order[i].attr->name);
+        if (lq__need(p, q->order[i].attr->name) != 0)
+            return LQ_BAD("too many filters");
+    }
+    for (size_t i = 0; i < p->nscopes; i++) {
+        if (lq__cond_columns(p, p->scopes[i]->condition, visible) != 0)
+            return LQ_BAD("scope: %s has no scope '%.64s'", p->m->name, p->scopes[i]->name);
+    }
+    return MC_OK;
+}
+
+/* Appends " AND (keys after the cursor's)" in the order of q. */
+static void lq__keyset(mc_sql_t *sql, const list_query_t *q, const json_t *vals)
+{
+    mc_sql_add(sql, " AND (");
+    for (size_t i = 0; i < q->norder; i++) {
+        mc_sql_add(sql, i ? " OR (" : "(");
+        for (size_t j = 0; j < i; j++) {
+            lq__keyset_eq(sql, &q->order[j], json_array_get(vals, j));
+            mc_sql_add(sql, " AND ");
+        }
+        lq__keyset_after(sql, &q->order[i], json_array_get(vals, i));
+        mc_sql_add(sql, ")");
+    }
+    mc_sql_add(sql, ")");
+}
+
+/* SELECT ... FROM "table" WHERE filters AND scopes AND read AND keyset ORDER BY ... LIMIT n+1 */
+static void lq__sql(const lq_parts_t *p, int count, const mc_policy_t *policy,
+                    const json_t *claims, list_query_t *q)
+{
     mc_sql_t *sql = &q->sql;
     if (count) {
         mc_sql_add(sql, "SELECT count(*) FROM ");
+        mc_sql_ident(sql, p->m->table);
     } else {
-        mc_sql_add(sql, "SELECT row_to_json(r)::text FROM (SELECT ");
-        for (size_t i = 0; i < MC_MODEL_NSYSTEM; i++) {
-            mc_sql_add(sql, i ? ", " : "");
-            mc_sql_ident(sql, mc_model_system_columns[i]);
-        }
-        for (size_t i = 0; i < m->nattrs; i++) {
-            mc_sql_add(sql, ", ");
-            mc_sql_ident(sql, m->attrs[i].name);
-        }
-        mc_sql_add(sql, " FROM ");
+        list_query_select(p->m, p->m->table, sql);
     }
-    mc_sql_ident(sql, m->table);
     mc_sql_add(sql, " WHERE TRUE");
-    if (json_object_size(cond) > 0) {
+    if (json_object_size(p->cond) > 0) {
         mc_sql_add(sql, " AND ");
-        mc_cond_sql(m, cond, sql);
+        mc_cond_sql(p->m, p->cond, sql);
     }
-    for (size_t i = 0; i < nscopes; i++) {
+    for (size_t i = 0; i < p->nscopes; i++) {
         mc_sql_add(sql, " AND ");
-        mc_cond_sql(m, scopes[i]->condition, sql);
+        mc_cond_sql(p->m, p->scopes[i]->condition, sql);
     }
     if (policy) {
         mc_sql_add(sql, " AND ");
-        if (mc_policy_read_filter(policy, m->name, claims, needed, nneeded, sql) != MC_OK)
+        if (mc_policy_read_filter(policy, p->m->name, claims, p->needed, p->nneeded, sql) !=
+            MC_OK)
             mc_sql_add(sql, "FALSE");
     }
-    if (cursor_vals) {
-        mc_sql_add(sql, " AND (");
-        for (size_t i = 0; i < q->norder; i++) {
-            mc_sql_add(sql, i ? " OR (" : "(");
-            for (size_t j = 0; j < i; j++) {
-                lq__keyset_eq(sql, &q->order[j], json_array_get(cursor_vals, j));
-                mc_sql_add(sql, " AND ");
-            }
-            lq__keyset_after(sql, &q->order[i], json_array_get(cursor_vals, i));
-            mc_sql_add(sql, ")");
-        }
-        mc_sql_add(sql, ")");
-    }
+    if (p->cursor_vals)
+        lq__keyset(sql, q, p->cursor_vals);
     if (!count) {
         mc_sql_add(sql, " ORDER BY ");
         for (size_t i = 0; i < q->norder; i++) {
@@ -440,13 +424,69 @@ int list_query_build(const mc_model_t *m, const struct _u_map *args, long limit_
         }
         mc_sql_add(sql, " LIMIT %ld) r", q->limit + 1);
     }
-    if (sql->failed)
-        BAD("bad_query", "out of memory");
+}
+
+int list_query_build(const mc_model_t *m, const struct _u_map *args, long limit_max, int count,
+                     const mc_policy_t *policy, const json_t *claims, list_query_t *q,
+                     const char **code, char *err, size_t errlen)
+{
+    lq_parts_t p = {.m = m, .cond = json_object()};
+    const char *named[A__COUNT] = {NULL};
+    json_t *visible = NULL;
+    int rc;
+
+    memset(q, 0, sizeof *q);
+    mc_sql_init(&q->sql);
+    q->limit = LQ_DEFAULT_LIMIT;
+    *code = "bad_query";
+    if ((rc = lq__args(&p, args, named, err, errlen)) != MC_OK)
+        goto out;
+    if (named[A_LIMIT]) {
+        char *end;
+        errno = 0;
+        long l = strtol(named[A_LIMIT], &end, 10);
+        if (errno || end == named[A_LIMIT] || *end || l < 1) {
+            rc = LQ_BAD("limit must be a positive integer");
+            goto out;
+        }
+        q->limit = l > limit_max ? limit_max : l;
+    }
+    if ((rc = lq__order(m, named[A_ORDER], q, err, errlen)) != MC_OK ||
+        (named[A_SCOPE] && (rc = lq__scopes(&p, named[A_SCOPE], err, errlen)) != MC_OK))
+        goto out;
+    if (policy) {
+        visible = mc_policy_visible_attributes(policy, m->name, claims);
+        if ((rc = lq__check_visible(&p, q, visible, err, errlen)) != MC_OK)
+            goto out;
+    }
+    if (named[A_CURSOR] && !count && !(p.cursor_vals = lq__decode_cursor(q, named[A_CURSOR]))) {
+        *code = "bad_cursor";
+        rc = LQ_BAD("cursor is not one this API returned for this order");
+        goto out;
+    }
+    lq__sql(&p, count, policy, claims, q);
+    if (q->sql.failed)
+        rc = LQ_BAD("out of memory");
 out:
-    json_decref(cond);
-    json_decref(cursor_vals);
+    json_decref(p.cond);
+    json_decref(p.cursor_vals);
     json_decref(visible);
     return rc;
+}
+
+void list_query_select(const mc_model_t *m, const char *from, mc_sql_t *sql)
+{
+    mc_sql_add(sql, "SELECT row_to_json(r)::text FROM (SELECT ");
+    for (size_t i = 0; i < MC_MODEL_NSYSTEM; i++) {
+        mc_sql_add(sql, i ? ", " : "");
+        mc_sql_ident(sql, mc_model_system_columns[i]);
+    }
+    for (size_t i = 0; i < m->nattrs; i++) {
+        mc_sql_add(sql, ", ");
+        mc_sql_ident(sql, m->attrs[i].name);
+    }
+    mc_sql_add(sql, " FROM ");
+    mc_sql_ident(sql, from);
 }
 
 void list_query_cleanup(list_query_t *q)

@@ -36,6 +36,13 @@ int list_query_build(const mc_model_t *m, const struct _u_map *args, long limit_
 
 void list_query_cleanup(list_query_t *q);
 
+/*
+ * Appends "SELECT row_to_json(r)::text FROM (SELECT <columns> FROM <from>": the system
+ * columns, then m's attributes, of the rows of from (m's table, or a WITH name over it),
+ * one JSON text per record. The caller adds WHERE ... and closes with ") r".
+ */
+void list_query_select(const mc_model_t *m, const char *from, mc_sql_t *sql);
+
 /* The opaque cursor for the page after row (a record object). Heap string, or NULL. */
 char *list_query_cursor(const list_query_t *q, const json_t *row);
 

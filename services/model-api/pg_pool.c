@@ -1,8 +1,10 @@
 /* pg_pool.c - mutex + condition variable pool of libpq connections. */
 #include "pg_pool.h"
+#include "mc_log.h"
 #include "mc_pg.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +63,18 @@ static PGconn *pool__open(pg_pool_t *pool, char *err, size_t errlen)
     return conn;
 }
 
+/*
+ * Whether an idle connection can still be used. Nothing arrives on an idle connection of
+ * the pool (it listens to nothing) but the server's goodbye, an error and then the end of
+ * the stream (a restart, a terminated backend), so one with anything to read is done with.
+ * No round trip.
+ */
+static int pool__usable(PGconn *conn)
+{
+    struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
+    return PQstatus(conn) == CONNECTION_OK && pfd.fd >= 0 && poll(&pfd, 1, 0) == 0;
+}
+
 PGconn *pg_pool_acquire(pg_pool_t *pool, int wait_ms, char *err, size_t errlen)
 {
     struct timespec deadline;
@@ -85,8 +99,9 @@ PGconn *pg_pool_acquire(pg_pool_t *pool, int wait_ms, char *err, size_t errlen)
     if (pool->nidle > 0) {
         conn = pool->idle[--pool->nidle];
         pthread_mutex_unlock(&pool->lock);
-        if (PQstatus(conn) == CONNECTION_OK)
+        if (pool__usable(conn))
             return conn;
+        MC_DEBUG("database connection closed while idle; opening a new one");
         PQfinish(conn); /* broken: replace it below, keeping its slot */
     } else {
         pool->opened++;
@@ -100,6 +115,24 @@ PGconn *pg_pool_acquire(pg_pool_t *pool, int wait_ms, char *err, size_t errlen)
         pthread_mutex_unlock(&pool->lock);
     }
     return conn;
+}
+
+PGresult *pg_pool_exec(pg_pool_t *pool, PGconn **conn, const char *sql, int nparams,
+                       const char *const *values, int repeatable)
+{
+    char err[256];
+    int idle = PQtransactionStatus(*conn) == PQTRANS_IDLE;
+    PGresult *res = PQexecParams(*conn, sql, nparams, NULL, values, NULL, NULL, 0);
+    if (PQstatus(*conn) != CONNECTION_BAD || !idle || !repeatable)
+        return res;
+    PGconn *fresh = pool__open(pool, err, sizeof err);
+    if (!fresh)
+        return res; /* the server is away: the first failure tells */
+    MC_INFO("database connection lost; the statement runs again on a new one");
+    PQclear(res);
+    PQfinish(*conn);
+    *conn = fresh;
+    return PQexecParams(fresh, sql, nparams, NULL, values, NULL, NULL, 0);
 }
 
 void pg_pool_release(pg_pool_t *pool, PGconn *conn)

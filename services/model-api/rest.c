@@ -17,12 +17,8 @@
 
 #define REST_POOL_WAIT_MS 5000
 
+/* The routes with a handler of their own (rest_routes[] below). */
 enum { R_MODELS, R_LIST, R_COUNT, R_GET, R_CREATE, R_UPDATE, R_DESTROY, R_READYZ, R__COUNT };
-static const char *const route_labels[R__COUNT] = {
-    "GET /v1/models",         "GET /v1/{model}",           "GET /v1/{model}/count",
-    "GET /v1/{model}/{id}",   "POST /v1/{model}",          "PATCH /v1/{model}/{id}",
-    "DELETE /v1/{model}/{id}", "GET /readyz",
-};
 
 /* What each route's handler gets: the service and the route's metric label. */
 typedef struct {
@@ -53,6 +49,7 @@ typedef struct {
     json_t *claims;         /* NULL: anonymous */
     PGconn *conn;
     double t0;
+    int query_input;        /* a value PostgreSQL refuses came from the query string */
     char model_name[128];   /* path segments after /v1/ */
     char id_text[64];
 } call_t;
@@ -189,6 +186,8 @@ static void rest__pg_error(call_t *c, PGresult *res)
                       c->m->name);
     } else if (state && strcmp(state, "23505") == 0) {
         mc_http_error(c->resp, 409, "conflict", NULL, "%s", detail ? detail : "duplicate value");
+    } else if (state && strncmp(state, "22", 2) == 0 && c->query_input) {
+        mc_http_error(c->resp, 400, "bad_query", NULL, "%s", detail ? detail : "invalid value");
     } else if (state && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)) {
         /* data exceptions and integrity violations come from the input */
         mc_http_error(c->resp, 422, "invalid", NULL, "%s", detail ? detail : "invalid value");
@@ -201,32 +200,37 @@ static void rest__pg_error(call_t *c, PGresult *res)
     }
 }
 
-/* Runs sql on the call's connection; on failure answers and returns NULL. */
-static PGresult *rest__exec(call_t *c, const mc_sql_t *sql)
+/*
+ * Runs text on the call's connection; repeatable as pg_pool_exec() takes it (the statement
+ * only reads, or opens a transaction). On failure answers and returns NULL.
+ */
+static PGresult *rest__run(call_t *c, const char *text, int nparams, const char *const *values,
+                           int repeatable)
+{
+    PGresult *res = pg_pool_exec(c->rest->pool, &c->conn, text, nparams, values, repeatable);
+    ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+        return res;
+    rest__pg_error(c, res);
+    PQclear(res);
+    return NULL;
+}
+
+static PGresult *rest__exec(call_t *c, const mc_sql_t *sql, int repeatable)
 {
     if (sql->failed) {
         mc_http_error(c->resp, 503, "unavailable", NULL, "out of memory");
         return NULL;
     }
-    PGresult *res = PQexecParams(c->conn, sql->text, sql->nparams, NULL, mc_sql_values(sql),
-                                 NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(res);
-    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-        rest__pg_error(c, res);
-        PQclear(res);
-        return NULL;
-    }
-    return res;
+    return rest__run(c, sql->text, sql->nparams, mc_sql_values(sql), repeatable);
 }
 
-static int rest__simple(call_t *c, const char *sql)
+/* BEGIN (repeatable) or COMMIT (never): 0, or -1 with the answer set. */
+static int rest__simple(call_t *c, const char *text, int repeatable)
 {
-    PGresult *res = PQexec(c->conn, sql);
-    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    if (!ok)
-        rest__pg_error(c, res);
+    PGresult *res = rest__run(c, text, 0, NULL, repeatable);
     PQclear(res);
-    return ok ? 0 : -1;
+    return res ? 0 : -1;
 }
 
 /* Parses a positive decimal record id; 0 when it is not one. */
@@ -243,51 +247,95 @@ static long long rest__parse_id(const char *s)
     return v;
 }
 
-/* Appends "col, col, ..." (system columns, then attributes) to sql. */
-static void rest__columns(const mc_model_t *m, mc_sql_t *sql)
+/* Appends " WHERE id = $n". */
+static void rest__where_id(mc_sql_t *sql, long long id)
 {
-    for (size_t i = 0; i < MC_MODEL_NSYSTEM; i++) {
-        mc_sql_add(sql, i ? ", " : "");
-        mc_sql_ident(sql, mc_model_system_columns[i]);
-    }
-    for (size_t i = 0; i < m->nattrs; i++) {
-        mc_sql_add(sql, ", ");
-        mc_sql_ident(sql, m->attrs[i].name);
-    }
+    char idtext[32];
+    snprintf(idtext, sizeof idtext, "%lld", id);
+    mc_sql_add(sql, " WHERE id = ");
+    mc_sql_param(sql, idtext, "bigint");
 }
 
-/* Appends " AND <what the caller may read>" to sql. */
-static void rest__read_filter(call_t *c, mc_sql_t *sql)
+/* The id of a stored record. */
+static long long rest__id_of(const json_t *rec)
 {
-    mc_sql_add(sql, " AND ");
-    if (mc_policy_read_filter(c->rest->policy, c->m->name, c->claims, NULL, 0, sql) != MC_OK)
-        mc_sql_add(sql, "FALSE");
+    return (long long)json_integer_value(json_object_get(rec, "id"));
 }
 
-/* The record text (row_to_json) as the caller may see it; NULL when it may not. */
-static char *rest__visible(call_t *c, const char *record_text)
+/* The record id of the path, or 0 with the 404 answered. */
+static long long rest__path_id(call_t *c)
 {
-    json_t *rec = json_loads(record_text, 0, NULL);
-    json_t *vis = rec ? mc_policy_visible(c->rest->policy, c->m->name, c->claims, rec) : NULL;
-    char *out = vis ? json_dumps(vis, JSON_COMPACT) : NULL;
-    json_decref(vis);
-    json_decref(rec);
-    return out;
+    long long id = rest__parse_id(c->id_text);
+    if (!id)
+        mc_http_error(c->resp, 404, "not_found", NULL, "no %s with that id", c->m->name);
+    return id;
 }
 
-static void rest__send_text(struct _u_response *resp, unsigned status, const char *json)
+/*
+ * Reads the record id as far as the caller may read it; with lock in a new transaction,
+ * FOR UPDATE. Returns the stored record (caller owns), or NULL with the answer set (404
+ * when there is none the caller may read, 503...).
+ */
+static json_t *rest__fetch(call_t *c, long long id, int lock)
 {
-    u_map_put(resp->map_header, "Content-Type", "application/json");
-    ulfius_set_binary_body_response(resp, status, json, strlen(json));
+    mc_sql_t sql;
+    json_t *rec = NULL;
+
+    if (call_db(c) != 0 || (lock && rest__simple(c, "BEGIN", 1) != 0))
+        return NULL;
+    mc_sql_init(&sql);
+    list_query_select(c->m, c->m->table, &sql);
+    rest__where_id(&sql, id);
+    mc_sql_add(&sql, " AND ");
+    if (mc_policy_read_filter(c->rest->policy, c->m->name, c->claims, NULL, 0, &sql) != MC_OK)
+        mc_sql_add(&sql, "FALSE");
+    mc_sql_add(&sql, lock ? " FOR UPDATE) r" : ") r");
+    PGresult *res = rest__exec(c, &sql, 1);
+    mc_sql_cleanup(&sql);
+    if (!res)
+        return NULL;
+    if (PQntuples(res) == 1)
+        rec = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    PQclear(res);
+    if (!rec)
+        mc_http_error(c->resp, 404, "not_found", NULL, "no %s with id %lld", c->m->name, id);
+    return rec;
 }
 
-/* Answers 401 or 403 for a refused write. */
-static void rest__forbidden(call_t *c, const char *op, const char *reason)
+/*
+ * Whether the write rules allow op on a record of the call's model (before and after as
+ * mc_policy_can_write() takes them); if not, answers 401 or 403.
+ */
+static int rest__may_write(call_t *c, const char *op, const json_t *before, const json_t *after)
 {
+    const char *reason = NULL;
+    if (mc_policy_can_write(c->rest->policy, c->m->name, op, c->claims, before, after, &reason))
+        return 1;
     int unauth = reason && strcmp(reason, "unauthenticated") == 0;
     mc_http_error(c->resp, unauth ? 401 : 403, unauth ? "unauthenticated" : "forbidden",
                   json_pack("{s:s}", "reason", reason ? reason : "denied"),
                   "the policies do not allow this %s of a %s", op, c->m->name);
+    return 0;
+}
+
+/* An attribute as GET /v1/models describes it: type and constraints. */
+static json_t *rest__attr_spec(const mc_attr_t *a)
+{
+    json_t *spec = json_pack("{s:s, s:b}", "type", mc_attr_type_name(a->type), "required",
+                             a->required);
+    if (a->max_length)
+        json_object_set_new(spec, "max_length", json_integer(a->max_length));
+    if (a->references)
+        json_object_set_new(spec, "references", json_string(a->references));
+    if (a->unique)
+        json_object_set_new(spec, "unique", json_true());
+    if (a->has_min)
+        json_object_set_new(spec, "min", json_real(a->min));
+    if (a->has_max)
+        json_object_set_new(spec, "max", json_real(a->max));
+    if (a->enum_values)
+        json_object_set(spec, "enum", a->enum_values);
+    return spec;
 }
 
 static int rest_models(const struct _u_request *req, struct _u_response *resp, void *ud)
@@ -303,32 +351,13 @@ static int rest_models(const struct _u_request *req, struct _u_response *resp, v
                                                                         c.claims);
         if (!visible)
             continue;
-        json_t *attrs = json_object();
-        for (size_t j = 0; j < m->nattrs; j++) {
-            const mc_attr_t *a = &m->attrs[j];
-            size_t k;
-            json_t *v;
-            int shown = 0;
-            json_array_foreach(visible, k, v) shown |= strcmp(json_string_value(v), a->name) == 0;
-            if (!shown)
-                continue;
-            json_t *spec = json_pack("{s:s, s:b}", "type", mc_attr_type_name(a->type),
-                                     "required", a->required);
-            if (a->max_length)
-                json_object_set_new(spec, "max_length", json_integer(a->max_length));
-            if (a->references)
-                json_object_set_new(spec, "references", json_string(a->references));
-            if (a->unique)
-                json_object_set_new(spec, "unique", json_true());
-            if (a->has_min)
-                json_object_set_new(spec, "min", json_real(a->min));
-            if (a->has_max)
-                json_object_set_new(spec, "max", json_real(a->max));
-            if (a->enum_values)
-                json_object_set(spec, "enum", a->enum_values);
-            json_object_set_new(attrs, a->name, spec);
+        json_t *attrs = json_object(), *scopes = json_array(), *v;
+        size_t k;
+        json_array_foreach(visible, k, v) {
+            const mc_attr_t *a = mc_model_attr(m, json_string_value(v));
+            if (a) /* system columns are not listed */
+                json_object_set_new(attrs, a->name, rest__attr_spec(a));
         }
-        json_t *scopes = json_array();
         for (size_t j = 0; j < m->nscopes; j++)
             json_array_append_new(scopes, json_string(m->scopes[j].name));
         json_array_append_new(list, json_pack("{s:s, s:o, s:o}", "name", m->name, "attributes",
@@ -342,40 +371,49 @@ static int rest_models(const struct _u_request *req, struct _u_response *resp, v
 static int rest_get(const struct _u_request *req, struct _u_response *resp, void *ud)
 {
     call_t c;
-    mc_sql_t sql;
-    char idtext[32];
-    mc_sql_init(&sql);
-    if (call_begin(&c, ud, req, resp, READ_MODEL) != 0)
-        goto out;
-    long long id = rest__parse_id(c.id_text);
-    if (id <= 0) {
-        mc_http_error(resp, 404, "not_found", NULL, "no %s with that id", c.m->name);
-        goto out;
-    }
-    snprintf(idtext, sizeof idtext, "%lld", id);
-    mc_sql_add(&sql, "SELECT row_to_json(r)::text FROM (SELECT ");
-    rest__columns(c.m, &sql);
-    mc_sql_add(&sql, " FROM ");
-    mc_sql_ident(&sql, c.m->table);
-    mc_sql_add(&sql, " WHERE id = ");
-    mc_sql_param(&sql, idtext, "bigint");
-    rest__read_filter(&c, &sql);
-    mc_sql_add(&sql, ") r");
-    if (call_db(&c) != 0)
-        goto out;
-    PGresult *res = rest__exec(&c, &sql);
-    if (res) {
-        char *vis = PQntuples(res) == 1 ? rest__visible(&c, PQgetvalue(res, 0, 0)) : NULL;
+    json_t *rec = NULL;
+    long long id = 0;
+    if (call_begin(&c, ud, req, resp, READ_MODEL) == 0 && (id = rest__path_id(&c)) &&
+        (rec = rest__fetch(&c, id, 0))) {
+        json_t *vis = mc_policy_visible(c.rest->policy, c.m->name, c.claims, rec);
         if (vis)
-            rest__send_text(resp, 200, vis);
-        else /* absent, or not for this caller: the same answer */
+            mc_http_json(resp, 200, vis);
+        else /* not for this caller: the same answer as absent */
             mc_http_error(resp, 404, "not_found", NULL, "no %s with id %lld", c.m->name, id);
-        free(vis);
-        PQclear(res);
     }
-out:
-    mc_sql_cleanup(&sql);
+    json_decref(rec);
     return call_end(&c);
+}
+
+/* Answers a page of the list: the rows of res (limit + 1 at most) as the caller may see them. */
+static void rest__send_page(call_t *c, const list_query_t *q, const PGresult *res)
+{
+    int n = PQntuples(res), more = n > q->limit;
+    if (more)
+        n = (int)q->limit;
+    json_t *data = json_array();
+    char *cursor = NULL;
+    for (int i = 0; i < n; i++) {
+        json_t *rec = json_loads(PQgetvalue(res, i, 0), 0, NULL);
+        json_t *vis = rec ? mc_policy_visible(c->rest->policy, c->m->name, c->claims, rec)
+                          : NULL;
+        /* A row can match the read predicate yet show none of its attributes' worth (a
+         * narrower rule to the same channel): it is left out of the page. */
+        if (vis)
+            json_array_append_new(data, vis);
+        json_decref(rec);
+    }
+    /* The cursor carries the order keys of the page's last row, taken from what the
+     * caller was shown (filters and order only name visible attributes, and a row only
+     * matches through rules that show them), never from the stored row. */
+    if (more && json_array_size(data) > 0)
+        cursor = list_query_cursor(q, json_array_get(data, json_array_size(data) - 1));
+    json_t *page = json_pack("{s:o, s:s?}", "data", data, "next_cursor", cursor);
+    if (page)
+        mc_http_json(c->resp, 200, page);
+    else
+        mc_http_error(c->resp, 503, "unavailable", NULL, "out of memory");
+    free(cursor);
 }
 
 /* GET /v1/{Model} (count = 0) and GET /v1/{Model}/count (count = 1). */
@@ -395,48 +433,13 @@ static int rest__query(const route_t *route, const struct _u_request *req,
         mc_http_error(resp, 400, code, NULL, "%s", err);
         goto out;
     }
-    if (call_db(&c) != 0)
-        goto out;
-    PGresult *res = PQexecParams(c.conn, q.sql.text, q.sql.nparams, NULL, mc_sql_values(&q.sql),
-                                 NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-        if (state && strncmp(state, "22", 2) == 0) /* a filter value PostgreSQL refused */
-            mc_http_error(resp, 400, "bad_query", NULL, "%s",
-                          PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
-        else
-            rest__pg_error(&c, res);
-    } else if (count) {
+    c.query_input = 1;
+    PGresult *res = call_db(&c) == 0 ? rest__exec(&c, &q.sql, 1) : NULL;
+    if (res && count)
         mc_http_json(resp, 200, json_pack("{s:I}", "count",
                                           (json_int_t)atoll(PQgetvalue(res, 0, 0))));
-    } else {
-        int n = PQntuples(res), more = n > q.limit;
-        if (more)
-            n = (int)q.limit;
-        json_t *data = json_array();
-        char *cursor = NULL;
-        for (int i = 0; i < n; i++) {
-            json_t *rec = json_loads(PQgetvalue(res, i, 0), 0, NULL);
-            json_t *vis = rec ? mc_policy_visible(c.rest->policy, c.m->name, c.claims, rec)
-                              : NULL;
-            /* A row can match the read predicate yet show none of its attributes' worth (a
-             * narrower rule to the same channel): it is left out of the page. */
-            if (vis)
-                json_array_append_new(data, vis);
-            json_decref(rec);
-        }
-        /* The cursor carries the order keys of the page's last row, taken from what the
-         * caller was shown (filters and order only name visible attributes, and a row only
-         * matches through rules that show them), never from the stored row. */
-        if (more && json_array_size(data) > 0)
-            cursor = list_query_cursor(&q, json_array_get(data, json_array_size(data) - 1));
-        json_t *page = json_pack("{s:o, s:s?}", "data", data, "next_cursor", cursor);
-        if (page)
-            mc_http_json(resp, 200, page);
-        else
-            mc_http_error(resp, 503, "unavailable", NULL, "out of memory");
-        free(cursor);
-    }
+    else if (res)
+        rest__send_page(&c, &q, res);
     PQclear(res);
 out:
     list_query_cleanup(&q);
@@ -476,27 +479,72 @@ static void rest__bind(mc_sql_t *sql, const mc_attr_t *a, const json_t *v)
     free(text);
 }
 
-/* " RETURNING" clause as one row_to_json text: WITH r AS (<dml> RETURNING *) SELECT ... */
-static void rest__returning(const mc_model_t *m, mc_sql_t *sql)
+/* What rest__attr_list() appends for each attribute. */
+enum { AL_NAMES, AL_VALUES, AL_ASSIGN };
+
+/*
+ * Appends, comma-separated, for each attribute of m that body gives (in schema order: the
+ * names come from the schema, never from the request) its name, its bound value, or
+ * "name = value".
+ */
+static void rest__attr_list(mc_sql_t *sql, const mc_model_t *m, const json_t *body, int what)
 {
-    mc_sql_add(sql, " RETURNING *) SELECT row_to_json(s)::text FROM (SELECT ");
-    rest__columns(m, sql);
-    mc_sql_add(sql, " FROM r) s");
+    int n = 0;
+    for (size_t i = 0; i < m->nattrs; i++) {
+        const json_t *v = json_object_get(body, m->attrs[i].name);
+        if (!v)
+            continue;
+        mc_sql_add(sql, n++ ? ", " : "");
+        if (what != AL_VALUES)
+            mc_sql_ident(sql, m->attrs[i].name);
+        if (what == AL_ASSIGN)
+            mc_sql_add(sql, " = ");
+        if (what != AL_NAMES)
+            rest__bind(sql, &m->attrs[i], v);
+    }
 }
 
-/* Sends the written record as the caller may see it (at least its id and version). */
-static void rest__send_written(call_t *c, unsigned status, const char *record_text)
+/*
+ * The request body, valid as a record to create (partial = 0) or as the attributes of an
+ * update (partial = 1); NULL with the answer set (400, 413, 415, 422).
+ */
+static json_t *rest__body(call_t *c, int partial)
 {
-    char *vis = rest__visible(c, record_text);
-    if (vis) {
-        rest__send_text(c->resp, status, vis);
-        free(vis);
-        return;
+    json_t *errors = NULL;
+    json_t *body = mc_http_body_object(c->req, c->resp, (size_t)c->rest->cfg->max_body);
+    if (body && mc_model_validate(c->m, body, partial, &errors) != MC_OK) {
+        mc_http_error(c->resp, 422, "invalid", errors, "the %s is not valid", c->m->name);
+        json_decref(body);
+        return NULL;
     }
-    json_t *rec = json_loads(record_text, 0, NULL);
+    return body;
+}
+
+/* Ends "WITH w AS (<write>" with " RETURNING *) SELECT <the record as one JSON text>". */
+static void rest__returning(const mc_model_t *m, mc_sql_t *sql)
+{
+    mc_sql_add(sql, " RETURNING *) ");
+    list_query_select(m, "w", sql);
+    mc_sql_add(sql, ") r");
+}
+
+/*
+ * Answers a committed write with the record res returned (its one row_to_json text), as the
+ * caller may see it (at least its id and version); a created one with its Location.
+ */
+static void rest__send_written(call_t *c, unsigned status, const PGresult *res)
+{
+    json_t *rec = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    if (status == 201) {
+        char location[160];
+        snprintf(location, sizeof location, "/v1/%s/%lld", c->m->name, rest__id_of(rec));
+        u_map_put(c->resp->map_header, "Location", location);
+    }
+    json_t *vis = mc_policy_visible(c->rest->policy, c->m->name, c->claims, rec);
     mc_http_json(c->resp, status,
-                 json_pack("{s:O?, s:O?}", "id", json_object_get(rec, "id"), "version",
-                           json_object_get(rec, "version")));
+                 vis ? vis
+                     : json_pack("{s:O?, s:O?}", "id", json_object_get(rec, "id"), "version",
+                                 json_object_get(rec, "version")));
     json_decref(rec);
 }
 
@@ -504,66 +552,33 @@ static int rest_create(const struct _u_request *req, struct _u_response *resp, v
 {
     call_t c;
     mc_sql_t sql;
-    json_t *body = NULL, *errors = NULL;
-    const char *reason = NULL;
+    json_t *body = NULL;
     mc_sql_init(&sql);
-    if (call_begin(&c, ud, req, resp, WRITE_MODEL) != 0)
+    if (call_begin(&c, ud, req, resp, WRITE_MODEL) != 0 || !(body = rest__body(&c, 0)) ||
+        !rest__may_write(&c, "create", NULL, body))
         goto out;
-    if (!(body = mc_http_body_object(req, resp, (size_t)c.rest->cfg->max_body)))
-        goto out;
-    if (mc_model_validate(c.m, body, 0, &errors) != MC_OK) {
-        mc_http_error(resp, 422, "invalid", errors, "the %s is not valid", c.m->name);
-        errors = NULL;
-        goto out;
-    }
-    if (!mc_policy_can_write(c.rest->policy, c.m->name, "create", c.claims, NULL, body,
-                             &reason)) {
-        rest__forbidden(&c, "create", reason);
-        goto out;
-    }
-    mc_sql_add(&sql, "WITH r AS (INSERT INTO ");
+    mc_sql_add(&sql, "WITH w AS (INSERT INTO ");
     mc_sql_ident(&sql, c.m->table);
     if (json_object_size(body) == 0) {
         mc_sql_add(&sql, " DEFAULT VALUES");
     } else {
-        int n = 0;
-        /* Attribute names come from the schema (validated), never from the request. */
         mc_sql_add(&sql, " (");
-        for (size_t i = 0; i < c.m->nattrs; i++) {
-            if (!json_object_get(body, c.m->attrs[i].name))
-                continue;
-            mc_sql_add(&sql, n++ ? ", " : "");
-            mc_sql_ident(&sql, c.m->attrs[i].name);
-        }
+        rest__attr_list(&sql, c.m, body, AL_NAMES);
         mc_sql_add(&sql, ") VALUES (");
-        n = 0;
-        for (size_t i = 0; i < c.m->nattrs; i++) {
-            const json_t *v = json_object_get(body, c.m->attrs[i].name);
-            if (!v)
-                continue;
-            mc_sql_add(&sql, n++ ? ", " : "");
-            rest__bind(&sql, &c.m->attrs[i], v);
-        }
+        rest__attr_list(&sql, c.m, body, AL_VALUES);
         mc_sql_add(&sql, ")");
     }
     rest__returning(c.m, &sql);
     if (call_db(&c) != 0)
         goto out;
-    PGresult *res = rest__exec(&c, &sql);
+    PGresult *res = rest__exec(&c, &sql, 0);
     if (res) {
-        json_t *rec = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-        char location[160];
-        snprintf(location, sizeof location, "/v1/%s/%" JSON_INTEGER_FORMAT, c.m->name,
-                 json_integer_value(json_object_get(rec, "id")));
-        u_map_put(resp->map_header, "Location", location);
-        json_decref(rec);
-        rest__send_written(&c, 201, PQgetvalue(res, 0, 0));
+        rest__send_written(&c, 201, res);
         outbox_relay_kick(c.rest->relay);
         PQclear(res);
     }
 out:
     json_decref(body);
-    json_decref(errors);
     mc_sql_cleanup(&sql);
     return call_end(&c);
 }
@@ -600,43 +615,18 @@ static long long rest__if_match(const struct _u_request *req)
  */
 static json_t *rest__lock_record(call_t *c)
 {
-    mc_sql_t sql;
-    char idtext[32];
-    json_t *rec = NULL;
-    long long id = rest__parse_id(c->id_text);
+    json_t *rec;
+    long long id = rest__path_id(c);
     long long expected = rest__if_match(c->req);
 
-    if (id <= 0) {
-        mc_http_error(c->resp, 404, "not_found", NULL, "no %s with that id", c->m->name);
+    if (!id)
         return NULL;
-    }
     if (expected < 0) {
         mc_http_error(c->resp, 400, "bad_header", NULL, "If-Match must be a record version");
         return NULL;
     }
-    if (call_db(c) != 0 || rest__simple(c, "BEGIN") != 0)
+    if (!(rec = rest__fetch(c, id, 1)))
         return NULL;
-    snprintf(idtext, sizeof idtext, "%lld", id);
-    mc_sql_init(&sql);
-    mc_sql_add(&sql, "SELECT row_to_json(r)::text FROM (SELECT ");
-    rest__columns(c->m, &sql);
-    mc_sql_add(&sql, " FROM ");
-    mc_sql_ident(&sql, c->m->table);
-    mc_sql_add(&sql, " WHERE id = ");
-    mc_sql_param(&sql, idtext, "bigint");
-    rest__read_filter(c, &sql);
-    mc_sql_add(&sql, " FOR UPDATE) r");
-    PGresult *res = rest__exec(c, &sql);
-    mc_sql_cleanup(&sql);
-    if (!res)
-        return NULL;
-    if (PQntuples(res) == 1)
-        rec = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-    PQclear(res);
-    if (!rec) {
-        mc_http_error(c->resp, 404, "not_found", NULL, "no %s with id %lld", c->m->name, id);
-        return NULL;
-    }
     json_int_t current = json_integer_value(json_object_get(rec, "version"));
     if (expected > 0 && current != expected) {
         mc_http_error(c->resp, 412, "version_mismatch",
@@ -653,8 +643,8 @@ static int rest_update(const struct _u_request *req, struct _u_response *resp, v
 {
     call_t c;
     mc_sql_t sql;
-    json_t *body = NULL, *errors = NULL, *before = NULL, *after = NULL;
-    const char *reason = NULL, *key;
+    json_t *body = NULL, *before = NULL, *after = NULL;
+    const char *key;
     json_t *v;
     mc_sql_init(&sql);
     if (call_begin(&c, ud, req, resp, READ_MODEL) != 0)
@@ -663,13 +653,8 @@ static int rest_update(const struct _u_request *req, struct _u_response *resp, v
         mc_http_error(resp, 400, "bad_header", NULL, "If-Match must be a record version");
         goto out;
     }
-    if (!(body = mc_http_body_object(req, resp, (size_t)c.rest->cfg->max_body)))
+    if (!(body = rest__body(&c, 1)))
         goto out;
-    if (mc_model_validate(c.m, body, 1, &errors) != MC_OK) {
-        mc_http_error(resp, 422, "invalid", errors, "the %s is not valid", c.m->name);
-        errors = NULL;
-        goto out;
-    }
     if (json_object_size(body) == 0) {
         mc_http_error(resp, 422, "invalid", NULL, "no attributes to update");
         goto out;
@@ -678,39 +663,22 @@ static int rest_update(const struct _u_request *req, struct _u_response *resp, v
         goto out;
     after = json_deep_copy(before);
     json_object_foreach(body, key, v) json_object_set(after, key, v);
-    if (!mc_policy_can_write(c.rest->policy, c.m->name, "update", c.claims, before, after,
-                             &reason)) {
-        rest__forbidden(&c, "update", reason);
+    if (!rest__may_write(&c, "update", before, after))
         goto out;
-    }
-    mc_sql_add(&sql, "WITH r AS (UPDATE ");
+    mc_sql_add(&sql, "WITH w AS (UPDATE ");
     mc_sql_ident(&sql, c.m->table);
     mc_sql_add(&sql, " SET ");
-    int n = 0;
-    for (size_t i = 0; i < c.m->nattrs; i++) {
-        const json_t *val = json_object_get(body, c.m->attrs[i].name);
-        if (!val)
-            continue;
-        mc_sql_add(&sql, n++ ? ", " : "");
-        mc_sql_ident(&sql, c.m->attrs[i].name);
-        mc_sql_add(&sql, " = ");
-        rest__bind(&sql, &c.m->attrs[i], val);
-    }
-    char idtext[32];
-    snprintf(idtext, sizeof idtext, "%" JSON_INTEGER_FORMAT,
-             json_integer_value(json_object_get(before, "id")));
-    mc_sql_add(&sql, " WHERE id = ");
-    mc_sql_param(&sql, idtext, "bigint");
+    rest__attr_list(&sql, c.m, body, AL_ASSIGN);
+    rest__where_id(&sql, rest__id_of(before));
     rest__returning(c.m, &sql);
-    PGresult *res = rest__exec(&c, &sql);
-    if (res && rest__simple(&c, "COMMIT") == 0) {
-        rest__send_written(&c, 200, PQgetvalue(res, 0, 0));
+    PGresult *res = rest__exec(&c, &sql, 0);
+    if (res && rest__simple(&c, "COMMIT", 0) == 0) {
+        rest__send_written(&c, 200, res);
         outbox_relay_kick(c.rest->relay);
     }
     PQclear(res);
 out:
     json_decref(body);
-    json_decref(errors);
     json_decref(before);
     json_decref(after);
     mc_sql_cleanup(&sql);
@@ -722,26 +690,15 @@ static int rest_destroy(const struct _u_request *req, struct _u_response *resp, 
     call_t c;
     mc_sql_t sql;
     json_t *before = NULL;
-    const char *reason = NULL;
-    char idtext[32];
     mc_sql_init(&sql);
-    if (call_begin(&c, ud, req, resp, READ_MODEL) != 0)
+    if (call_begin(&c, ud, req, resp, READ_MODEL) != 0 || !(before = rest__lock_record(&c)) ||
+        !rest__may_write(&c, "destroy", before, NULL))
         goto out;
-    if (!(before = rest__lock_record(&c)))
-        goto out;
-    if (!mc_policy_can_write(c.rest->policy, c.m->name, "destroy", c.claims, before, NULL,
-                             &reason)) {
-        rest__forbidden(&c, "destroy", reason);
-        goto out;
-    }
-    snprintf(idtext, sizeof idtext, "%" JSON_INTEGER_FORMAT,
-             json_integer_value(json_object_get(before, "id")));
     mc_sql_add(&sql, "DELETE FROM ");
     mc_sql_ident(&sql, c.m->table);
-    mc_sql_add(&sql, " WHERE id = ");
-    mc_sql_param(&sql, idtext, "bigint");
-    PGresult *res = rest__exec(&c, &sql);
-    if (res && rest__simple(&c, "COMMIT") == 0) {
+    rest__where_id(&sql, rest__id_of(before));
+    PGresult *res = rest__exec(&c, &sql, 0);
+    if (res && rest__simple(&c, "COMMIT", 0) == 0) {
         ulfius_set_empty_body_response(resp, 204);
         outbox_relay_kick(c.rest->relay);
     }
@@ -754,8 +711,10 @@ out:
 
 static int rest_openapi(const struct _u_request *req, struct _u_response *resp, void *ud)
 {
+    const char *doc = ((rest_t *)ud)->openapi;
     (void)req;
-    rest__send_text(resp, 200, ((rest_t *)ud)->openapi);
+    u_map_put(resp->map_header, "Content-Type", "application/json");
+    ulfius_set_binary_body_response(resp, 200, doc, strlen(doc));
     return U_CALLBACK_COMPLETE;
 }
 
@@ -770,7 +729,7 @@ static int rest_readyz(const struct _u_request *req, struct _u_response *resp, v
 
     PGconn *conn = pg_pool_acquire(r->rest->pool, 1000, err, sizeof err);
     if (conn) {
-        PGresult *res = PQexec(conn, "SELECT 1");
+        PGresult *res = pg_pool_exec(r->rest->pool, &conn, "SELECT 1", 0, NULL, 1);
         pg_ok = PQresultStatus(res) == PGRES_TUPLES_OK;
         PQclear(res);
         pg_pool_release(r->rest->pool, conn);
@@ -784,6 +743,42 @@ static int rest_readyz(const struct _u_request *req, struct _u_response *resp, v
                            "outbox_depth", (json_int_t)depth, "outbox_lag_seconds", age));
     return call_end(&c);
 }
+
+/* What rest_register() adds for each route of the enum, and the route's metric label. */
+static const struct {
+    const char *method, *prefix, *pattern;
+    unsigned priority;
+    int (*handler)(const struct _u_request *, struct _u_response *, void *);
+    const char *label;
+} rest_routes[R__COUNT] = {
+    [R_MODELS] = {"GET", "/v1", "models", 0, rest_models, "GET /v1/models"},
+    [R_LIST] = {"GET", "/v1", ":model", 1, rest_list, "GET /v1/{model}"},
+    [R_COUNT] = {"GET", "/v1", ":model/count", 0, rest_count_route, "GET /v1/{model}/count"},
+    [R_GET] = {"GET", "/v1", ":model/:id", 1, rest_get, "GET /v1/{model}/{id}"},
+    [R_CREATE] = {"POST", "/v1", ":model", 1, rest_create, "POST /v1/{model}"},
+    [R_UPDATE] = {"PATCH", "/v1", ":model/:id", 1, rest_update, "PATCH /v1/{model}/{id}"},
+    [R_DESTROY] = {"DELETE", "/v1", ":model/:id", 1, rest_destroy, "DELETE /v1/{model}/{id}"},
+    [R_READYZ] = {"GET", "/readyz", NULL, 0, rest_readyz, "GET /readyz"},
+};
+
+/*
+ * Known paths with methods they do not take (405 with Allow), after the routes above: the
+ * other methods on /v1/models and /v1/{model}/count first, before the {model} and {id}
+ * routes take "models" and "count" for a model name or an id; then, at the lowest
+ * priority, any other method on a known path.
+ */
+static const struct {
+    const char *method, *pattern;
+    unsigned priority;
+    const char *allow;
+} rest_not_allowed[] = {
+    {"POST", "models", 0, "GET"},     {"POST", ":model/count", 0, "GET"},
+    {"PUT", "models", 0, "GET"},      {"PUT", ":model/count", 0, "GET"},
+    {"PATCH", "models", 0, "GET"},    {"PATCH", ":model/count", 0, "GET"},
+    {"DELETE", "models", 0, "GET"},   {"DELETE", ":model/count", 0, "GET"},
+    {"*", "models", 9, "GET"},        {"*", ":model/count", 8, "GET"},
+    {"*", ":model", 9, "GET, POST"},  {"*", ":model/:id", 9, "GET, PATCH, DELETE"},
+};
 
 rest_t *rest_new(const api_config_t *cfg, const mc_schema_t *schema, const mc_policy_t *policy,
                  const mc_jwt_verifier_t *verifier, pg_pool_t *pool, outbox_relay_t *relay,
@@ -804,7 +799,7 @@ rest_t *rest_new(const api_config_t *cfg, const mc_schema_t *schema, const mc_po
                                          mc_metrics_latency_bounds, mc_metrics_latency_nbounds);
     for (int i = 0; i < R__COUNT; i++) {
         rest->routes[i].rest = rest;
-        rest->routes[i].route = route_labels[i];
+        rest->routes[i].route = rest_routes[i].label;
     }
     json_t *doc = openapi_build(schema, cfg->list_limit_max, cfg->max_body);
     rest->openapi = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
@@ -818,42 +813,16 @@ rest_t *rest_new(const api_config_t *cfg, const mc_schema_t *schema, const mc_po
 
 int rest_register(rest_t *rest, struct _u_instance *inst)
 {
-    route_t *routes = rest->routes;
     int rc = 0;
-    rc |= ulfius_add_endpoint_by_val(inst, "GET", "/v1", "models", 0, rest_models,
-                                     &routes[R_MODELS]);
-    rc |= ulfius_add_endpoint_by_val(inst, "GET", "/v1", ":model", 1, rest_list,
-                                     &routes[R_LIST]);
-    rc |= ulfius_add_endpoint_by_val(inst, "GET", "/v1", ":model/count", 0, rest_count_route,
-                                     &routes[R_COUNT]);
-    rc |= ulfius_add_endpoint_by_val(inst, "GET", "/v1", ":model/:id", 1, rest_get,
-                                     &routes[R_GET]);
-    rc |= ulfius_add_endpoint_by_val(inst, "POST", "/v1", ":model", 1, rest_create,
-                                     &routes[R_CREATE]);
-    rc |= ulfius_add_endpoint_by_val(inst, "PATCH", "/v1", ":model/:id", 1, rest_update,
-                                     &routes[R_UPDATE]);
-    rc |= ulfius_add_endpoint_by_val(inst, "DELETE", "/v1", ":model/:id", 1, rest_destroy,
-                                     &routes[R_DESTROY]);
-    /* Other methods on /v1/models and /v1/{model}/count, before the {model} and {id}
-     * routes take "models" and "count" for a model name or an id. */
-    static const char *const other[] = {"POST", "PUT", "PATCH", "DELETE"};
-    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
-        rc |= ulfius_add_endpoint_by_val(inst, other[i], "/v1", "models", 0,
-                                         rest_method_not_allowed, "GET");
-        rc |= ulfius_add_endpoint_by_val(inst, other[i], "/v1", ":model/count", 0,
-                                         rest_method_not_allowed, "GET");
-    }
-    /* Lowest priority: any other method on a known path. */
-    rc |= ulfius_add_endpoint_by_val(inst, "*", "/v1", "models", 9, rest_method_not_allowed,
-                                     "GET");
-    rc |= ulfius_add_endpoint_by_val(inst, "*", "/v1", ":model/count", 8,
-                                     rest_method_not_allowed, "GET");
-    rc |= ulfius_add_endpoint_by_val(inst, "*", "/v1", ":model", 9, rest_method_not_allowed,
-                                     "GET, POST");
-    rc |= ulfius_add_endpoint_by_val(inst, "*", "/v1", ":model/:id", 9, rest_method_not_allowed,
-                                     "GET, PATCH, DELETE");
-    rc |= ulfius_add_endpoint_by_val(inst, "GET", "/readyz", NULL, 0, rest_readyz,
-                                     &routes[R_READYZ]);
+    for (int i = 0; i < R__COUNT; i++)
+        rc |= ulfius_add_endpoint_by_val(inst, rest_routes[i].method, rest_routes[i].prefix,
+                                         rest_routes[i].pattern, rest_routes[i].priority,
+                                         rest_routes[i].handler, &rest->routes[i]);
+    for (size_t i = 0; i < sizeof rest_not_allowed / sizeof rest_not_allowed[0]; i++)
+        rc |= ulfius_add_endpoint_by_val(inst, rest_not_allowed[i].method, "/v1",
+                                         rest_not_allowed[i].pattern,
+                                         rest_not_allowed[i].priority, rest_method_not_allowed,
+                                         (void *)rest_not_allowed[i].allow);
     rc |= ulfius_add_endpoint_by_val(inst, "GET", "/openapi.json", NULL, 0, rest_openapi, rest);
     rc |= ulfius_add_endpoint_by_val(inst, "GET", "/healthz", NULL, 0, mc_http_healthz, NULL);
     rc |= ulfius_add_endpoint_by_val(inst, "GET", "/metrics", NULL, 0, mc_http_metrics,

@@ -1,12 +1,13 @@
 """The change stream (topic modelcast.changes) of model-api against a private stack
 (PostgreSQL + Kafka + model-api, models of tests/system/models_rest.json): one valid event
 per committed change whoever wrote it, per-record order, and no change lost when Kafka goes
-away, when model-api is killed mid-write, or when the active relay of two instances dies.
+away, when model-api is killed mid-write, or when the active relay of two instances dies;
+and model-api's requests keep succeeding across a PostgreSQL restart.
 
 Ground truth comes from PostgreSQL: a record of version v has had exactly v change events
 (version 1 on insert, +1 per update, whoever the writer), so for rows that are never deleted
 the committed changes are {(id, 1..version)}. Consumers dedupe by ce_id (at least once).
-The module's stack is private: these tests stop Kafka and kill model-api.
+The module's stack is private: these tests stop Kafka, kill model-api and restart PostgreSQL.
 """
 
 import collections
@@ -15,6 +16,7 @@ import signal
 import subprocess
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -269,6 +271,49 @@ def test_kill9_during_write_load_loses_no_change(healthy, api):
     expected = committed_changes(stack, tag)
     assert len(expected) >= stats["ok"], f"committed changes {len(expected)} < successful requests {stats}"
     read_all_changes(stack, expected, f"after kill -9 under load ({stats})")
+
+
+# ------------------------------------------------------------------- PostgreSQL restart
+
+def model_api_backends(stack):
+    """The open connections of the modelcast role other than this psql (pool and relay)."""
+    return int(stack.psql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'modelcast' "
+                          "AND backend_type = 'client backend' AND pid <> pg_backend_pid()").strip())
+
+
+def test_postgres_restart_first_requests_succeed(healthy, api):
+    """PostgreSQL restarts under a running model-api: the pool's idle connections died with
+    it, and the first requests after it returns (concurrent writes, which are never
+    repeated, so each needs a live connection of its own) all succeed."""
+    stack = healthy
+    tag = new_tag()
+    parallel = 12
+
+    def create(i):
+        return requests.post(f"{stack.api_url}/v1/{W}", json={"name": f"pg{i}", "tag": tag},
+                             timeout=30)
+
+    with ThreadPoolExecutor(parallel) as pool:  # open several pool connections
+        warm = list(pool.map(create, range(parallel)))
+    check_eq([r.status_code for r in warm], [201] * parallel, "creates before the restart")
+    before = model_api_backends(stack)
+    assert before >= 2, f"model-api holds {before} connections before the restart (pool + relay)"
+
+    stack.down("postgres")
+    stack.up("postgres")
+
+    r = requests.get(stack.api_url + "/readyz", timeout=15)
+    check_eq(r.status_code, 200, f"first /readyz after the restart (body {r.text!r})")
+    with ThreadPoolExecutor(parallel) as pool:
+        after = list(pool.map(create, range(parallel, 2 * parallel)))
+    check_eq([(r.status_code, r.text[:120] if r.status_code != 201 else "") for r in after],
+             [(201, "")] * parallel,
+             f"concurrent creates after the restart ({before} connections were open before it)")
+    rec = after[0].json()
+    check_eq(api.get(f"/v1/{W}/{rec['id']}").json(), rec, "GET by id after the restart")
+    check_eq(api.count(W, {"tag": tag}), 2 * parallel, "count after the restart")
+    check_eq(api.patch(W, rec["id"], {"qty": 1})["version"], 2, "PATCH after the restart")
+    api.delete(W, rec["id"])
 
 
 # ----------------------------------------------------------------- two instances, one relay

@@ -207,6 +207,37 @@ def test_rest_get_by_id_and_list(stack):
         assert isinstance(item, dict) and isinstance(item.get("id"), int), f"list item: {item!r}"
 
 
+def test_dictionary_defined_scope_needs_definition_and_pronunciation(stack):
+    """config/models.json's Dictionary scope `defined` (the README tour): words with both a
+    definition and a pronunciation; /v1/models lists it."""
+    tag = uuid.uuid4().hex[:10]
+    kinds = {"full1": ("d", "p"), "full2": ("d", "p"), "no_pron": ("d", None),
+             "no_def": (None, "p"), "bare": (None, None)}
+    ids = {}
+    for kind, (definition, pronunciation) in kinds.items():
+        fields = {"word": f"def-{tag}-{kind}"}
+        if definition:
+            fields["definition"] = definition
+        if pronunciation:
+            fields["pronunciation"] = pronunciation
+        ids[kind] = post_record(stack, fields)["id"]
+    mine = {"word[gte]": f"def-{tag}-", "word[lt]": f"def-{tag}-~"}
+
+    def get(path, params):
+        r = requests.get(f"{stack.api_url}/v1/{MODEL}{path}", params=params, timeout=HTTP_TIMEOUT)
+        check_eq(r.status_code, 200, f"GET /v1/{MODEL}{path} {params!r} status (body {r.text!r})")
+        return r.json()
+
+    check_eq(get("/count", {**mine, "scope": "defined"})["count"], 2, "count?scope=defined")
+    listed = sorted(rec["id"] for rec in get("", {**mine, "scope": "defined"})["data"])
+    check_eq(listed, sorted([ids["full1"], ids["full2"]]), "list?scope=defined ids")
+    check_eq(get("/count", {**mine, "definition[null]": "false"})["count"], 3,
+             "count?definition[null]=false")
+    r = requests.get(f"{stack.api_url}/v1/models", timeout=HTTP_TIMEOUT)
+    scopes = {m["name"]: m["scopes"] for m in r.json()["models"]}
+    check_eq(scopes.get(MODEL), ["defined"], "scopes of Dictionary in /v1/models")
+
+
 def test_change_event_on_kafka_has_cloudevents_headers(stack):
     fields = new_word_fields()
     rec = post_record(stack, fields)

@@ -1,4 +1,5 @@
-/* test_list_query.c - query strings → SQL: filters, scopes, order, cursors, refusals. */
+/* test_list_query.c - query strings → SQL: filters, scopes, order, cursors, refusals; the
+ * record select list. */
 #include "list_query.h"
 #include "mc_error.h"
 #include "mc_test.h"
@@ -77,6 +78,19 @@ static void test_filters_and_order(void)
     mc_schema_free(s);
 }
 
+static void test_select_lists_system_columns_then_attributes(void)
+{
+    mc_schema_t *s = schema();
+    mc_sql_t sql;
+    mc_sql_init(&sql);
+    list_query_select(&s->models[0], "w", &sql);
+    MC_CHECK_STR(sql.text, "SELECT row_to_json(r)::text FROM (SELECT \"id\", \"version\", "
+                           "\"created_at\", \"updated_at\", \"name\", \"qty\", \"meta\" "
+                           "FROM \"w\"");
+    mc_sql_cleanup(&sql);
+    mc_schema_free(s);
+}
+
 static void expect_bad(const char *key, const char *value, const char *needle)
 {
     mc_schema_t *s = schema();
@@ -108,6 +122,7 @@ static void test_refusals(void)
 int main(void)
 {
     MC_TEST_RUN(test_filters_and_order);
+    MC_TEST_RUN(test_select_lists_system_columns_then_attributes);
     MC_TEST_RUN(test_refusals);
     MC_TEST_DONE();
 }
