@@ -122,8 +122,9 @@ int mc_model_validate(const mc_model_t *model, const json_t *body, int partial,
     json_object_foreach((json_t *)body, key, v) {
         const mc_attr_t *a = mc_model_attr(model, key);
         if (!a)
-            model__add_error(errs, key, mc_model_is_system(key) ? "is maintained by the server"
-                                                              : "is not an attribute of this model");
+            model__add_error(errs, key, mc_model_is_system(key)
+                                            ? "is maintained by the server"
+                                            : "is not an attribute of this model");
         else {
             char buf[128];
             const char *msg = mc_attr_check_value(a, v, buf, sizeof buf);
