@@ -2,6 +2,7 @@
 #include "mc_model.h"
 #include "mc_condition.h"
 #include "mc_error.h"
+#include "mc_json.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -60,6 +61,75 @@ void mc_schema_free(mc_schema_t *schema)
         return MC_ERR_CONFIG;                                                     \
     } while (0)
 
+/* One key of attribute aname's spec besides "type" (a->type is set). */
+static int model__parse_attr_option(const char *file, const char *mname, const char *aname,
+                                    const char *key, json_t *v, mc_attr_t *a, char *err,
+                                    size_t errlen)
+{
+    if (strcmp(key, "required") == 0) {
+        if (!json_is_boolean(v))
+            FAIL("%s: models.%s.attributes.%s.required: expected true or false", file, mname,
+                 aname);
+        a->required = json_is_true(v);
+    } else if (strcmp(key, "max_length") == 0) {
+        if (a->type != MC_ATTR_STRING && a->type != MC_ATTR_TEXT)
+            FAIL("%s: models.%s.attributes.%s.max_length: only for string and text", file,
+                 mname, aname);
+        if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+            json_integer_value(v) > 10485760)
+            FAIL("%s: models.%s.attributes.%s.max_length: expected an integer in "
+                 "[1, 10485760]", file, mname, aname);
+        a->max_length = (long)json_integer_value(v);
+    } else if (strcmp(key, "references") == 0) {
+        if (a->type != MC_ATTR_REFERENCE || !json_is_string(v))
+            FAIL("%s: models.%s.attributes.%s.references: a model name, only for type "
+                 "reference", file, mname, aname);
+        if (!(a->references = strdup(json_string_value(v))))
+            return MC_ERR_NOMEM;
+    } else if (strcmp(key, "unique") == 0) {
+        if (!json_is_boolean(v) || a->type == MC_ATTR_JSON)
+            FAIL("%s: models.%s.attributes.%s.unique: expected true or false (not for json)",
+                 file, mname, aname);
+        a->unique = json_is_true(v);
+    } else if (strcmp(key, "min") == 0 || strcmp(key, "max") == 0) {
+        if (a->type != MC_ATTR_INTEGER && a->type != MC_ATTR_BIGINT &&
+            a->type != MC_ATTR_FLOAT)
+            FAIL("%s: models.%s.attributes.%s.%s: only for integer, bigint and float", file,
+                 mname, aname, key);
+        if (!json_is_number(v))
+            FAIL("%s: models.%s.attributes.%s.%s: expected a number", file, mname, aname,
+                 key);
+        if (key[1] == 'i') {
+            a->has_min = 1;
+            a->min = json_number_value(v);
+        } else {
+            a->has_max = 1;
+            a->max = json_number_value(v);
+        }
+    } else if (strcmp(key, "enum") == 0) {
+        size_t i;
+        json_t *e;
+        if (a->type != MC_ATTR_STRING && a->type != MC_ATTR_TEXT &&
+            a->type != MC_ATTR_INTEGER && a->type != MC_ATTR_BIGINT)
+            FAIL("%s: models.%s.attributes.%s.enum: only for string, text, integer and "
+                 "bigint", file, mname, aname);
+        if (!json_is_array(v) || json_array_size(v) == 0)
+            FAIL("%s: models.%s.attributes.%s.enum: expected a non-empty array", file, mname,
+                 aname);
+        json_array_foreach(v, i, e) {
+            int is_str = a->type == MC_ATTR_STRING || a->type == MC_ATTR_TEXT;
+            if (is_str ? !json_is_string(e) : !json_is_integer(e))
+                FAIL("%s: models.%s.attributes.%s.enum[%zu]: expected a%s", file, mname,
+                     aname, i, is_str ? " string" : "n integer");
+        }
+        a->enum_values = json_incref(v);
+    } else {
+        FAIL("%s: models.%s.attributes.%s.%s: unknown key (known: type, required, "
+             "max_length, references, unique, min, max, enum)", file, mname, aname, key);
+    }
+    return MC_OK;
+}
+
 static int model__parse_attr(const char *file, const char *mname, const char *aname,
                              const json_t *spec, mc_attr_t *a, char *err, size_t errlen)
 {
@@ -92,73 +162,43 @@ static int model__parse_attr(const char *file, const char *mname, const char *an
     json_object_foreach((json_t *)spec, key, v) {
         if (strcmp(key, "type") == 0)
             continue;
-        if (strcmp(key, "required") == 0) {
-            if (!json_is_boolean(v))
-                FAIL("%s: models.%s.attributes.%s.required: expected true or false", file, mname,
-                     aname);
-            a->required = json_is_true(v);
-        } else if (strcmp(key, "max_length") == 0) {
-            if (a->type != MC_ATTR_STRING && a->type != MC_ATTR_TEXT)
-                FAIL("%s: models.%s.attributes.%s.max_length: only for string and text", file,
-                     mname, aname);
-            if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-                json_integer_value(v) > 10485760)
-                FAIL("%s: models.%s.attributes.%s.max_length: expected an integer in "
-                     "[1, 10485760]", file, mname, aname);
-            a->max_length = (long)json_integer_value(v);
-        } else if (strcmp(key, "references") == 0) {
-            if (a->type != MC_ATTR_REFERENCE || !json_is_string(v))
-                FAIL("%s: models.%s.attributes.%s.references: a model name, only for type "
-                     "reference", file, mname, aname);
-            if (!(a->references = strdup(json_string_value(v))))
-                return MC_ERR_NOMEM;
-        } else if (strcmp(key, "unique") == 0) {
-            if (!json_is_boolean(v) || a->type == MC_ATTR_JSON)
-                FAIL("%s: models.%s.attributes.%s.unique: expected true or false (not for json)",
-                     file, mname, aname);
-            a->unique = json_is_true(v);
-        } else if (strcmp(key, "min") == 0 || strcmp(key, "max") == 0) {
-            if (a->type != MC_ATTR_INTEGER && a->type != MC_ATTR_BIGINT &&
-                a->type != MC_ATTR_FLOAT)
-                FAIL("%s: models.%s.attributes.%s.%s: only for integer, bigint and float", file,
-                     mname, aname, key);
-            if (!json_is_number(v))
-                FAIL("%s: models.%s.attributes.%s.%s: expected a number", file, mname, aname,
-                     key);
-            if (key[1] == 'i') {
-                a->has_min = 1;
-                a->min = json_number_value(v);
-            } else {
-                a->has_max = 1;
-                a->max = json_number_value(v);
-            }
-        } else if (strcmp(key, "enum") == 0) {
-            size_t i;
-            json_t *e;
-            if (a->type != MC_ATTR_STRING && a->type != MC_ATTR_TEXT &&
-                a->type != MC_ATTR_INTEGER && a->type != MC_ATTR_BIGINT)
-                FAIL("%s: models.%s.attributes.%s.enum: only for string, text, integer and "
-                     "bigint", file, mname, aname);
-            if (!json_is_array(v) || json_array_size(v) == 0)
-                FAIL("%s: models.%s.attributes.%s.enum: expected a non-empty array", file, mname,
-                     aname);
-            json_array_foreach(v, i, e) {
-                int is_str = a->type == MC_ATTR_STRING || a->type == MC_ATTR_TEXT;
-                if (is_str ? !json_is_string(e) : !json_is_integer(e))
-                    FAIL("%s: models.%s.attributes.%s.enum[%zu]: expected a%s", file, mname,
-                         aname, i, is_str ? " string" : "n integer");
-            }
-            a->enum_values = json_incref(v);
-        } else {
-            FAIL("%s: models.%s.attributes.%s.%s: unknown key (known: type, required, "
-                 "max_length, references, unique, min, max, enum)", file, mname, aname, key);
-        }
+        int rc = model__parse_attr_option(file, mname, aname, key, v, a, err, errlen);
+        if (rc != MC_OK)
+            return rc;
     }
     if (a->has_min && a->has_max && a->min > a->max)
         FAIL("%s: models.%s.attributes.%s: min is greater than max", file, mname, aname);
     if (a->type == MC_ATTR_REFERENCE && !a->references)
         FAIL("%s: models.%s.attributes.%s.references: missing (the referenced model)", file,
              mname, aname);
+    return MC_OK;
+}
+
+/* The named conditions of m (its attributes are parsed). */
+static int model__parse_scopes(const char *file, mc_model_t *m, const json_t *scopes, char *err,
+                               size_t errlen)
+{
+    const char *key;
+    json_t *v;
+    char path[256];
+    int rc;
+    if (!json_is_object(scopes))
+        FAIL("%s: models.%s.scopes: expected an object of named conditions", file, m->name);
+    m->scopes = calloc(json_object_size(scopes) + 1, sizeof *m->scopes);
+    if (!m->scopes)
+        return MC_ERR_NOMEM;
+    json_object_foreach((json_t *)scopes, key, v) {
+        if (!model__valid_name(key, 0))
+            FAIL("%s: models.%s.scopes.%s: scope names must match [a-z_][a-z0-9_]*", file,
+                 m->name, key);
+        snprintf(path, sizeof path, "%s: models.%s.scopes.%s", file, m->name, key);
+        if ((rc = mc_cond_check(m, v, path, err, errlen)) != MC_OK)
+            return rc;
+        m->scopes[m->nscopes].name = strdup(key);
+        m->scopes[m->nscopes].condition = json_incref(v);
+        if (!m->scopes[m->nscopes++].name)
+            return MC_ERR_NOMEM;
+    }
     return MC_OK;
 }
 
@@ -216,27 +256,9 @@ static int model__parse_model(const char *file, const char *mname, const json_t 
     }
 
     /* Scopes come after the attributes they refer to. */
-    const json_t *scopes = json_object_get(spec, "scopes");
-    if (scopes) {
-        char path[256];
-        if (!json_is_object(scopes))
-            FAIL("%s: models.%s.scopes: expected an object of named conditions", file, mname);
-        m->scopes = calloc(json_object_size(scopes) + 1, sizeof *m->scopes);
-        if (!m->scopes)
-            return MC_ERR_NOMEM;
-        json_object_foreach((json_t *)scopes, key, v) {
-            if (!model__valid_name(key, 0))
-                FAIL("%s: models.%s.scopes.%s: scope names must match [a-z_][a-z0-9_]*", file,
-                     mname, key);
-            snprintf(path, sizeof path, "%s: models.%s.scopes.%s", file, mname, key);
-            if ((rc = mc_cond_check(m, v, path, err, errlen)) != MC_OK)
-                return rc;
-            m->scopes[m->nscopes].name = strdup(key);
-            m->scopes[m->nscopes].condition = json_incref(v);
-            if (!m->scopes[m->nscopes++].name)
-                return MC_ERR_NOMEM;
-        }
-    }
+    if ((v = json_object_get(spec, "scopes")) &&
+        (rc = model__parse_scopes(file, m, v, err, errlen)) != MC_OK)
+        return rc;
     v = json_object_get(spec, "order");
     if (v) {
         char why[256];
@@ -309,15 +331,12 @@ fail:
 
 int mc_schema_load(const char *path, mc_schema_t **out, char *err, size_t errlen)
 {
-    json_error_t jerr;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root;
     *out = NULL;
-    if (!root) {
-        snprintf(err, errlen, "%s: line %d column %d: %s", path, jerr.line, jerr.column,
-                 jerr.text);
-        return jerr.line < 0 || jerr.position == 0 ? MC_ERR_IO : MC_ERR_JSON;
-    }
-    int rc = mc_schema_parse(root, path, out, err, errlen);
+    int rc = mc_json_load_file(path, &root, err, errlen);
+    if (rc != MC_OK)
+        return rc;
+    rc = mc_schema_parse(root, path, out, err, errlen);
     json_decref(root);
     return rc;
 }

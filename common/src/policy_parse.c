@@ -2,6 +2,7 @@
 #include "policy_internal.h"
 #include "mc_condition.h"
 #include "mc_error.h"
+#include "mc_json.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -682,15 +683,12 @@ done:
 int mc_policy_load(const char *path, const mc_schema_t *schema, mc_policy_t **out, char *err,
                    size_t errlen)
 {
-    json_error_t jerr;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root;
     *out = NULL;
-    if (!root) {
-        snprintf(err, errlen, "%s: line %d column %d: %s", path, jerr.line, jerr.column,
-                 jerr.text);
-        return jerr.line < 0 || jerr.position == 0 ? MC_ERR_IO : MC_ERR_JSON;
-    }
-    int rc = mc_policy_parse(root, path, schema, out, err, errlen);
+    int rc = mc_json_load_file(path, &root, err, errlen);
+    if (rc != MC_OK)
+        return rc;
+    rc = mc_policy_parse(root, path, schema, out, err, errlen);
     json_decref(root);
     return rc;
 }
