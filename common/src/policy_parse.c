@@ -1,6 +1,7 @@
 /* policy_parse.c - compile config/policies.json against the schema; lookups in the result. */
 #include "policy_internal.h"
 #include "mc_condition.h"
+#include "mc_contract.h"
 #include "mc_error.h"
 #include "mc_json.h"
 
@@ -9,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const policy__op_names[OP__COUNT] = {"create", "update", "destroy"};
+const char *const policy__op_names[OP__COUNT] = {MC_OP_CREATE, MC_OP_UPDATE, MC_OP_DESTROY};
 
 /* ---------------------------------------------------------------- lookups */
 

@@ -1,6 +1,7 @@
 /* policy_route.c - route a change of a record to the channels that receive it. */
 #include "policy_internal.h"
 #include "mc_condition.h"
+#include "mc_contract.h"
 #include "mc_error.h"
 
 #include <stdio.h>
@@ -89,9 +90,10 @@ static int policy__emit(json_t *out, const char *channel, const char *op, json_t
     if (!attrs)
         return MC_ERR_NOMEM;
     json_t *d = json_object();
-    if (!d || json_object_set_new_nocheck(d, "channel", json_string(channel)) ||
-        json_object_set_new_nocheck(d, "op", json_string(op)) ||
-        json_object_set_new_nocheck(d, "attributes", attrs) || json_array_append_new(out, d)) {
+    if (!d || json_object_set_new_nocheck(d, MC_FIELD_CHANNEL, json_string(channel)) ||
+        json_object_set_new_nocheck(d, MC_FIELD_OP, json_string(op)) ||
+        json_object_set_new_nocheck(d, MC_FIELD_ATTRIBUTES, attrs) ||
+        json_array_append_new(out, d)) {
         json_decref(d);
         return MC_ERR_NOMEM;
     }
@@ -109,7 +111,7 @@ static int policy__route_after(const mc_policy_t *p, const policy_model_t *pm, i
     for (size_t i = 0; rc == MC_OK && i < na; i++) {
         const char *dop = policy__op_names[o];
         if (o == OP_UPDATE && !policy__hits_have(hb, nb, &ha[i]))
-            dop = "create";
+            dop = MC_OP_CREATE;
         if (policy__hit_name(p, &ha[i], name, sizeof name))
             rc = policy__emit(out, name, dop, policy__filter_record(pm, after, &ha[i].set));
     }
@@ -128,13 +130,13 @@ static int policy__route_before(const mc_policy_t *p, const policy_model_t *pm, 
         if (!policy__hit_name(p, &hb[i], name, sizeof name))
             continue;
         if (o == OP_DESTROY) {
-            rc = policy__emit(out, name, "destroy",
+            rc = policy__emit(out, name, MC_OP_DESTROY,
                               policy__filter_record(pm, before, &hb[i].set));
         } else if (!policy__hits_have(ha, na, &hb[i])) {
             json_t *id = json_object_get(before, "id"), *a = json_object();
             if (a && id)
                 json_object_set_nocheck(a, "id", id);
-            rc = policy__emit(out, name, "remove", a);
+            rc = policy__emit(out, name, MC_OP_REMOVE, a);
         }
     }
     return rc;

@@ -1,6 +1,7 @@
 /* schema_migrate.c - DDL for models, the outbox and its triggers; additive migration. */
 #include "schema_migrate.h"
 #include "mc_buf.h"
+#include "mc_contract.h"
 #include "mc_error.h"
 #include "mc_log.h"
 #include "mc_pg.h"
@@ -16,7 +17,8 @@
  * The outbox: one row per committed change, written by the AFTER trigger in the same
  * transaction as the change. The relay publishes rows in id order and deletes them once
  * Kafka acknowledged them. The BEFORE trigger owns version and the timestamps, so every
- * writer (this API or any SQL session) bumps the version the same way.
+ * writer (this API or any SQL session) bumps the version the same way. The op values are
+ * those of mc_contract.h.
  */
 static const char outbox_sql[] =
     "CREATE TABLE IF NOT EXISTS modelcast_outbox (\n"
@@ -66,8 +68,9 @@ static const char outbox_sql[] =
     "  END IF;\n"
     "  INSERT INTO modelcast_outbox (model, record_id, op, version, before, after, changed)\n"
     "  VALUES (TG_ARGV[0], coalesce(NEW.id, OLD.id),\n"
-    "          CASE TG_OP WHEN 'INSERT' THEN 'create' WHEN 'UPDATE' THEN 'update'\n"
-    "                     ELSE 'destroy' END,\n"
+    "          CASE TG_OP WHEN 'INSERT' THEN '" MC_OP_CREATE "'"
+    " WHEN 'UPDATE' THEN '" MC_OP_UPDATE "'\n"
+    "                     ELSE '" MC_OP_DESTROY "' END,\n"
     "          CASE TG_OP WHEN 'DELETE' THEN OLD.version ELSE NEW.version END, b, a, ch);\n"
     "  RETURN NULL;\n"
     "END $$;\n";
