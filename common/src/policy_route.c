@@ -76,19 +76,20 @@ json_t *policy__filter_record(const policy_model_t *pm, const json_t *rec,
     return o;
 }
 
-static int policy__hit_name(const mc_policy_t *p, const policy_hit_t *h, char *buf,
-                            size_t buflen)
+/* Appends the delivery {"channel", "op", "attributes"} of hit h to out. Takes attrs (NULL:
+ * no memory). A channel name too long to build is skipped. */
+static int policy__emit(json_t *out, const mc_policy_t *p, const policy_hit_t *h,
+                        const char *op, json_t *attrs)
 {
-    int n = h->inst ? snprintf(buf, buflen, "%s-%s", p->chans[h->chan].name, h->inst)
-                    : snprintf(buf, buflen, "%s", p->chans[h->chan].name);
-    return n >= 0 && (size_t)n < buflen;
-}
-
-/* Appends the delivery {"channel", "op", "attributes"} to out; takes attrs (NULL: no memory). */
-static int policy__emit(json_t *out, const char *channel, const char *op, json_t *attrs)
-{
+    char channel[400];
+    int n = h->inst ? snprintf(channel, sizeof channel, "%s-%s", p->chans[h->chan].name, h->inst)
+                    : snprintf(channel, sizeof channel, "%s", p->chans[h->chan].name);
     if (!attrs)
         return MC_ERR_NOMEM;
+    if (n < 0 || (size_t)n >= sizeof channel) {
+        json_decref(attrs);
+        return MC_OK;
+    }
     json_t *d = json_object();
     if (!d || json_object_set_new_nocheck(d, MC_FIELD_CHANNEL, json_string(channel)) ||
         json_object_set_new_nocheck(d, MC_FIELD_OP, json_string(op)) ||
@@ -100,46 +101,13 @@ static int policy__emit(json_t *out, const char *channel, const char *op, json_t
     return MC_OK;
 }
 
-/* The channels of after (ha, na) get op o with their attributes; on an update a channel
- * that did not see the record before (hb, nb) gets it as a create. */
-static int policy__route_after(const mc_policy_t *p, const policy_model_t *pm, int o,
-                               const json_t *after, const policy_hit_t *ha, size_t na,
-                               const policy_hit_t *hb, size_t nb, json_t *out)
+/* The attributes of a remove: {"id"} of rec. */
+static json_t *policy__id_only(const json_t *rec)
 {
-    char name[400];
-    int rc = MC_OK;
-    for (size_t i = 0; rc == MC_OK && i < na; i++) {
-        const char *dop = policy__op_names[o];
-        if (o == OP_UPDATE && !policy__hits_have(hb, nb, &ha[i]))
-            dop = MC_OP_CREATE;
-        if (policy__hit_name(p, &ha[i], name, sizeof name))
-            rc = policy__emit(out, name, dop, policy__filter_record(pm, after, &ha[i].set));
-    }
-    return rc;
-}
-
-/* The channels of before (hb, nb): on a destroy they get it with their attributes; on an
- * update those that do not receive after (ha, na) get a remove {"id"}. */
-static int policy__route_before(const mc_policy_t *p, const policy_model_t *pm, int o,
-                                const json_t *before, const policy_hit_t *hb, size_t nb,
-                                const policy_hit_t *ha, size_t na, json_t *out)
-{
-    char name[400];
-    int rc = MC_OK;
-    for (size_t i = 0; rc == MC_OK && i < nb; i++) {
-        if (!policy__hit_name(p, &hb[i], name, sizeof name))
-            continue;
-        if (o == OP_DESTROY) {
-            rc = policy__emit(out, name, MC_OP_DESTROY,
-                              policy__filter_record(pm, before, &hb[i].set));
-        } else if (!policy__hits_have(ha, na, &hb[i])) {
-            json_t *id = json_object_get(before, "id"), *a = json_object();
-            if (a && id)
-                json_object_set_nocheck(a, "id", id);
-            rc = policy__emit(out, name, MC_OP_REMOVE, a);
-        }
-    }
-    return rc;
+    json_t *id = json_object_get(rec, "id"), *a = json_object();
+    if (a && id)
+        json_object_set_nocheck(a, "id", id);
+    return a;
 }
 
 int mc_policy_route(const mc_policy_t *p, const char *model, const char *op,
@@ -148,7 +116,7 @@ int mc_policy_route(const mc_policy_t *p, const char *model, const char *op,
     const policy_model_t *pm;
     policy_hit_t *hb = NULL, *ha = NULL;
     size_t nb = 0, na = 0;
-    int o = policy__op(op), rc;
+    int o = policy__op(op), rc = MC_OK;
 
     *deliveries = NULL;
     if (!p || !policy__op_records_ok(o, before, after))
@@ -172,9 +140,24 @@ int mc_policy_route(const mc_policy_t *p, const char *model, const char *op,
         nb = policy__collect_hits(pm, before, hb);
     if (ha)
         na = policy__collect_hits(pm, after, ha);
-    rc = policy__route_after(p, pm, o, after, ha, na, hb, nb, *deliveries);
-    if (rc == MC_OK)
-        rc = policy__route_before(p, pm, o, before, hb, nb, ha, na, *deliveries);
+    /* The channels of after get the op; on an update one that did not see before gets a
+     * create. */
+    for (size_t i = 0; rc == MC_OK && i < na; i++) {
+        const char *dop = o == OP_UPDATE && !policy__hits_have(hb, nb, &ha[i])
+                              ? MC_OP_CREATE
+                              : policy__op_names[o];
+        rc = policy__emit(*deliveries, p, &ha[i], dop,
+                          policy__filter_record(pm, after, &ha[i].set));
+    }
+    /* The channels of before get the destroy; on an update one that does not get after
+     * gets a remove. */
+    for (size_t i = 0; rc == MC_OK && i < nb; i++) {
+        if (o == OP_DESTROY)
+            rc = policy__emit(*deliveries, p, &hb[i], MC_OP_DESTROY,
+                              policy__filter_record(pm, before, &hb[i].set));
+        else if (!policy__hits_have(ha, na, &hb[i]))
+            rc = policy__emit(*deliveries, p, &hb[i], MC_OP_REMOVE, policy__id_only(before));
+    }
 done:
     free(hb);
     free(ha);
