@@ -35,13 +35,6 @@ void mc_cond_sql(const mc_model_t *m, const json_t *cond, mc_sql_t *sql);
 /* Evaluates a checked cond on record (column → value, as PostgreSQL's to_jsonb gives it). */
 int mc_cond_eval(const mc_model_t *m, const json_t *cond, const json_t *record);
 
-/*
- * Parses an RFC 3339 timestamp (date, optional time, optional fraction, Z or ±hh:mm;
- * 'T' or ' ' between date and time; no offset means UTC) into seconds since the epoch.
- * out may be NULL. Returns 0 on success, -1 when text is not such a timestamp.
- */
-int mc_cond_parse_time(const char *text, double *out);
-
 /* The cast used for a bound value compared with a column of type t ("text", "bigint"...). */
 const char *mc_cond_cast(mc_attr_type_t t);
 

@@ -1,6 +1,7 @@
 /*
  * mc_model.h - the model schema declared in config/models.json: models, their attributes
- * and constraints, loaded and validated once at start; and validation of record input.
+ * and constraints, loaded and validated once at start (model_load.c); looking things up in
+ * it and validating record input against it (model.c).
  */
 #ifndef MC_MODEL_H
 #define MC_MODEL_H
@@ -8,30 +9,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-typedef enum {
-    MC_ATTR_STRING = 0,
-    MC_ATTR_TEXT,
-    MC_ATTR_INTEGER,
-    MC_ATTR_BIGINT,
-    MC_ATTR_FLOAT,
-    MC_ATTR_BOOLEAN,
-    MC_ATTR_TIMESTAMP,
-    MC_ATTR_JSON,
-    MC_ATTR_REFERENCE,
-    MC_ATTR__COUNT
-} mc_attr_type_t;
-
-typedef struct {
-    char *name;             /* [a-z][a-z0-9_]*, also the column name */
-    mc_attr_type_t type;
-    int required;           /* NOT NULL, must be given on create */
-    long max_length;        /* string: characters (default 255); 0 = none */
-    char *references;       /* reference: the target model's name */
-    int unique;             /* UNIQUE index */
-    int has_min, has_max;   /* numeric bounds (integer, bigint, float) */
-    double min, max;
-    json_t *enum_values;    /* array of allowed values (string/integer), or NULL */
-} mc_attr_t;
+#include "mc_attr.h"
 
 /* A named, declarative filter (see mc_condition.h for the condition language). */
 typedef struct {
@@ -91,6 +69,9 @@ const mc_attr_t *mc_model_attr(const mc_model_t *model, const char *name);
 /* The attribute or system column (id, version, created_at, updated_at) called name, or NULL. */
 const mc_attr_t *mc_model_column(const mc_model_t *model, const char *name);
 
+/* Whether name is one of the system columns (id, version, created_at, updated_at). */
+int mc_model_is_system(const char *name);
+
 /* The scope called name, or NULL. */
 const mc_scope_t *mc_model_scope(const mc_model_t *model, const char *name);
 
@@ -102,20 +83,6 @@ int mc_model_parse_order(const mc_model_t *model, const char *spec, mc_order_key
                          size_t *nkeys, char *err, size_t errlen);
 
 /*
- * Checks one value against attr's type and constraints. Returns NULL when valid, else a
- * static message ("must be a string", ...) written into buf.
- */
-const char *mc_attr_check_value(const mc_attr_t *attr, const json_t *value, char *buf,
-                                size_t buflen);
-
-/* "string", "integer", ... */
-const char *mc_attr_type_name(mc_attr_type_t type);
-
-/* The PostgreSQL column type for attr, e.g. "varchar(200)", "bigint", "jsonb". Static or
- * written into buf. */
-const char *mc_attr_sql_type(const mc_attr_t *attr, char *buf, size_t buflen);
-
-/*
  * Checks a create (partial = 0) or update (partial = 1) body against the model: unknown
  * or system attributes, missing required ones, wrong JSON types, lengths, integer ranges.
  * Returns MC_OK, or MC_ERR_INVAL with *errors set to a new object
@@ -123,12 +90,5 @@ const char *mc_attr_sql_type(const mc_attr_t *attr, char *buf, size_t buflen);
  */
 int mc_model_validate(const mc_model_t *model, const json_t *body, int partial,
                       json_t **errors);
-
-/*
- * Renders value (already validated for attr) as the text form bound to a PostgreSQL
- * parameter. Returns a heap string, or NULL for JSON null (SQL NULL). *failed is set
- * on allocation failure.
- */
-char *mc_attr_param_text(const mc_attr_t *attr, const json_t *value, int *failed);
 
 #endif

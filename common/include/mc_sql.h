@@ -7,12 +7,19 @@
 
 #include <stddef.h>
 
+#include "mc_buf.h"
+
 typedef struct {
-    char *text;         /* NUL-terminated SQL so far */
-    size_t len, cap;
+    union {
+        mc_buf_t buf;           /* the SQL text; sql.c grows it with mc_buf_* */
+        struct {                /* buf's fields by the names callers use (same layout) */
+            char *text;         /* NUL-terminated SQL so far */
+            size_t len, cap;
+            int failed;         /* an allocation failed: the statement must not be run */
+        };
+    };
     char **params;      /* parameter values as text; NULL entries are SQL NULL */
     int nparams, cap_params;
-    int failed;         /* an allocation failed: the statement must not be run */
 } mc_sql_t;
 
 /* Initialises an empty statement the caller owns. */

@@ -1,12 +1,11 @@
 /* condition.c - check, compile to SQL and evaluate declarative conditions. */
 #include "mc_condition.h"
+#include "mc_attr.h"
 #include "mc_error.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static const char *const ops[] = {"eq", "ne", "gt", "gte", "lt", "lte", "in", "null"};
 static const char *const op_sql[] = {"=", "IS DISTINCT FROM", ">", ">=", "<", "<="};
@@ -25,80 +24,6 @@ const char *mc_cond_cast(mc_attr_type_t t)
     /* strings compare as text whatever their length limit; the others as their column */
     mc_attr_t bare = {.type = t};
     return t == MC_ATTR_STRING ? "text" : mc_attr_sql_type(&bare, NULL, 0);
-}
-
-static int cond__digits(const char **p, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)**p))
-            return -1;
-        v = v * 10 + (**p - '0');
-        (*p)++;
-    }
-    *out = v;
-    return 0;
-}
-
-int mc_cond_parse_time(const char *text, double *out)
-{
-    struct tm tm;
-    int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, sign = 1;
-    double frac = 0;
-    const char *p = text;
-
-    if (!p || cond__digits(&p, 4, &y) || *p++ != '-' || cond__digits(&p, 2, &mo) ||
-        *p++ != '-' || cond__digits(&p, 2, &d))
-        return -1;
-    if (*p == 'T' || *p == 't' || *p == ' ') {
-        p++;
-        if (cond__digits(&p, 2, &h) || *p++ != ':' || cond__digits(&p, 2, &mi))
-            return -1;
-        if (*p == ':') {
-            p++;
-            if (cond__digits(&p, 2, &sec))
-                return -1;
-            if (*p == '.') {
-                double scale = 0.1;
-                p++;
-                if (!isdigit((unsigned char)*p))
-                    return -1;
-                for (int n = 0; isdigit((unsigned char)*p); p++, n++) {
-                    if (n >= 9)
-                        return -1;
-                    frac += (*p - '0') * scale;
-                    scale /= 10;
-                }
-            }
-        }
-        if (*p == 'Z' || *p == 'z') {
-            p++;
-        } else if (*p == '+' || *p == '-') {
-            sign = *p++ == '-' ? -1 : 1;
-            if (cond__digits(&p, 2, &oh))
-                return -1;
-            if (*p == ':')
-                p++;
-            if (*p && cond__digits(&p, 2, &om))
-                return -1;
-        }
-    }
-    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (*p || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) ||
-        h > 23 || mi > 59 || sec > 60 || oh > 23 || om > 59)
-        return -1;
-    memset(&tm, 0, sizeof tm);
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-    time_t t = timegm(&tm);
-    if (out)
-        *out = (double)t + frac - sign * (oh * 3600.0 + om * 60.0);
-    return 0;
 }
 
 #define FAIL(...)                                   \
@@ -286,8 +211,8 @@ static int cond__cmp(const mc_attr_t *a, const json_t *rv, const json_t *cv)
     }
     case MC_ATTR_TIMESTAMP: {
         double x, y;
-        if (!json_is_string(rv) || mc_cond_parse_time(json_string_value(rv), &x) ||
-            mc_cond_parse_time(json_string_value(cv), &y))
+        if (!json_is_string(rv) || mc_attr_parse_time(json_string_value(rv), &x) ||
+            mc_attr_parse_time(json_string_value(cv), &y))
             return 2;
         return x < y ? -1 : x > y;
     }

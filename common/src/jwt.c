@@ -177,6 +177,43 @@ static json_t *jwt__part_json(const char *in, size_t len)
     return j;
 }
 
+/* The reason the registered claims of body refuse the token at time now, or NULL. */
+static const char *jwt__check_claims(const mc_jwt_verifier_t *v, const json_t *body, long now)
+{
+    json_t *j = json_object_get(body, "exp");
+    if (j && !json_is_number(j))
+        return "malformed";
+    if (!j && v->require_exp)
+        return "no_exp";
+    if (j && (double)now - (double)v->leeway >= json_number_value(j))
+        return "expired";
+    j = json_object_get(body, "nbf");
+    if (j && !json_is_number(j))
+        return "malformed";
+    if (j && (double)now + (double)v->leeway < json_number_value(j))
+        return "not_yet_valid";
+    if (v->iss) {
+        const char *iss = json_string_value(json_object_get(body, "iss"));
+        if (!iss || strcmp(iss, v->iss) != 0)
+            return "bad_issuer";
+    }
+    if (v->aud) {
+        int hit = 0;
+        j = json_object_get(body, "aud");
+        if (json_is_string(j)) {
+            hit = strcmp(json_string_value(j), v->aud) == 0;
+        } else if (json_is_array(j)) {
+            size_t i;
+            json_t *e;
+            json_array_foreach(j, i, e) hit |= json_is_string(e) &&
+                                              strcmp(json_string_value(e), v->aud) == 0;
+        }
+        if (!hit)
+            return "bad_audience";
+    }
+    return NULL;
+}
+
 #define REJECT(why)            \
     do {                       \
         if (reason)            \
@@ -188,7 +225,7 @@ static json_t *jwt__part_json(const char *in, size_t len)
 int mc_jwt_verify(const mc_jwt_verifier_t *v, const char *token, long now, json_t **claims,
                   const char **reason)
 {
-    json_t *head = NULL, *body = NULL, *j;
+    json_t *head = NULL, *body = NULL;
     jwt_t *jwt = NULL;
     const char *dot1, *dot2, *alg;
     size_t len;
@@ -235,37 +272,9 @@ int mc_jwt_verify(const mc_jwt_verifier_t *v, const char *token, long now, json_
     if (jrc != 0 || !jwt || jwt_get_alg(jwt) != v->alg)
         REJECT("bad_signature");
 
-    j = json_object_get(body, "exp");
-    if (j && !json_is_number(j))
-        REJECT("malformed");
-    if (!j && v->require_exp)
-        REJECT("no_exp");
-    if (j && (double)now - (double)v->leeway >= json_number_value(j))
-        REJECT("expired");
-    j = json_object_get(body, "nbf");
-    if (j && !json_is_number(j))
-        REJECT("malformed");
-    if (j && (double)now + (double)v->leeway < json_number_value(j))
-        REJECT("not_yet_valid");
-    if (v->iss) {
-        const char *iss = json_string_value(json_object_get(body, "iss"));
-        if (!iss || strcmp(iss, v->iss) != 0)
-            REJECT("bad_issuer");
-    }
-    if (v->aud) {
-        int hit = 0;
-        j = json_object_get(body, "aud");
-        if (json_is_string(j)) {
-            hit = strcmp(json_string_value(j), v->aud) == 0;
-        } else if (json_is_array(j)) {
-            size_t i;
-            json_t *e;
-            json_array_foreach(j, i, e) hit |= json_is_string(e) &&
-                                              strcmp(json_string_value(e), v->aud) == 0;
-        }
-        if (!hit)
-            REJECT("bad_audience");
-    }
+    const char *why = jwt__check_claims(v, body, now);
+    if (why)
+        REJECT(why);
     if (claims) {
         *claims = body;
         body = NULL;

@@ -1,8 +1,8 @@
 /* metrics.c - Prometheus registry: families of labelled series, rendered on demand. */
 #include "mc_metrics.h"
+#include "mc_buf.h"
 
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,77 +225,40 @@ void mc_metric_observe(mc_metric_t *s, double v)
     metrics__atomic_add(&s->value, v);
 }
 
-/* A growable text buffer for rendering. */
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    int failed;
-} strbuf_t;
-
-static void sb_printf(strbuf_t *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(strbuf_t *sb, const char *fmt, ...)
-{
-    va_list ap;
-    if (sb->failed)
-        return;
-    for (;;) {
-        va_start(ap, fmt);
-        int n = vsnprintf(sb->buf + sb->len, sb->cap - sb->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            sb->failed = 1;
-            return;
-        }
-        if ((size_t)n < sb->cap - sb->len) {
-            sb->len += (size_t)n;
-            return;
-        }
-        size_t ncap = sb->cap * 2 + (size_t)n + 1;
-        char *nb = realloc(sb->buf, ncap);
-        if (!nb) {
-            sb->failed = 1;
-            return;
-        }
-        sb->buf = nb;
-        sb->cap = ncap;
-    }
-}
-
 /* Integers print exactly; other values with enough digits and no binary noise. */
-static void sb_value(strbuf_t *sb, double v)
+static void metrics__value(mc_buf_t *b, double v)
 {
     if (v == (double)(long long)v && v < 9007199254740992.0 && v > -9007199254740992.0)
-        sb_printf(sb, " %lld\n", (long long)v);
+        mc_buf_appendf(b, " %lld\n", (long long)v);
     else
-        sb_printf(sb, " %.12g\n", v);
+        mc_buf_appendf(b, " %.12g\n", v);
 }
 
 static const char *const kind_names[] = {"counter", "gauge", "histogram"};
 
-static void metrics__series_name(strbuf_t *sb, const char *name, const char *suffix,
+static void metrics__series_name(mc_buf_t *b, const char *name, const char *suffix,
                                  const char *labels, const char *extra)
 {
     int has = labels && *labels;
-    sb_printf(sb, "%s%s", name, suffix);
+    mc_buf_appendf(b, "%s%s", name, suffix);
     if (has || extra)
-        sb_printf(sb, "{%s%s%s}", has ? labels : "", has && extra ? "," : "", extra ? extra : "");
+        mc_buf_appendf(b, "{%s%s%s}", has ? labels : "", has && extra ? "," : "",
+                       extra ? extra : "");
 }
 
 char *mc_metrics_render(mc_metrics_t *m)
 {
-    strbuf_t sb = {malloc(4096), 0, 4096, 0};
-    if (!sb.buf)
-        return NULL;
-    sb.buf[0] = '\0';
+    mc_buf_t b;
+    mc_buf_init(&b);
     pthread_mutex_lock(&m->lock);
     for (struct family *f = m->families; f; f = f->next) {
-        sb_printf(&sb, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name,
-                  kind_names[f->kind]);
+        mc_buf_appendf(&b, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name,
+                       kind_names[f->kind]);
         for (mc_metric_t *s = f->series; s; s = s->next) {
             if (f->kind != KIND_HISTOGRAM) {
                 double v = s->fn ? s->fn(s->fn_arg) : mc_metric_value(s);
-                metrics__series_name(&sb, f->name, "", s->labels, NULL);
-                sb_value(&sb, v);
+                metrics__series_name(&b, f->name, "", s->labels, NULL);
+                metrics__value(&b, v);
                 continue;
             }
             uint64_t cum = 0;
@@ -303,22 +266,18 @@ char *mc_metrics_render(mc_metrics_t *m)
             for (size_t i = 0; i < f->nbounds; i++) {
                 cum += atomic_load_explicit(&s->buckets[i], memory_order_relaxed);
                 snprintf(le, sizeof le, "le=\"%g\"", f->bounds[i]);
-                metrics__series_name(&sb, f->name, "_bucket", s->labels, le);
-                sb_printf(&sb, " %llu\n", (unsigned long long)cum);
+                metrics__series_name(&b, f->name, "_bucket", s->labels, le);
+                mc_buf_appendf(&b, " %llu\n", (unsigned long long)cum);
             }
             uint64_t count = atomic_load_explicit(&s->count, memory_order_relaxed);
-            metrics__series_name(&sb, f->name, "_bucket", s->labels, "le=\"+Inf\"");
-            sb_printf(&sb, " %llu\n", (unsigned long long)count);
-            metrics__series_name(&sb, f->name, "_sum", s->labels, NULL);
-            sb_value(&sb, mc_metric_value(s));
-            metrics__series_name(&sb, f->name, "_count", s->labels, NULL);
-            sb_printf(&sb, " %llu\n", (unsigned long long)count);
+            metrics__series_name(&b, f->name, "_bucket", s->labels, "le=\"+Inf\"");
+            mc_buf_appendf(&b, " %llu\n", (unsigned long long)count);
+            metrics__series_name(&b, f->name, "_sum", s->labels, NULL);
+            metrics__value(&b, mc_metric_value(s));
+            metrics__series_name(&b, f->name, "_count", s->labels, NULL);
+            mc_buf_appendf(&b, " %llu\n", (unsigned long long)count);
         }
     }
     pthread_mutex_unlock(&m->lock);
-    if (sb.failed) {
-        free(sb.buf);
-        return NULL;
-    }
-    return sb.buf;
+    return mc_buf_steal(&b);
 }

@@ -1,6 +1,7 @@
 /* change_stream.c - consume-transform-produce in Kafka transactions. */
 #include "change_stream.h"
 #include "delivery.h"
+#include "mc_contract.h"
 #include "mc_error.h"
 #include "mc_kafka.h"
 #include "mc_log.h"
@@ -171,7 +172,8 @@ static void cs__produce(change_stream_t *cs, const char *topic, const char *key,
                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                    RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
                                    RD_KAFKA_V_VALUE((void *)value, len),
-                                   RD_KAFKA_V_HEADER("mc_error", reason, (ssize_t)strlen(reason)),
+                                   RD_KAFKA_V_HEADER(MC_HEADER_ERROR, reason,
+                                                     (ssize_t)strlen(reason)),
                                    RD_KAFKA_V_END);
         else
             rc = rd_kafka_producev(cs->producer, RD_KAFKA_V_TOPIC(topic),
@@ -192,7 +194,7 @@ static void cs__transform(change_stream_t *cs, const rd_kafka_message_t *msg)
 {
     char event_id[128], reason[256];
     json_t *deliveries = NULL;
-    int have_id = mc_kafka_header(msg, "ce_id", event_id, sizeof event_id) == MC_OK;
+    int have_id = mc_kafka_header(msg, MC_HEADER_CE_ID, event_id, sizeof event_id) == MC_OK;
     int rc = delivery_route(cs->policy, msg->payload, msg->len, have_id ? event_id : NULL,
                             &deliveries, reason, sizeof reason);
     mc_metric_add(cs->in, 1);
@@ -227,10 +229,10 @@ static void cs__transform(change_stream_t *cs, const rd_kafka_message_t *msg)
             cs->transform_failed = 1;
             break;
         }
-        const char *channel = json_string_value(json_object_get(d, "channel"));
+        const char *channel = json_string_value(json_object_get(d, MC_FIELD_CHANNEL));
         cs__produce(cs, cs->deliveries_topic, channel, cs->buf, len, NULL);
         mc_metric_add(cs->out, 1);
-        if (strcmp(json_string_value(json_object_get(d, "op")), "remove") == 0)
+        if (strcmp(json_string_value(json_object_get(d, MC_FIELD_OP)), MC_OP_REMOVE) == 0)
             mc_metric_add(cs->removes, 1);
     }
     json_decref(deliveries);

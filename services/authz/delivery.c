@@ -1,5 +1,6 @@
 /* delivery.c - change event → per-channel deliveries, through the policy engine. */
 #include "delivery.h"
+#include "mc_contract.h"
 #include "mc_error.h"
 
 #include <stdio.h>
@@ -18,7 +19,7 @@ static json_t *delivery__changed(const json_t *changed, const json_t *attrs, con
     json_t *out = json_array();
     size_t i;
     json_t *name;
-    if (!changed || strcmp(op, "remove") == 0)
+    if (!changed || strcmp(op, MC_OP_REMOVE) == 0)
         return out;
     json_array_foreach(changed, i, name) {
         if (json_is_string(name) && json_object_get(attrs, json_string_value(name)))
@@ -49,24 +50,24 @@ int delivery_route(const mc_policy_t *policy, const char *value, size_t len,
         FAIL("value is not JSON: %s", jerr.text);
     if (!json_is_object(ev))
         FAIL("value is not a JSON object");
-    model = json_string_value(json_object_get(ev, "model"));
-    op = json_string_value(json_object_get(ev, "op"));
-    id = json_object_get(ev, "id");
-    version = json_object_get(ev, "version");
-    changed = json_object_get(ev, "changed");
-    before = json_object_get(ev, "before");
-    after = json_object_get(ev, "after");
+    model = json_string_value(json_object_get(ev, MC_FIELD_MODEL));
+    op = json_string_value(json_object_get(ev, MC_FIELD_OP));
+    id = json_object_get(ev, MC_FIELD_ID);
+    version = json_object_get(ev, MC_FIELD_VERSION);
+    changed = json_object_get(ev, MC_FIELD_CHANGED);
+    before = json_object_get(ev, MC_FIELD_BEFORE);
+    after = json_object_get(ev, MC_FIELD_AFTER);
     if (!model || !*model)
         FAIL("model is missing");
     if (!json_is_integer(id))
         FAIL("id is not an integer");
     if (!json_is_integer(version))
         FAIL("version is not an integer");
-    if (!op || (strcmp(op, "create") && strcmp(op, "update") && strcmp(op, "destroy")))
+    if (!op || (strcmp(op, MC_OP_CREATE) && strcmp(op, MC_OP_UPDATE) && strcmp(op, MC_OP_DESTROY)))
         FAIL("op is not create, update or destroy");
-    if (strcmp(op, "create") != 0 && !json_is_object(before))
+    if (strcmp(op, MC_OP_CREATE) != 0 && !json_is_object(before))
         FAIL("before is not an object");
-    if (strcmp(op, "destroy") != 0 && !json_is_object(after))
+    if (strcmp(op, MC_OP_DESTROY) != 0 && !json_is_object(after))
         FAIL("after is not an object");
     if (changed && !json_is_array(changed))
         FAIL("changed is not an array");
@@ -82,12 +83,14 @@ int delivery_route(const mc_policy_t *policy, const char *value, size_t len,
     size_t i;
     json_t *r;
     json_array_foreach(routed, i, r) {
-        const char *dop = json_string_value(json_object_get(r, "op"));
-        json_t *attrs = json_object_get(r, "attributes");
-        json_t *d = json_pack("{s:O, s:s, s:O, s:s, s:O, s:O, s:o, s:s}", "channel",
-                              json_object_get(r, "channel"), "model", model, "id", id, "op",
-                              dop, "version", version, "attributes", attrs, "changed",
-                              delivery__changed(changed, attrs, dop), "event_id", event_id);
+        const char *dop = json_string_value(json_object_get(r, MC_FIELD_OP));
+        json_t *attrs = json_object_get(r, MC_FIELD_ATTRIBUTES);
+        json_t *d = json_pack("{s:O, s:s, s:O, s:s, s:O, s:O, s:o, s:s}", MC_FIELD_CHANNEL,
+                              json_object_get(r, MC_FIELD_CHANNEL), MC_FIELD_MODEL, model,
+                              MC_FIELD_ID, id, MC_FIELD_OP, dop, MC_FIELD_VERSION, version,
+                              MC_FIELD_ATTRIBUTES, attrs, MC_FIELD_CHANGED,
+                              delivery__changed(changed, attrs, dop), MC_FIELD_EVENT_ID,
+                              event_id);
         if (!d) {
             json_decref(*out);
             *out = NULL;

@@ -1,5 +1,6 @@
 /* outbox_relay.c - the outbox → Kafka relay thread. */
 #include "outbox_relay.h"
+#include "mc_contract.h"
 #include "mc_error.h"
 #include "mc_kafka.h"
 #include "mc_log.h"
@@ -212,11 +213,11 @@ static void relay__measure_lag(outbox_relay_t *relay)
 
 static const char *relay__ce_type(const char *op)
 {
-    if (strcmp(op, "create") == 0)
-        return "modelcast.record.created";
-    if (strcmp(op, "update") == 0)
-        return "modelcast.record.updated";
-    return "modelcast.record.destroyed";
+    if (strcmp(op, MC_OP_CREATE) == 0)
+        return MC_CE_TYPE_CREATED;
+    if (strcmp(op, MC_OP_UPDATE) == 0)
+        return MC_CE_TYPE_UPDATED;
+    return MC_CE_TYPE_DESTROYED;
 }
 
 /* Replaces a producer that hit a fatal (idempotence) error. */
@@ -246,9 +247,10 @@ static int relay__round(outbox_relay_t *relay)
 {
     static const char select_sql[] =
         "SELECT id, event_id::text, model, record_id, op, to_json(committed_at) #>> '{}', "
-        "json_build_object('model', model, 'id', record_id, 'op', op, 'version', version, "
-        "'before', before, 'after', after, 'changed', changed, 'txid', txid, "
-        "'committed_at', committed_at)::text "
+        "json_build_object('" MC_FIELD_MODEL "', model, '" MC_FIELD_ID "', record_id, "
+        "'" MC_FIELD_OP "', op, '" MC_FIELD_VERSION "', version, '" MC_FIELD_BEFORE "', before, "
+        "'" MC_FIELD_AFTER "', after, '" MC_FIELD_CHANGED "', changed, '" MC_FIELD_TXID "', txid, "
+        "'" MC_FIELD_COMMITTED_AT "', committed_at)::text "
         "FROM modelcast_outbox ORDER BY id LIMIT $1";
     char limit[32], err[512];
     snprintf(limit, sizeof limit, "%ld", relay->batch);
@@ -284,14 +286,17 @@ static int relay__round(outbox_relay_t *relay)
                 relay->producer, RD_KAFKA_V_TOPIC(relay->topic),
                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, strlen(key)),
                 RD_KAFKA_V_VALUE((void *)value, strlen(value)), RD_KAFKA_V_OPAQUE(&slots[i]),
-                RD_KAFKA_V_HEADER("ce_specversion", "1.0", 3),
-                RD_KAFKA_V_HEADER("ce_id", event_id, (ssize_t)strlen(event_id)),
-                RD_KAFKA_V_HEADER("ce_source", relay->ce_source,
+                RD_KAFKA_V_HEADER(MC_HEADER_CE_SPECVERSION, MC_CE_SPECVERSION,
+                                  (ssize_t)strlen(MC_CE_SPECVERSION)),
+                RD_KAFKA_V_HEADER(MC_HEADER_CE_ID, event_id, (ssize_t)strlen(event_id)),
+                RD_KAFKA_V_HEADER(MC_HEADER_CE_SOURCE, relay->ce_source,
                                   (ssize_t)strlen(relay->ce_source)),
-                RD_KAFKA_V_HEADER("ce_type", type, (ssize_t)strlen(type)),
-                RD_KAFKA_V_HEADER("ce_subject", subject, (ssize_t)strlen(subject)),
-                RD_KAFKA_V_HEADER("ce_time", time, (ssize_t)strlen(time)),
-                RD_KAFKA_V_HEADER("content-type", "application/json", 16), RD_KAFKA_V_END);
+                RD_KAFKA_V_HEADER(MC_HEADER_CE_TYPE, type, (ssize_t)strlen(type)),
+                RD_KAFKA_V_HEADER(MC_HEADER_CE_SUBJECT, subject, (ssize_t)strlen(subject)),
+                RD_KAFKA_V_HEADER(MC_HEADER_CE_TIME, time, (ssize_t)strlen(time)),
+                RD_KAFKA_V_HEADER(MC_HEADER_CONTENT_TYPE, MC_CONTENT_TYPE_JSON,
+                                  (ssize_t)strlen(MC_CONTENT_TYPE_JSON)),
+                RD_KAFKA_V_END);
             if (rc != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                 break;
             rd_kafka_poll(relay->producer, 100);

@@ -1,10 +1,11 @@
 /* schema_migrate.c - DDL for models, the outbox and its triggers; additive migration. */
 #include "schema_migrate.h"
+#include "mc_buf.h"
+#include "mc_contract.h"
 #include "mc_error.h"
 #include "mc_log.h"
 #include "mc_pg.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,8 @@
  * The outbox: one row per committed change, written by the AFTER trigger in the same
  * transaction as the change. The relay publishes rows in id order and deletes them once
  * Kafka acknowledged them. The BEFORE trigger owns version and the timestamps, so every
- * writer (this API or any SQL session) bumps the version the same way.
+ * writer (this API or any SQL session) bumps the version the same way. The op values are
+ * those of mc_contract.h.
  */
 static const char outbox_sql[] =
     "CREATE TABLE IF NOT EXISTS modelcast_outbox (\n"
@@ -66,8 +68,9 @@ static const char outbox_sql[] =
     "  END IF;\n"
     "  INSERT INTO modelcast_outbox (model, record_id, op, version, before, after, changed)\n"
     "  VALUES (TG_ARGV[0], coalesce(NEW.id, OLD.id),\n"
-    "          CASE TG_OP WHEN 'INSERT' THEN 'create' WHEN 'UPDATE' THEN 'update'\n"
-    "                     ELSE 'destroy' END,\n"
+    "          CASE TG_OP WHEN 'INSERT' THEN '" MC_OP_CREATE "'"
+    " WHEN 'UPDATE' THEN '" MC_OP_UPDATE "'\n"
+    "                     ELSE '" MC_OP_DESTROY "' END,\n"
     "          CASE TG_OP WHEN 'DELETE' THEN OLD.version ELSE NEW.version END, b, a, ch);\n"
     "  RETURN NULL;\n"
     "END $$;\n";
@@ -77,76 +80,42 @@ const char *schema_outbox_sql(void)
     return outbox_sql;
 }
 
-/* A growable string for building DDL. */
-typedef struct {
-    char *s;
-    size_t len, cap;
-    int failed;
-} ddl_t;
-
-static void ddl_add(ddl_t *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ddl_add(ddl_t *d, const char *fmt, ...)
-{
-    va_list ap;
-    while (!d->failed) {
-        va_start(ap, fmt);
-        int n = vsnprintf(d->s ? d->s + d->len : NULL, d->s ? d->cap - d->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            d->failed = 1;
-            break;
-        }
-        if (d->s && (size_t)n < d->cap - d->len) {
-            d->len += (size_t)n;
-            break;
-        }
-        size_t ncap = (d->cap + (size_t)n + 1) * 2;
-        char *ns = realloc(d->s, ncap);
-        if (!ns) {
-            d->failed = 1;
-            break;
-        }
-        d->s = ns;
-        d->cap = ncap;
-    }
-}
-
 char *schema_table_sql(const mc_model_t *m)
 {
-    ddl_t d = {0};
+    mc_buf_t d;
     char tbuf[64];
 
+    mc_buf_init(&d);
     /* Identifiers were validated against [a-z_][a-z0-9_]* when the models file loaded;
      * they are quoted anyway. The model name is a validated literal for TG_ARGV. */
-    ddl_add(&d, "CREATE TABLE IF NOT EXISTS \"%s\" (\n"
-                "  id bigserial PRIMARY KEY,\n"
-                "  version bigint NOT NULL DEFAULT 1,\n"
-                "  created_at timestamptz NOT NULL DEFAULT now(),\n"
-                "  updated_at timestamptz NOT NULL DEFAULT now()",
-            m->table);
+    mc_buf_appendf(&d, "CREATE TABLE IF NOT EXISTS \"%s\" (\n"
+                       "  id bigserial PRIMARY KEY,\n"
+                       "  version bigint NOT NULL DEFAULT 1,\n"
+                       "  created_at timestamptz NOT NULL DEFAULT now(),\n"
+                       "  updated_at timestamptz NOT NULL DEFAULT now()",
+                   m->table);
     for (size_t i = 0; i < m->nattrs; i++) {
         const mc_attr_t *a = &m->attrs[i];
-        ddl_add(&d, ",\n  \"%s\" %s%s", a->name, mc_attr_sql_type(a, tbuf, sizeof tbuf),
-                a->required ? " NOT NULL" : "");
+        mc_buf_appendf(&d, ",\n  \"%s\" %s%s", a->name, mc_attr_sql_type(a, tbuf, sizeof tbuf),
+                       a->required ? " NOT NULL" : "");
     }
-    ddl_add(&d, "\n);\n");
+    mc_buf_appendf(&d, "\n);\n");
     for (size_t i = 0; i < m->nattrs; i++) {
         const mc_attr_t *a = &m->attrs[i];
         if (a->unique)
-            ddl_add(&d, "CREATE UNIQUE INDEX IF NOT EXISTS \"%s_%s_key\" ON \"%s\" (\"%s\");\n",
-                    m->table, a->name, m->table, a->name);
+            mc_buf_appendf(&d,
+                           "CREATE UNIQUE INDEX IF NOT EXISTS \"%s_%s_key\" ON \"%s\" (\"%s\");\n",
+                           m->table, a->name, m->table, a->name);
     }
-    ddl_add(&d, "CREATE OR REPLACE TRIGGER modelcast_stamp BEFORE INSERT OR UPDATE ON \"%s\"\n"
-                "  FOR EACH ROW EXECUTE FUNCTION modelcast_stamp();\n",
-            m->table);
-    ddl_add(&d, "CREATE OR REPLACE TRIGGER modelcast_capture AFTER INSERT OR UPDATE OR DELETE "
-                "ON \"%s\"\n  FOR EACH ROW EXECUTE FUNCTION modelcast_capture('%s');\n",
-            m->table, m->name);
-    if (d.failed) {
-        free(d.s);
-        return NULL;
-    }
-    return d.s;
+    mc_buf_appendf(&d,
+                   "CREATE OR REPLACE TRIGGER modelcast_stamp BEFORE INSERT OR UPDATE ON \"%s\"\n"
+                   "  FOR EACH ROW EXECUTE FUNCTION modelcast_stamp();\n",
+                   m->table);
+    mc_buf_appendf(&d,
+                   "CREATE OR REPLACE TRIGGER modelcast_capture AFTER INSERT OR UPDATE OR DELETE "
+                   "ON \"%s\"\n  FOR EACH ROW EXECUTE FUNCTION modelcast_capture('%s');\n",
+                   m->table, m->name);
+    return mc_buf_steal(&d);
 }
 
 /* PostgreSQL's format_type() spelling of an attribute's column type. */

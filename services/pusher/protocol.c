@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mc_contract.h"
 #include "mc_error.h"
 
 static const char *const proto__codes[PROTO_ERR__COUNT] = {
@@ -234,8 +235,8 @@ pusher_frame_t *proto_error(proto_err_t err, const char *channel, const char *me
 
 static int proto__op_valid(const char *op)
 {
-    return strcmp(op, "create") == 0 || strcmp(op, "update") == 0 ||
-           strcmp(op, "destroy") == 0 || strcmp(op, "remove") == 0;
+    return strcmp(op, MC_OP_CREATE) == 0 || strcmp(op, MC_OP_UPDATE) == 0 ||
+           strcmp(op, MC_OP_DESTROY) == 0 || strcmp(op, MC_OP_REMOVE) == 0;
 }
 
 int proto_change(const char *value, size_t len, int32_t partition, int64_t offset,
@@ -260,17 +261,17 @@ int proto_change(const char *value, size_t len, int32_t partition, int64_t offse
         snprintf(err, errlen, "delivery is not a JSON object");
         goto out;
     }
-    v = json_object_get(d, "channel");
+    v = json_object_get(d, MC_FIELD_CHANNEL);
     channel = json_string_value(v);
     if (!channel || strlen(channel) != json_string_length(v) || !proto_channel_valid(channel)) {
         snprintf(err, errlen, "delivery has no valid \"channel\"");
         goto out;
     }
-    if (!json_is_string(json_object_get(d, "model"))) {
+    if (!json_is_string(json_object_get(d, MC_FIELD_MODEL))) {
         snprintf(err, errlen, "delivery has no \"model\" string");
         goto out;
     }
-    op = json_string_value(json_object_get(d, "op"));
+    op = json_string_value(json_object_get(d, MC_FIELD_OP));
     if (!op || !proto__op_valid(op)) {
         snprintf(err, errlen, "delivery has no valid \"op\"");
         goto out;

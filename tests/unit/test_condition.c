@@ -139,32 +139,10 @@ static void test_eval(void)
     mc_schema_free(s);
 }
 
-static void test_parse_time(void)
-{
-    double t;
-    MC_CHECK_INT(mc_cond_parse_time("1970-01-01T00:00:00Z", &t), 0);
-    MC_CHECK(t == 0);
-    MC_CHECK_INT(mc_cond_parse_time("1970-01-01T01:00:00+01:00", &t), 0);
-    MC_CHECK(t == 0);
-    MC_CHECK_INT(mc_cond_parse_time("1970-01-01 00:00:01.25", &t), 0);
-    MC_CHECK(t == 1.25);
-    MC_CHECK_INT(mc_cond_parse_time("1970-01-02", &t), 0);
-    MC_CHECK(t == 86400);
-    MC_CHECK_INT(mc_cond_parse_time("1970-13-01", &t), -1);
-    MC_CHECK_INT(mc_cond_parse_time("2026-02-30T00:00:00Z", &t), -1);
-    MC_CHECK_INT(mc_cond_parse_time("2026-02-29", &t), -1);
-    MC_CHECK_INT(mc_cond_parse_time("2024-02-29", &t), 0);
-    MC_CHECK_INT(mc_cond_parse_time("2026-04-31", &t), -1);
-    MC_CHECK_INT(mc_cond_parse_time("yesterday", &t), -1);
-    MC_CHECK_INT(mc_cond_parse_time("2026-01-01T00:00:00Zjunk", &t), -1);
-    MC_CHECK_INT(mc_cond_parse_time("", &t), -1);
-}
-
 int main(void)
 {
     MC_TEST_RUN(test_check);
     MC_TEST_RUN(test_sql);
     MC_TEST_RUN(test_eval);
-    MC_TEST_RUN(test_parse_time);
     MC_TEST_DONE();
 }
