@@ -10,17 +10,20 @@
 #include "mc_buf.h"
 
 typedef struct {
-    union {
-        mc_buf_t buf;           /* the SQL text; sql.c grows it with mc_buf_* */
-        struct {                /* buf's fields by the names callers use (same layout) */
-            char *text;         /* NUL-terminated SQL so far */
-            size_t len, cap;
-            int failed;         /* an allocation failed: the statement must not be run */
-        };
-    };
+    mc_buf_t buf;       /* the SQL text; buf.failed: an allocation failed, never run it */
     char **params;      /* parameter values as text; NULL entries are SQL NULL */
     int nparams, cap_params;
 } mc_sql_t;
+
+/* The SQL text so far ("" when empty); owned by sql. */
+const char *mc_sql_text(const mc_sql_t *sql);
+
+/* Whether building the statement failed (out of memory, a value that could not be bound):
+ * such a statement must not be run. */
+int mc_sql_failed(const mc_sql_t *sql);
+
+/* Marks the statement failed. */
+void mc_sql_fail(mc_sql_t *sql);
 
 /* Initialises an empty statement the caller owns. */
 void mc_sql_init(mc_sql_t *sql);

@@ -126,7 +126,7 @@ static void cond__bind(mc_sql_t *sql, const mc_attr_t *a, const json_t *v)
     int failed = 0;
     char *text = mc_attr_param_text(a, v, &failed);
     if (failed)
-        sql->failed = 1;
+        mc_sql_fail(sql);
     mc_sql_param(sql, text, mc_cond_cast(a->type));
     free(text);
 }

@@ -166,7 +166,7 @@ int mc_policy_read_filter(const mc_policy_t *p, const char *model, const json_t 
             continue;
         int got = policy__reach_rule(p, b, claims, &r);
         if (got < 0)
-            sql->failed = 1;
+            mc_sql_fail(sql);
         if (got > 0) {
             if (nterms++)
                 mc_sql_add(sql, " OR ");

@@ -7,12 +7,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The names callers read are buf's fields. */
-_Static_assert(offsetof(mc_sql_t, text) == offsetof(mc_sql_t, buf.data) &&
-                   offsetof(mc_sql_t, len) == offsetof(mc_sql_t, buf.len) &&
-                   offsetof(mc_sql_t, cap) == offsetof(mc_sql_t, buf.cap) &&
-                   offsetof(mc_sql_t, failed) == offsetof(mc_sql_t, buf.failed),
-               "mc_sql_t: text, len, cap, failed must alias buf");
+const char *mc_sql_text(const mc_sql_t *sql)
+{
+    return sql->buf.data ? sql->buf.data : "";
+}
+
+int mc_sql_failed(const mc_sql_t *sql)
+{
+    return sql->buf.failed;
+}
+
+void mc_sql_fail(mc_sql_t *sql)
+{
+    sql->buf.failed = 1;
+}
 
 void mc_sql_init(mc_sql_t *sql)
 {

@@ -130,7 +130,8 @@ static void lq__keyset_eq(mc_sql_t *sql, const mc_order_key_t *k, const json_t *
         return;
     }
     char *text = mc_attr_param_text(k->attr, v, &failed);
-    sql->failed |= failed;
+    if (failed)
+        mc_sql_fail(sql);
     mc_sql_add(sql, " = ");
     mc_sql_param(sql, text, mc_cond_cast(k->attr->type));
     free(text);
@@ -150,7 +151,8 @@ static void lq__keyset_after(mc_sql_t *sql, const mc_order_key_t *k, const json_
         return;
     }
     char *text = mc_attr_param_text(k->attr, v, &failed);
-    sql->failed |= failed;
+    if (failed)
+        mc_sql_fail(sql);
     mc_sql_add(sql, "(");
     mc_sql_ident(sql, k->attr->name);
     mc_sql_add(sql, k->desc ? " < " : " > ");
@@ -465,7 +467,7 @@ int list_query_build(const mc_model_t *m, const struct _u_map *args, long limit_
         goto out;
     }
     lq__sql(&p, count, policy, claims, q);
-    if (q->sql.failed)
+    if (mc_sql_failed(&q->sql))
         rc = LQ_BAD("out of memory");
 out:
     json_decref(p.cond);

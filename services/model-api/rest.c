@@ -218,11 +218,11 @@ static PGresult *rest__run(call_t *c, const char *text, int nparams, const char 
 
 static PGresult *rest__exec(call_t *c, const mc_sql_t *sql, int repeatable)
 {
-    if (sql->failed) {
+    if (mc_sql_failed(sql)) {
         mc_http_error(c->resp, 503, "unavailable", NULL, "out of memory");
         return NULL;
     }
-    return rest__run(c, sql->text, sql->nparams, mc_sql_values(sql), repeatable);
+    return rest__run(c, mc_sql_text(sql), sql->nparams, mc_sql_values(sql), repeatable);
 }
 
 /* BEGIN (repeatable) or COMMIT (never): 0, or -1 with the answer set. */
@@ -474,7 +474,8 @@ static void rest__bind(mc_sql_t *sql, const mc_attr_t *a, const json_t *v)
 {
     int failed = 0;
     char *text = mc_attr_param_text(a, v, &failed);
-    sql->failed |= failed;
+    if (failed)
+        mc_sql_fail(sql);
     mc_sql_param(sql, text, NULL);
     free(text);
 }

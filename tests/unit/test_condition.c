@@ -73,7 +73,7 @@ static void test_sql(void)
     json_t *c = J("{\"or\":[{\"n\":{\"gt\":1}},{\"name\":{\"in\":[\"a\",\"b'; drop\"]}}],"
                   "\"not\":{\"done\":{\"eq\":true}},\"meta\":{\"null\":false}}");
     mc_cond_sql(m, c, &sql);
-    MC_CHECK_STR(sql.text, "((((\"n\" > $1::integer)) OR ((\"name\" IN ($2::text, $3::text)))) "
+    MC_CHECK_STR(mc_sql_text(&sql), "((((\"n\" > $1::integer)) OR ((\"name\" IN ($2::text, $3::text)))) "
                            "AND (((\"done\" = $4::boolean)) IS NOT TRUE) AND "
                            "(\"meta\" IS NOT NULL))");
     MC_CHECK_INT(sql.nparams, 4);
@@ -85,7 +85,7 @@ static void test_sql(void)
     mc_sql_init(&sql);
     mc_sql_ident(&sql, "we\"ird");
     mc_sql_param(&sql, NULL, NULL);
-    MC_CHECK_STR(sql.text, "\"we\"\"ird\"$1");
+    MC_CHECK_STR(mc_sql_text(&sql), "\"we\"\"ird\"$1");
     MC_CHECK(sql.params[0] == NULL);
     mc_sql_cleanup(&sql);
     mc_schema_free(s);

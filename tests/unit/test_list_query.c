@@ -40,9 +40,9 @@ static void test_filters_and_order(void)
     const char *kv[] = {"model", "Item", "qty[gte]", "2", "name", "x'y", "scope", "named",
                         "limit", "500", NULL};
     MC_CHECK_INT(build(&s->models[0], kv, 0, &q, &code, err, sizeof err), MC_OK);
-    MC_CHECK_CONTAINS(q.sql.text, "FROM \"item\" WHERE TRUE AND ((\"qty\" >= $1::integer) AND "
+    MC_CHECK_CONTAINS(mc_sql_text(&q.sql), "FROM \"item\" WHERE TRUE AND ((\"qty\" >= $1::integer) AND "
                                   "(\"name\" = $2::text)) AND ((\"name\" IS NOT NULL))");
-    MC_CHECK_CONTAINS(q.sql.text, "ORDER BY \"qty\" DESC NULLS FIRST, \"id\" ASC NULLS LAST "
+    MC_CHECK_CONTAINS(mc_sql_text(&q.sql), "ORDER BY \"qty\" DESC NULLS FIRST, \"id\" ASC NULLS LAST "
                                   "LIMIT 101");
     MC_CHECK_INT(q.limit, 100);
     MC_CHECK_STR(q.sql.params[1], "x'y");
@@ -56,7 +56,7 @@ static void test_filters_and_order(void)
     const char *kv2[] = {"cursor", cursor, NULL};
     MC_CHECK_INT(build(&s->models[0], kv2, 0, &q, &code, err, sizeof err), MC_OK);
     /* after (qty NULL, id 7) in "-qty,id": non-null qty, or null qty and a larger id */
-    MC_CHECK_CONTAINS(q.sql.text, "AND ((\"qty\" IS NOT NULL) OR (\"qty\" IS NULL AND "
+    MC_CHECK_CONTAINS(mc_sql_text(&q.sql), "AND ((\"qty\" IS NOT NULL) OR (\"qty\" IS NULL AND "
                                   "(\"id\" > $1::bigint OR \"id\" IS NULL)))");
     MC_CHECK_STR(q.sql.params[0], "7");
     list_query_cleanup(&q);
@@ -71,9 +71,9 @@ static void test_filters_and_order(void)
 
     const char *kv4[] = {"qty[in]", "1,2,3", NULL};
     MC_CHECK_INT(build(&s->models[0], kv4, 1, &q, &code, err, sizeof err), MC_OK);
-    MC_CHECK_CONTAINS(q.sql.text, "SELECT count(*) FROM \"item\" WHERE TRUE AND ((\"qty\" IN "
+    MC_CHECK_CONTAINS(mc_sql_text(&q.sql), "SELECT count(*) FROM \"item\" WHERE TRUE AND ((\"qty\" IN "
                                   "($1::integer, $2::integer, $3::integer)))");
-    MC_CHECK(strstr(q.sql.text, "ORDER BY") == NULL);
+    MC_CHECK(strstr(mc_sql_text(&q.sql), "ORDER BY") == NULL);
     list_query_cleanup(&q);
     mc_schema_free(s);
 }
@@ -84,7 +84,7 @@ static void test_select_lists_system_columns_then_attributes(void)
     mc_sql_t sql;
     mc_sql_init(&sql);
     list_query_select(&s->models[0], "w", &sql);
-    MC_CHECK_STR(sql.text, "SELECT row_to_json(r)::text FROM (SELECT \"id\", \"version\", "
+    MC_CHECK_STR(mc_sql_text(&sql), "SELECT row_to_json(r)::text FROM (SELECT \"id\", \"version\", "
                            "\"created_at\", \"updated_at\", \"name\", \"qty\", \"meta\" "
                            "FROM \"w\"");
     mc_sql_cleanup(&sql);

@@ -488,13 +488,13 @@ static char *filter_needing(const mc_policy_t *p, const char *model, const char 
     json_t *c = claims ? J(claims) : NULL;
     mc_sql_init(&sql);
     int rc = mc_policy_read_filter(p, model, c, needed, nneeded, &sql);
-    char *out = rc == MC_OK ? strdup(sql.text ? sql.text : "") : NULL;
+    char *out = rc == MC_OK ? strdup(mc_sql_text(&sql)) : NULL;
     size_t o = 0;
     params[0] = '\0';
     for (int i = 0; i < sql.nparams && o < plen; i++)
         o += (size_t)snprintf(params + o, plen - o, "%s%s", i ? "," : "",
                               sql.params[i] ? sql.params[i] : "NULL");
-    MC_CHECK(!sql.failed);
+    MC_CHECK(!mc_sql_failed(&sql));
     mc_sql_cleanup(&sql);
     json_decref(c);
     return out;
