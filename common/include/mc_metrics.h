@@ -39,6 +39,11 @@ mc_metric_t *mc_metrics_histogram(mc_metrics_t *m, const char *name, const char 
 mc_metric_t *mc_metrics_gauge_fn(mc_metrics_t *m, const char *name, const char *help,
                                  const char *labels, double (*fn)(void *arg), void *arg);
 
+/* A counter read the same way (a count kept by its owner, e.g. under the owner's lock);
+ * fn must never return less than it did before. */
+mc_metric_t *mc_metrics_counter_fn(mc_metrics_t *m, const char *name, const char *help,
+                                   const char *labels, double (*fn)(void *arg), void *arg);
+
 /* Adds v (>= 0 for counters) to a counter or gauge. NULL-safe. */
 void mc_metric_add(mc_metric_t *s, double v);
 /* Sets a gauge. NULL-safe. */

@@ -172,10 +172,11 @@ mc_metric_t *mc_metrics_histogram(mc_metrics_t *m, const char *name, const char 
     return metrics__get(m, name, help, labels, KIND_HISTOGRAM, bounds, nbounds);
 }
 
-mc_metric_t *mc_metrics_gauge_fn(mc_metrics_t *m, const char *name, const char *help,
-                                 const char *labels, double (*fn)(void *arg), void *arg)
+static mc_metric_t *metrics__fn(mc_metrics_t *m, const char *name, const char *help,
+                                const char *labels, metric_kind_t kind,
+                                double (*fn)(void *arg), void *arg)
 {
-    mc_metric_t *s = metrics__get(m, name, help, labels, KIND_GAUGE, NULL, 0);
+    mc_metric_t *s = metrics__get(m, name, help, labels, kind, NULL, 0);
     if (s) {
         pthread_mutex_lock(&m->lock);
         s->fn = fn;
@@ -183,6 +184,18 @@ mc_metric_t *mc_metrics_gauge_fn(mc_metrics_t *m, const char *name, const char *
         pthread_mutex_unlock(&m->lock);
     }
     return s;
+}
+
+mc_metric_t *mc_metrics_gauge_fn(mc_metrics_t *m, const char *name, const char *help,
+                                 const char *labels, double (*fn)(void *arg), void *arg)
+{
+    return metrics__fn(m, name, help, labels, KIND_GAUGE, fn, arg);
+}
+
+mc_metric_t *mc_metrics_counter_fn(mc_metrics_t *m, const char *name, const char *help,
+                                   const char *labels, double (*fn)(void *arg), void *arg)
+{
+    return metrics__fn(m, name, help, labels, KIND_COUNTER, fn, arg);
 }
 
 static void metrics__atomic_add(_Atomic double *slot, double v)

@@ -20,6 +20,7 @@ static void test_render(void)
     mc_metric_add(mc_metrics_counter(m, "mc_requests_total", "Requests.", "status=\"404\""), 1);
     mc_metric_set(mc_metrics_gauge(m, "mc_depth", "Depth.", NULL), 3);
     mc_metrics_gauge_fn(m, "mc_lag", "Lag.", NULL, seven, NULL);
+    MC_CHECK(mc_metrics_counter_fn(m, "mc_fetches_total", "Fetches.", NULL, seven, NULL));
     MC_CHECK(mc_metrics_gauge(m, "mc_requests_total", "x", NULL) == NULL); /* type clash */
 
     double bounds[] = {0.1, 1};
@@ -34,6 +35,7 @@ static void test_render(void)
     MC_CHECK_CONTAINS(text, "mc_requests_total{status=\"404\"} 1\n");
     MC_CHECK_CONTAINS(text, "mc_depth 3\n");
     MC_CHECK_CONTAINS(text, "mc_lag 7\n");
+    MC_CHECK_CONTAINS(text, "# TYPE mc_fetches_total counter\nmc_fetches_total 7\n");
     MC_CHECK_CONTAINS(text, "mc_latency_seconds_bucket{le=\"0.1\"} 1\n");
     MC_CHECK_CONTAINS(text, "mc_latency_seconds_bucket{le=\"1\"} 2\n");
     MC_CHECK_CONTAINS(text, "mc_latency_seconds_bucket{le=\"+Inf\"} 3\n");
