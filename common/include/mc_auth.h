@@ -12,12 +12,21 @@
 
 #include "mc_config.h"
 #include "mc_jwt.h"
+#include "mc_metrics.h"
 
 /* The token settings every service shares; embed in a service's config struct. */
 typedef struct {
-    char *alg;          /* MC_JWT_ALG: pinned algorithm */
+    char *alg;          /* MC_JWT_ALG: pinned algorithm of MC_JWT_KEY */
     char *key;          /* MC_JWT_KEY: HMAC secret or PEM public key (never logged) */
     char *key_file;     /* MC_JWT_KEY_FILE: read the key from this file instead */
+    char *jwks_url;     /* MC_JWT_JWKS_URL: or the identity provider's key set */
+    char *jwks_file;    /* MC_JWT_JWKS_FILE: or a key set in a file */
+    char *jwks_algs;    /* MC_JWT_JWKS_ALGS: algorithms allowed for the set's keys */
+    long jwks_refresh_min;   /* MC_JWT_JWKS_REFRESH_MIN: s */
+    long jwks_refresh_max;   /* MC_JWT_JWKS_REFRESH_MAX: s */
+    long jwks_timeout_ms;    /* MC_JWT_JWKS_TIMEOUT_MS */
+    int jwks_allow_http;     /* MC_JWT_JWKS_ALLOW_HTTP */
+    char *jwks_ca_file;      /* MC_JWT_JWKS_CA_FILE */
     char *issuer;       /* MC_JWT_ISSUER: required iss, or NULL */
     char *audience;     /* MC_JWT_AUDIENCE: required aud, or NULL */
     long leeway;        /* MC_JWT_LEEWAY: seconds of clock skew for exp/nbf */
@@ -27,12 +36,32 @@ typedef struct {
 /* The settings-table rows for an mc_auth_settings_t at offset base of the service config. */
 #define MC_AUTH_OPTIONS(type, field)                                                          \
     {"MC_JWT_ALG", MC_CFG_STRING, "HS256", offsetof(type, field.alg), 0, 0,                   \
-     "pinned JWT algorithm: HS256/384/512, RS256/384/512, ES256/384/512"},                   \
+     "pinned algorithm of MC_JWT_KEY: HS256/384/512, RS256/384/512, PS256/384/512, "          \
+     "ES256/384/512"},                                                                       \
     {"MC_JWT_KEY", MC_CFG_STRING, NULL, offsetof(type, field.key), 0, 0,                      \
-     "HMAC secret or PEM public key for tokens (never logged); without a key only "          \
-     "anonymous callers are served"},                                                        \
+     "HMAC secret or PEM public key for tokens (never logged); without a key or a key set "  \
+     "only anonymous callers are served"},                                                   \
     {"MC_JWT_KEY_FILE", MC_CFG_STRING, NULL, offsetof(type, field.key_file), 0, 0,            \
      "file holding the key (instead of MC_JWT_KEY)"},                                        \
+    {"MC_JWT_JWKS_URL", MC_CFG_STRING, NULL, offsetof(type, field.jwks_url), 0, 0,            \
+     "the identity provider's JWKS (https; http only to loopback or with "                   \
+     "MC_JWT_JWKS_ALLOW_HTTP): keys picked by kid, instead of MC_JWT_KEY"},                  \
+    {"MC_JWT_JWKS_FILE", MC_CFG_STRING, NULL, offsetof(type, field.jwks_file), 0, 0,          \
+     "a JWKS document in a file, re-read like the URL (instead of MC_JWT_JWKS_URL)"},        \
+    {"MC_JWT_JWKS_ALGS", MC_CFG_STRING, "RS256,ES256", offsetof(type, field.jwks_algs), 0, 0, \
+     "algorithms allowed for the key set's keys (RS/PS/ES 256/384/512; a key's own alg "     \
+     "must be one of them)"},                                                                \
+    {"MC_JWT_JWKS_REFRESH_MIN", MC_CFG_INT, "60", offsetof(type, field.jwks_refresh_min), 1,  \
+     86400, "seconds: least time between two fetches of the key set (cache headers asking "  \
+     "less are raised to it), and between two fetches caused by unknown kids"},              \
+    {"MC_JWT_JWKS_REFRESH_MAX", MC_CFG_INT, "3600", offsetof(type, field.jwks_refresh_max),   \
+     1, 604800, "seconds: most time a fetched key set is kept before it is fetched again"},  \
+    {"MC_JWT_JWKS_TIMEOUT_MS", MC_CFG_INT, "5000", offsetof(type, field.jwks_timeout_ms),     \
+     100, 60000, "bound of one key set fetch (and of a request waiting for it)"},           \
+    {"MC_JWT_JWKS_ALLOW_HTTP", MC_CFG_BOOL, "false", offsetof(type, field.jwks_allow_http),   \
+     0, 0, "allow a plain http MC_JWT_JWKS_URL to a host that is not loopback"},              \
+    {"MC_JWT_JWKS_CA_FILE", MC_CFG_STRING, NULL, offsetof(type, field.jwks_ca_file), 0, 0,    \
+     "CA bundle for the JWKS URL's certificate (default: the system's)"},                    \
     {"MC_JWT_ISSUER", MC_CFG_STRING, NULL, offsetof(type, field.issuer), 0, 0,                \
      "required iss claim (optional)"},                                                       \
     {"MC_JWT_AUDIENCE", MC_CFG_STRING, NULL, offsetof(type, field.audience), 0, 0,            \
@@ -43,9 +72,13 @@ typedef struct {
      "refuse tokens without an exp claim (a token that never expires)"}
 
 /*
- * Builds the verifier from settings. *out is NULL (and MC_OK returned) when no key is
+ * Builds the verifier from settings: one key (MC_JWT_KEY or MC_JWT_KEY_FILE with
+ * MC_JWT_ALG) or a key set (MC_JWT_JWKS_URL or MC_JWT_JWKS_FILE), whose first load happens
+ * here (bounded by MC_JWT_JWKS_TIMEOUT_MS; a failure is logged, not fatal) and whose
+ * refresher thread starts here. *out is NULL (and MC_OK returned) when neither is
  * configured: every presented token is then refused with reason "no_key". Returns
- * MC_ERR_CONFIG with err naming the setting on a bad algorithm, key or key file.
+ * MC_ERR_CONFIG with err naming the setting on a bad algorithm, key, key file or key set
+ * setting.
  */
 int mc_auth_verifier(const mc_auth_settings_t *s, mc_jwt_verifier_t **out, char *err,
                      size_t errlen);
@@ -65,5 +98,16 @@ int mc_auth_token(const mc_jwt_verifier_t *v, const char *token, json_t **claims
  */
 int mc_auth_request(const mc_jwt_verifier_t *v, const struct _u_request *req,
                     struct _u_response *resp, json_t **claims);
+
+/*
+ * For a service's /readyz: with a key set, adds "jwks" (mc_jwks_status detail) to body and
+ * returns 0 while no key set is loaded (every token would be refused), else 1. Without a
+ * key set adds nothing and returns 1. v may be NULL.
+ */
+int mc_auth_ready(const mc_jwt_verifier_t *v, json_t *body);
+
+/* Registers the key set's metrics (mc_jwks_metrics) in m; nothing without a key set.
+ * v must outlive every render of m. MC_OK or MC_ERR_NOMEM. */
+int mc_auth_metrics(const mc_jwt_verifier_t *v, mc_metrics_t *m);
 
 #endif

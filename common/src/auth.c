@@ -2,6 +2,7 @@
 #include "mc_auth.h"
 #include "mc_error.h"
 #include "mc_http.h"
+#include "mc_policy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,37 @@
 #include <time.h>
 
 #define AUTH_KEY_MAX (64 * 1024)
+
+/* A verified token never names more instance ids than a policy takes from one caller, so
+ * REST filters and the WebSocket channel check read the same complete lists. */
+_Static_assert(MC_JWT_MAX_CLAIM_ITEMS <= MC_POLICY_MAX_INSTANCES,
+               "a verified token must fit the policy's instance bound");
+
+static int auth__jwks_verifier(const mc_auth_settings_t *s, mc_jwt_verifier_t **out,
+                               char *err, size_t errlen)
+{
+    char why[512];
+    if (s->key || s->key_file) {
+        snprintf(err, errlen, "MC_JWT_KEY/MC_JWT_KEY_FILE and MC_JWT_JWKS_URL/MC_JWT_JWKS_FILE: "
+                 "set one kind of key only");
+        return MC_ERR_CONFIG;
+    }
+    mc_jwks_opts_t o = {s->jwks_url,         s->jwks_file,        s->jwks_algs,
+                        s->jwks_refresh_min, s->jwks_refresh_max, s->jwks_timeout_ms,
+                        s->jwks_allow_http,  s->jwks_ca_file};
+    mc_jwks_t *k = mc_jwks_new(&o, why, sizeof why);
+    if (!k) {
+        snprintf(err, errlen, "%s", why);
+        return MC_ERR_CONFIG;
+    }
+    if (!(*out = mc_jwt_verifier_new_jwks(k, s->issuer, s->audience, s->leeway, why,
+                                          sizeof why))) {
+        snprintf(err, errlen, "MC_JWT_LEEWAY: %s", why);
+        return MC_ERR_CONFIG;
+    }
+    mc_jwt_verifier_require_exp(*out, s->require_exp);
+    return MC_OK;
+}
 
 int mc_auth_verifier(const mc_auth_settings_t *s, mc_jwt_verifier_t **out, char *err,
                      size_t errlen)
@@ -20,6 +52,8 @@ int mc_auth_verifier(const mc_auth_settings_t *s, mc_jwt_verifier_t **out, char 
     char why[256];
 
     *out = NULL;
+    if (s->jwks_url || s->jwks_file)
+        return auth__jwks_verifier(s, out, err, errlen);
     if (s->key && s->key_file) {
         snprintf(err, errlen, "MC_JWT_KEY and MC_JWT_KEY_FILE: set only one");
         return MC_ERR_CONFIG;
@@ -94,4 +128,24 @@ int mc_auth_request(const mc_jwt_verifier_t *v, const struct _u_request *req,
     mc_http_error(resp, 401, "invalid_token", json_pack("{s:s}", "reason", reason),
                   "the bearer token was refused (%s)", reason);
     return MC_ERR_INVAL;
+}
+
+int mc_auth_ready(const mc_jwt_verifier_t *v, json_t *body)
+{
+    mc_jwks_t *k = mc_jwt_verifier_jwks(v);
+    json_t *detail = NULL;
+    if (!k)
+        return 1;
+    int ok = mc_jwks_status(k, &detail);
+    if (body && detail)
+        json_object_set_new(body, "jwks", detail);
+    else
+        json_decref(detail);
+    return ok;
+}
+
+int mc_auth_metrics(const mc_jwt_verifier_t *v, mc_metrics_t *m)
+{
+    mc_jwks_t *k = mc_jwt_verifier_jwks(v);
+    return k ? mc_jwks_metrics(k, m) : MC_OK;
 }

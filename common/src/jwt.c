@@ -1,33 +1,22 @@
-/* jwt.c - bearer token verification with a pinned algorithm (libjwt for the signature). */
-#include "mc_jwt.h"
+/* jwt.c - bearer token verification against pinned keys (cjose checks the signature). */
+#include "jwk_set.h"
 #include "mc_error.h"
+#include "mc_jwt.h"
 
-#include <errno.h>
-#include <jwt.h>
+#include <cjose/jws.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct mc_jwt_verifier {
-    jwt_alg_t alg;
-    const char *alg_name;   /* static, from the table below */
-    unsigned char *key;
-    size_t keylen;
+    jwk_set_t *keys;        /* one configured key (kid ignored), or NULL with jwks */
+    mc_jwks_t *jwks;        /* or the key set source (owned) */
+    const char *alg_name;   /* static: the pinned algorithm's name */
+    unsigned jwks_algs;     /* jwks: the allowed algorithms */
     char *iss, *aud;
     long leeway;
     int require_exp;        /* a token without exp is refused ("no_exp") */
 };
-
-static const struct {
-    const char *name;
-    jwt_alg_t alg;
-    int pem;
-} jwt__algs[] = {
-    {"HS256", JWT_ALG_HS256, 0}, {"HS384", JWT_ALG_HS384, 0}, {"HS512", JWT_ALG_HS512, 0},
-    {"RS256", JWT_ALG_RS256, 1}, {"RS384", JWT_ALG_RS384, 1}, {"RS512", JWT_ALG_RS512, 1},
-    {"ES256", JWT_ALG_ES256, 1}, {"ES384", JWT_ALG_ES384, 1}, {"ES512", JWT_ALG_ES512, 1},
-};
-#define JWT_NALGS (sizeof jwt__algs / sizeof jwt__algs[0])
 
 /* Whether needle occurs in key[0..len) (memmem is a GNU extension). */
 static int jwt__has(const char *key, size_t len, const char *needle)
@@ -49,60 +38,25 @@ void mc_jwt_verifier_free(mc_jwt_verifier_t *v)
 {
     if (!v)
         return;
-    if (v->key) {
-        memset(v->key, 0, v->keylen);
-        free(v->key);
-    }
+    jwk_set_release(v->keys);
+    mc_jwks_free(v->jwks);
     free(v->iss);
     free(v->aud);
     free(v);
 }
 
-mc_jwt_verifier_t *mc_jwt_verifier_new(const char *alg, const char *key, size_t keylen,
-                                       const char *iss, const char *aud, long leeway_s,
-                                       char *err, size_t errlen)
+/* The common part of both constructors. */
+static mc_jwt_verifier_t *jwt__alloc(const char *iss, const char *aud, long leeway_s,
+                                     char *err, size_t errlen)
 {
-    size_t i;
     mc_jwt_verifier_t *v;
-
-    for (i = 0; alg && i < JWT_NALGS; i++)
-        if (strcmp(alg, jwt__algs[i].name) == 0)
-            break;
-    if (!alg || i == JWT_NALGS) {
-        snprintf(err, errlen, "JWT algorithm '%s' is not supported (HS256, HS384, HS512, "
-                 "RS256, RS384, RS512, ES256, ES384, ES512)", alg ? alg : "(null)");
-        return NULL;
-    }
-    if (!key || keylen == 0 || keylen > 65536) {
-        snprintf(err, errlen, "JWT key for %s is empty or too long", alg);
-        return NULL;
-    }
-    if (jwt__algs[i].pem) {
-        /* A PEM public key: refuse private keys (they do not belong on verifiers) and
-         * anything that is not PEM at all. */
-        if (!jwt__has(key, keylen, "-----BEGIN ")) {
-            snprintf(err, errlen, "JWT key for %s must be a PEM public key", alg);
-            return NULL;
-        }
-        if (jwt__has(key, keylen, "PRIVATE KEY")) {
-            snprintf(err, errlen, "JWT key for %s is a private key: give the public key", alg);
-            return NULL;
-        }
-    }
     if (leeway_s < 0 || leeway_s > 86400) {
         snprintf(err, errlen, "JWT leeway %ld s is out of range [0, 86400]", leeway_s);
         return NULL;
     }
     if (!(v = calloc(1, sizeof *v)))
         goto nomem;
-    v->alg = jwt__algs[i].alg;
-    v->alg_name = jwt__algs[i].name;
     v->leeway = leeway_s;
-    /* +1: PEM keys are handed to OpenSSL as text; keep them NUL-terminated. */
-    if (!(v->key = calloc(1, keylen + 1)))
-        goto nomem;
-    memcpy(v->key, key, keylen);
-    v->keylen = keylen;
     if (iss && *iss && !(v->iss = strdup(iss)))
         goto nomem;
     if (aud && *aud && !(v->aud = strdup(aud)))
@@ -114,9 +68,95 @@ nomem:
     return NULL;
 }
 
+mc_jwt_verifier_t *mc_jwt_verifier_new(const char *alg, const char *key, size_t keylen,
+                                       const char *iss, const char *aud, long leeway_s,
+                                       char *err, size_t errlen)
+{
+    unsigned bit = jwk_alg_bit(alg);
+    const jwk_alg_t *a = NULL;
+    cjose_jwk_t *jwk = NULL;
+    cjose_err cerr;
+    mc_jwt_verifier_t *v;
+
+    for (size_t i = 0; i < jwk_nalgs; i++)
+        if (bit == 1u << i)
+            a = &jwk_algs[i];
+    if (!a) {
+        snprintf(err, errlen, "JWT algorithm '%s' is not supported (HS256, HS384, HS512, "
+                 "RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512)",
+                 alg ? alg : "(null)");
+        return NULL;
+    }
+    if (!key || keylen == 0 || keylen > 65536) {
+        snprintf(err, errlen, "JWT key for %s is empty or too long", alg);
+        return NULL;
+    }
+    if (a->family != JWK_FAM_OCT) {
+        /* A PEM public key: refuse private keys (they do not belong on verifiers) and
+         * anything that is not PEM at all. */
+        int family = 0, crv = 0;
+        char why[128];
+        if (!jwt__has(key, keylen, "-----BEGIN ")) {
+            snprintf(err, errlen, "JWT key for %s must be a PEM public key", alg);
+            return NULL;
+        }
+        if (jwt__has(key, keylen, "PRIVATE KEY")) {
+            snprintf(err, errlen, "JWT key for %s is a private key: give the public key", alg);
+            return NULL;
+        }
+        if (!(jwk = jwk_from_pem(key, keylen, &family, &crv, why, sizeof why))) {
+            snprintf(err, errlen, "JWT key for %s: %s", alg, why);
+            return NULL;
+        }
+        if (!jwk_algs_for_key(bit, family, crv)) {
+            cjose_jwk_release(jwk);
+            snprintf(err, errlen, "JWT key for %s is a%s key", alg,
+                     family == JWK_FAM_RSA ? "n RSA" : "n EC key of another curve, or an EC");
+            return NULL;
+        }
+    } else if (!(jwk = cjose_jwk_create_oct_spec((const uint8_t *)key, keylen, &cerr))) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (!(v = jwt__alloc(iss, aud, leeway_s, err, errlen))) {
+        cjose_jwk_release(jwk);
+        return NULL;
+    }
+    v->alg_name = a->name;
+    if (!(v->keys = jwk_set_single(jwk, bit))) {
+        mc_jwt_verifier_free(v);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    return v;
+}
+
+mc_jwt_verifier_t *mc_jwt_verifier_new_jwks(mc_jwks_t *jwks, const char *iss, const char *aud,
+                                            long leeway_s, char *err, size_t errlen)
+{
+    mc_jwt_verifier_t *v;
+    if (!jwks) {
+        snprintf(err, errlen, "no key set");
+        return NULL;
+    }
+    if (!(v = jwt__alloc(iss, aud, leeway_s, err, errlen))) {
+        mc_jwks_free(jwks);
+        return NULL;
+    }
+    v->jwks = jwks;
+    v->jwks_algs = jwks__allowed(jwks);
+    v->alg_name = "JWKS";
+    return v;
+}
+
 const char *mc_jwt_verifier_alg(const mc_jwt_verifier_t *v)
 {
     return v ? v->alg_name : NULL;
+}
+
+mc_jwks_t *mc_jwt_verifier_jwks(const mc_jwt_verifier_t *v)
+{
+    return v ? v->jwks : NULL;
 }
 
 static int jwt__b64val(unsigned char c)
@@ -214,6 +254,31 @@ static const char *jwt__check_claims(const mc_jwt_verifier_t *v, const json_t *b
     return NULL;
 }
 
+/* Items of j: array elements (at any depth) and the words of strings holding spaces. */
+static size_t jwt__items(const json_t *j, int in_array)
+{
+    size_t n = 0, i;
+    const char *k;
+    json_t *e;
+    if (json_is_array(j)) {
+        json_array_foreach(j, i, e) n += 1 + jwt__items(e, 1);
+    } else if (json_is_object(j)) {
+        json_object_foreach((json_t *)j, k, e) n += jwt__items(e, 0);
+    } else if (json_is_string(j) && !in_array) {
+        const char *s = json_string_value(j);
+        size_t words = 0;
+        for (size_t p = 0; s[p]; p++)
+            words += s[p] != ' ' && (p == 0 || s[p - 1] == ' ');
+        n = words > 1 ? words : 0;
+    }
+    return n;
+}
+
+size_t mc_jwt_claim_items(const json_t *claims)
+{
+    return jwt__items(claims, 0);
+}
+
 #define REJECT(why)            \
     do {                       \
         if (reason)            \
@@ -225,9 +290,13 @@ static const char *jwt__check_claims(const mc_jwt_verifier_t *v, const json_t *b
 int mc_jwt_verify(const mc_jwt_verifier_t *v, const char *token, long now, json_t **claims,
                   const char **reason)
 {
-    json_t *head = NULL, *body = NULL;
-    jwt_t *jwt = NULL;
-    const char *dot1, *dot2, *alg;
+    json_t *head = NULL, *body = NULL, *kidj;
+    jwk_set_t *set = NULL;
+    const jwk_key_t *key;
+    cjose_jws_t *jws = NULL;
+    cjose_err cerr;
+    const char *dot1, *dot2, *alg, *kid, *why;
+    unsigned bit;
     size_t len;
     int rc = MC_OK;
 
@@ -245,13 +314,18 @@ int mc_jwt_verify(const mc_jwt_verifier_t *v, const char *token, long now, json_
     if (!dot2 || strchr(dot2 + 1, '.'))
         REJECT("malformed");
 
-    /* The header decides nothing: it is only checked against the pinned algorithm. */
+    /* The header decides nothing: alg is only checked against the key's, kid only names. */
     head = jwt__part_json(token, (size_t)(dot1 - token));
     if (!head || !(alg = json_string_value(json_object_get(head, "alg"))))
         REJECT("malformed");
+    kidj = json_object_get(head, "kid");
+    kid = json_string_value(kidj);
+    if (kidj && !kid)
+        REJECT("malformed");
     if (strcmp(alg, "none") == 0 || strcmp(alg, "None") == 0 || strcmp(alg, "NONE") == 0)
         REJECT("alg_none");
-    if (strcmp(alg, v->alg_name) != 0)
+    bit = jwk_alg_bit(alg);
+    if (!(bit & (v->keys ? v->keys->keys[0].algs : v->jwks_algs)))
         REJECT("wrong_alg");
     if (dot2[1] == '\0')
         REJECT("bad_signature");
@@ -262,26 +336,41 @@ int mc_jwt_verify(const mc_jwt_verifier_t *v, const char *token, long now, json_
     if (!body)
         REJECT("malformed");
 
-    /* libjwt verifies with the algorithm of the header, which now equals the pinned one. */
-    errno = 0;
-    int jrc = jwt_decode(&jwt, token, v->key, (int)v->keylen);
-    if (jrc == ENOMEM) {
-        rc = MC_ERR_NOMEM;
-        goto done;
-    }
-    if (jrc != 0 || !jwt || jwt_get_alg(jwt) != v->alg)
-        REJECT("bad_signature");
-
-    const char *why = jwt__check_claims(v, body, now);
-    if (why)
+    if (v->keys) {
+        set = jwk_set_retain(v->keys);
+        key = &set->keys[0];
+    } else if (jwks__acquire(v->jwks, kid, &set, &key, &why) != 0) {
         REJECT(why);
+    }
+    if (!(bit & key->algs))
+        REJECT("wrong_alg");
+    if (!(jws = cjose_jws_import(token, len, &cerr))) {
+        if (cerr.code == CJOSE_ERR_NO_MEMORY) {
+            rc = MC_ERR_NOMEM;
+            goto done;
+        }
+        REJECT("malformed");
+    }
+    if (!cjose_jws_verify(jws, key->jwk, &cerr)) {
+        if (cerr.code == CJOSE_ERR_NO_MEMORY) {
+            rc = MC_ERR_NOMEM;
+            goto done;
+        }
+        REJECT("bad_signature");
+    }
+
+    if ((why = jwt__check_claims(v, body, now)))
+        REJECT(why);
+    if (mc_jwt_claim_items(body) > MC_JWT_MAX_CLAIM_ITEMS)
+        REJECT("too_many_items");
     if (claims) {
         *claims = body;
         body = NULL;
     }
 done:
-    if (jwt)
-        jwt_free(jwt);
+    if (jws)
+        cjose_jws_release(jws);
+    jwk_set_release(set);
     json_decref(head);
     json_decref(body);
     return rc;

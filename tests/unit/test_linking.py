@@ -2,7 +2,10 @@
 """test_linking.py - each service binary links the third-party libraries it calls, no more.
 
 common/ is cut into mc_core and one adapter per library (mc_kafka, mc_pg, mc_http, mc_jwt)
-so that a service links only what it uses. Two views of a built binary:
+so that a service links only what it uses. mc_jwt verifies tokens with cjose (JWK, JWS),
+OpenSSL's libcrypto (PEM keys) and libcurl (an identity provider's JWKS): the services that
+verify tokens (model-api, authz) link them; the pusher asks authz and links none but libcurl,
+which it uses itself. libjwt, used before cjose, must come back nowhere. Two views of a built binary:
   - readelf -d (NEEDED): the libraries the binary itself asks for. Among the libraries the
     project builds against, this set must be exactly the expected one.
   - ldd: everything the loader brings in, through any library. What a service never calls
@@ -21,6 +24,8 @@ WATCHED = {
     "ulfius": "libulfius.so",
     "microhttpd": "libmicrohttpd.so",
     "jwt": "libjwt.so",
+    "cjose": "libcjose.so",
+    "crypto": "libcrypto.so",
     "websockets": "libwebsockets.so",
     "uv": "libuv.so",
     "curl": "libcurl",
@@ -29,15 +34,15 @@ WATCHED = {
 # Exactly these among WATCHED in NEEDED.
 NEEDED = {
     "pusher": {"rdkafka", "jansson", "websockets", "uv", "curl"},
-    "authz": {"rdkafka", "jansson", "ulfius", "jwt"},
-    "model-api": {"rdkafka", "jansson", "pq", "ulfius", "jwt"},
+    "authz": {"rdkafka", "jansson", "ulfius", "cjose", "crypto", "curl"},
+    "model-api": {"rdkafka", "jansson", "pq", "ulfius", "cjose", "crypto", "curl"},
 }
 
 # None of these anywhere in what ldd lists.
 NEVER_LOADED = {
-    "pusher": {"pq", "ulfius", "microhttpd", "jwt"},
-    "authz": {"pq", "websockets", "uv"},
-    "model-api": {"websockets", "uv"},
+    "pusher": {"pq", "ulfius", "microhttpd", "jwt", "cjose"},
+    "authz": {"pq", "websockets", "uv", "jwt"},
+    "model-api": {"websockets", "uv", "jwt"},
 }
 
 
