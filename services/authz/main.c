@@ -20,13 +20,23 @@ static const char summary[] =
     "modelcast authz: turns change events into per-channel deliveries, exactly once\n"
     "(Kafka transactions from MC_CHANGES_TOPIC to MC_DELIVERIES_TOPIC).";
 
+/* What /readyz looks at. */
+typedef struct {
+    change_stream_t *cs;
+    const mc_jwt_verifier_t *verifier;
+} readyz_ctx_t;
+
 static int readyz(const struct _u_request *req, struct _u_response *resp, void *ud)
 {
     (void)req;
-    int ok = change_stream_ready(ud);
-    mc_http_json(resp, ok ? 200 : 503,
-                 json_pack("{s:s, s:s}", "status", ok ? "ready" : "not_ready", "stream",
-                           ok ? "ok" : change_stream_alive(ud) ? "starting" : "failed"));
+    const readyz_ctx_t *r = ud;
+    int stream_ok = change_stream_ready(r->cs);
+    json_t *body = json_pack("{s:s}", "stream", stream_ok                       ? "ok"
+                                                : change_stream_alive(r->cs) ? "starting"
+                                                                             : "failed");
+    int ok = mc_auth_ready(r->verifier, body) && stream_ok; /* + "jwks" with a key set */
+    json_object_set_new(body, "status", json_string(ok ? "ready" : "not_ready"));
+    mc_http_json(resp, ok ? 200 : 503, body);
     return U_CALLBACK_COMPLETE;
 }
 
@@ -61,8 +71,9 @@ int main(int argc, char **argv)
         goto out;
     }
     if (!verifier)
-        MC_WARN("no MC_JWT_KEY: every caller is anonymous and any token is refused");
-    if (!(metrics = mc_metrics_new())) {
+        MC_WARN("no MC_JWT_KEY nor MC_JWT_JWKS_URL: every caller is anonymous and any token "
+                "is refused");
+    if (!(metrics = mc_metrics_new()) || mc_auth_metrics(verifier, metrics) != MC_OK) {
         MC_ERROR("out of memory");
         goto out;
     }
@@ -84,7 +95,8 @@ int main(int argc, char **argv)
         goto out;
     }
     ulfius_add_endpoint_by_val(&http.inst, "GET", "/healthz", NULL, 0, mc_http_healthz, NULL);
-    ulfius_add_endpoint_by_val(&http.inst, "GET", "/readyz", NULL, 0, readyz, cs);
+    readyz_ctx_t rctx = {cs, verifier};
+    ulfius_add_endpoint_by_val(&http.inst, "GET", "/readyz", NULL, 0, readyz, &rctx);
     ulfius_add_endpoint_by_val(&http.inst, "GET", "/metrics", NULL, 0, mc_http_metrics, metrics);
     ulfius_set_default_endpoint(&http.inst, mc_http_not_found, NULL);
     if (change_stream_start(cs) != MC_OK || mc_http_start(&http, err, sizeof err) != MC_OK) {

@@ -51,7 +51,8 @@ int main(int argc, char **argv)
         goto out;
     }
     if (!verifier)
-        MC_WARN("no MC_JWT_KEY: every caller is anonymous and any token is refused");
+        MC_WARN("no MC_JWT_KEY nor MC_JWT_JWKS_URL: every caller is anonymous and any token "
+                "is refused");
     if (!(conn = mc_pg_connect(cfg.pg_conninfo, STARTUP_PG_WAIT_MS, err, sizeof err))) {
         MC_ERROR("%s", err);
         goto out;
@@ -65,7 +66,7 @@ int main(int argc, char **argv)
 
     metrics = mc_metrics_new();
     pool = pg_pool_new(cfg.pg_conninfo, (size_t)cfg.pg_pool);
-    if (!metrics || !pool) {
+    if (!metrics || !pool || mc_auth_metrics(verifier, metrics) != MC_OK) {
         MC_ERROR("out of memory");
         goto out;
     }

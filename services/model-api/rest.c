@@ -737,11 +737,12 @@ static int rest_readyz(const struct _u_request *req, struct _u_response *resp, v
     }
     kafka_ok = outbox_relay_kafka_ok(r->rest->relay, 1000);
     outbox_relay_lag(r->rest->relay, &depth, &age);
-    mc_http_json(resp, pg_ok && kafka_ok ? 200 : 503,
-                 json_pack("{s:s, s:s, s:s, s:I, s:f}", "status",
-                           pg_ok && kafka_ok ? "ready" : "not_ready", "postgres",
-                           pg_ok ? "ok" : "unreachable", "kafka", kafka_ok ? "ok" : "unreachable",
-                           "outbox_depth", (json_int_t)depth, "outbox_lag_seconds", age));
+    json_t *body = json_pack("{s:s, s:s, s:I, s:f}", "postgres", pg_ok ? "ok" : "unreachable",
+                             "kafka", kafka_ok ? "ok" : "unreachable", "outbox_depth",
+                             (json_int_t)depth, "outbox_lag_seconds", age);
+    int ok = mc_auth_ready(r->rest->verifier, body) && pg_ok && kafka_ok; /* + "jwks" */
+    json_object_set_new(body, "status", json_string(ok ? "ready" : "not_ready"));
+    mc_http_json(resp, ok ? 200 : 503, body);
     return call_end(&c);
 }
 
