@@ -18,15 +18,19 @@ DEPLOY_DIR="$REPO/deploy/local"
 : "${MC_POLICIES:=$REPO/config/policies.json}"
 : "${MC_LOG_LEVEL:=info}"
 # HMAC secret the services verify tokens with. A development value for the local stack only:
-# production sets its own (MC_JWT_KEY or MC_JWT_KEY_FILE, see docs/operations.md).
-: "${MC_JWT_KEY:=modelcast-local-dev-secret}"
+# production sets its own (MC_JWT_KEY or MC_JWT_KEY_FILE, or an identity provider's
+# MC_JWT_JWKS_URL, see docs/operations.md). Not defaulted when a JWKS is given.
+if [[ -z ${MC_JWT_JWKS_URL:-} && -z ${MC_JWT_JWKS_FILE:-} && -z ${MC_JWT_KEY_FILE:-} ]]; then
+    : "${MC_JWT_KEY:=modelcast-local-dev-secret}"
+    export MC_JWT_KEY
+fi
 # Absolute paths: postgres tools run from / (see up), services from wherever.
 MC_VAR=$(realpath -m "$MC_VAR")
 MC_BUILD_DIR=$(realpath -m "$MC_BUILD_DIR")
 MC_MODELS=$(realpath -m "$MC_MODELS")
 MC_POLICIES=$(realpath -m "$MC_POLICIES")
 export MC_VAR MC_BUILD_DIR MC_PG_PORT MC_BROKER_PORT MC_BROKER_CONTROLLER_PORT MC_API_PORT \
-    MC_AUTHZ_PORT MC_PUSHER_PORT MC_PARTITIONS MC_MODELS MC_POLICIES MC_LOG_LEVEL MC_JWT_KEY
+    MC_AUTHZ_PORT MC_PUSHER_PORT MC_PARTITIONS MC_MODELS MC_POLICIES MC_LOG_LEVEL
 
 # shellcheck disable=SC2034  # these are used by the scripts that source this file
 PG_BIN=/usr/lib/postgresql/15/bin
