@@ -3,7 +3,7 @@
 // edge; plus what tests reach into it with: psql, stopping and killing components, tokens.
 import { execFile, spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, existsSync, unlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, existsSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
@@ -129,6 +129,29 @@ export class Stack {
     return r.stdout.trim();
   }
 
+  /** psql without blocking the event loop (live collections keep receiving meanwhile). */
+  psqlAsync(sql) {
+    return new Promise((res, rej) => {
+      execFile('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-At', this.pgConninfo, '-c', sql], { timeout: 60000 },
+        (err, stdout, stderr) => (err ? rej(new Error(`psql failed on ${sql}: ${stderr}`)) : res(stdout.trim())));
+    });
+  }
+
+  /**
+   * Deletes every record of modelcast.deliveries (Kafka's DeleteRecords up to the high
+   * watermark): as if retention had overtaken every position a client holds.
+   */
+  async deleteDeliveries(partitions = Number(this.env.MC_PARTITIONS || 4)) {
+    const file = join(this.varDir, 'delete-records.json');
+    const parts = Array.from({ length: partitions }, (_, p) => ({ topic: 'modelcast.deliveries', partition: p, offset: -1 }));
+    writeFileSync(file, JSON.stringify({ partitions: parts, version: 1 }));
+    await new Promise((res, rej) => {
+      execFile('java', ['-cp', join(REPO, 'deploy/local/kafka-libs/*'), 'org.apache.kafka.tools.DeleteRecordsCommand',
+        '--bootstrap-server', `127.0.0.1:${this.env.MC_BROKER_PORT}`, '--offset-json-file', file], { timeout: 120000 },
+      (err, stdout, stderr) => (err ? rej(new Error(`DeleteRecordsCommand failed: ${stderr}${stdout}`)) : res(stdout)));
+    });
+  }
+
   async up(...names) {
     const r = await script('up', this.env, names);
     if (r.code !== 0) throw new Error(`deploy/local/up ${names.join(' ')} failed:\n${r.out}\n${this.logTails()}`);
@@ -213,3 +236,14 @@ export async function waitFor(fn, what, ms = 30000, interval = 20) {
     await new Promise((r) => setTimeout(r, interval));
   }
 }
+
+/** A client of the stack's edge (Node: the ws package for WebSocket). */
+export async function clientOf(stack, options = {}) {
+  const { connect } = await import('@modelcast/client');
+  const { default: WebSocket } = await import('ws');
+  const { schema } = await import('../../examples/models.js');
+  return connect({ url: stack.edgeUrl, WebSocket, schema, reconnect: { minDelayMs: 100, maxDelayMs: 2000 }, ...options });
+}
+
+/** A unique tag for this test's records, so tests sharing a stack do not see each other's. */
+export const tag = (what = 't') => `${what}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
