@@ -162,8 +162,11 @@ export class LiveCollection {
     if (!cur || r.version > cur.v) this.seen.set(r.id, { v: r.version, chans: new Set([REST]) });
     else cur.chans.add(REST);
     const m = this.members.get(r.id);
-    // The server's record is the union of what the caller may see: it replaces merged views.
-    this.members.set(r.id, { rec: r, dseq: m ? m.dseq : 0 });
+    // The server's record is the union of what the caller may see: it replaces merged views
+    // (an unchanged record keeps its object, so renderers can compare identities).
+    const same = m && Object.keys(r).length === Object.keys(m.rec).length && Object.keys(r).every((k) =>
+      Object.is(r[k], m.rec[k]) || JSON.stringify(r[k]) === JSON.stringify(m.rec[k]));
+    this.members.set(r.id, { rec: same ? m.rec : r, dseq: m ? m.dseq : 0 });
     return true;
   }
 
