@@ -134,6 +134,8 @@ export interface Page<R> {
 export interface LiveOptions {
   /** Most records a live collection without limit() loads and keeps (default 10000). */
   maxRecords?: number;
+  /** Versions of records outside the collection remembered to ignore late copies (default 50000). */
+  maxTracked?: number;
 }
 
 /** A query kept up to date: `records` in the query's order. */

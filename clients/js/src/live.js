@@ -36,6 +36,9 @@ export class LiveCollection {
     this.modelName = query.modelName;
     this.callback = typeof callback === 'function' ? callback : () => {};
     this.maxRecords = options.maxRecords ?? 10000;
+    // Versions of records outside the query are kept to ignore late copies; a long-lived
+    // collection on a busy model forgets the oldest of them past this many.
+    this.maxTracked = options.maxTracked ?? 50000;
     this.records = [];
     this.error = null;
     this.closed = false;
@@ -100,6 +103,7 @@ export class LiveCollection {
   onChange(f) {
     if (this.closed) return;
     this.seq++;
+    if (this.seen.size > this.maxTracked) this._forget();
     const id = f.id, v = f.version, cur = this.seen.get(id);
     if (f.op === 'destroy') {
       if (!cur || v >= cur.v) {
@@ -148,6 +152,18 @@ export class LiveCollection {
 
   onResync() {
     if (!this.closed && this.loaded) this._reload();
+  }
+
+  // Forgets the versions of the oldest tenth of the records that are not in the collection.
+  _forget() {
+    let n = Math.ceil(this.maxTracked / 10);
+    for (const id of this.seen.keys()) {
+      if (n <= 0) break;
+      if (!this.members.has(id)) {
+        this.seen.delete(id);
+        n--;
+      }
+    }
   }
 
   _inWindow(rec) {

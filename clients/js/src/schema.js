@@ -26,6 +26,10 @@ export function normalizeModel(name, spec) {
   } else if (isObject(spec.scopes)) {
     for (const [k, v] of Object.entries(spec.scopes)) scopes[k] = isObject(v) ? v : null;
   }
+  // A server may list the conditions apart from the names ({"scope_conditions": {name: cond}}).
+  if (isObject(spec.scope_conditions)) {
+    for (const [k, v] of Object.entries(spec.scope_conditions)) if (isObject(v)) scopes[k] = v;
+  }
   const model = { name, attributes: { ...(spec.attributes || {}) }, scopes, order: parseOrder(spec.order) };
   for (const [k, cond] of Object.entries(scopes)) {
     if (cond) checkCondition(model, cond, `${name}.scopes.${k}`);

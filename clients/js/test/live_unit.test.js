@@ -233,3 +233,24 @@ test('a query the server refuses rejects ready and reports the error', async () 
   await assert.rejects(coll.ready, (e) => e.code === 'bad_query' && /no scope 'nope'/.test(e.message));
   assert.equal(client.errors.length, 1);
 });
+
+test('versions of records outside the collection are forgotten past maxTracked, members never', async () => {
+  const server = new FakeServer(DICT, [rec(1, 'apple')]);
+  const { client, coll } = live(server, (q) => q.where({ word: 'apple' }), { maxTracked: 100 });
+  await coll.ready;
+  for (let id = 2; id < 400; id++) {
+    client.push({ channel: 'Application', model: 'Dictionary', id, op: 'create', version: 1, attributes: rec(id, `w${id}`) });
+  }
+  await tick();
+  assert.ok(coll.seen.size <= 101, `tracked ${coll.seen.size}`);
+  assert.ok(coll.seen.has(1), 'the member stays');
+  assert.deepEqual(words(coll), ['apple']);
+});
+
+test('scope conditions a server lists with its models are used on the client', async () => {
+  const { normalizeModel } = await import('../src/schema.js');
+  const cond = { pronunciation: { null: false } };
+  assert.deepEqual(normalizeModel('D', { attributes: DICT.attributes, scopes: ['a', 'b'], scope_conditions: { a: cond } }).scopes, { a: cond, b: null });
+  assert.deepEqual(normalizeModel('D', { attributes: DICT.attributes, scopes: [{ name: 'a', condition: cond }, 'b'] }).scopes, { a: cond, b: null });
+  assert.throws(() => normalizeModel('D', { attributes: DICT.attributes, scopes: { a: { nope: { eq: 1 } } } }), /'nope' is not an attribute of D/);
+});
