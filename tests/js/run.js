@@ -45,6 +45,7 @@ try {
   process.stdout.write(`js tests: stack up in ${((Date.now() - t0) / 1000).toFixed(1)} s, edge ${stack.edgeUrl}\n`);
   const env = { ...process.env, MC_TEST_STACK: JSON.stringify(stack) };
   for (const f of files) {
+    await stack.up(); // whatever a failed file left stopped (a killed pusher) runs again
     const t = Date.now();
     const code = await runFile(f, env);
     times.push([relative(REPO, f), (Date.now() - t) / 1000, code]);

@@ -162,6 +162,15 @@ export class Stack {
     if (r.code !== 0) throw new Error(`deploy/local/down ${names.join(' ')} failed:\n${r.out}`);
   }
 
+  /** Open WebSocket connections of each pusher (its pusher_connections gauge), in pusherNames order. */
+  async pusherConnections() {
+    return Promise.all(this.pusherPorts.map(async (port) => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const m = /^pusher_connections(?:\{[^}]*\})? (\d+)/m.exec(text);
+      return m ? Number(m[1]) : 0;
+    }));
+  }
+
   pid(name) {
     try {
       const pid = Number(readFileSync(join(this.varDir, 'run', `${name}.pid`), 'utf8').split(/\s+/)[0]);

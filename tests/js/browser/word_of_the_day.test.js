@@ -99,9 +99,10 @@ test('an edit over someone else\'s newer version is refused and the form shows t
   await a.click('#f-cancel');
 });
 
-test('after the pushers restart, the page reconnects by itself and shows what changed meanwhile', async () => {
+test('after the pushers restart, the page reconnects by itself and shows what changed meanwhile', async (t) => {
   const word = tag('during-outage');
   const before = await count(b);
+  t.after(() => stack.up(...stack.pusherNames)); // also when an assertion fails first
   for (const name of stack.pusherNames) await stack.kill9(name);
   await until(b, () => document.querySelector('#status').dataset.state === 'reconnecting', null, 'page notices');
   // Written while no pusher runs: one word through the API, one straight in SQL.

@@ -46,7 +46,7 @@ async function restartPushers() {
   await stack.up(...stack.pusherNames);
 }
 
-test('every pusher killed: the client reconnects by itself and resumes from its positions, nothing lost, no refetch', async () => {
+test('every pusher killed: the client reconnects by itself and resumes from its positions, nothing lost, no refetch', async (t) => {
   const T = tag('kill');
   const reasons = [];
   const { c, calls, states } = await counted({ getToken: (r) => { reasons.push(r); return user(7, [3]); } });
@@ -58,6 +58,7 @@ test('every pusher killed: the client reconnects by itself and resumes from its 
   await c.model('Dictionary').create({ word: `${T}-before` });
   await waitFor(() => lw.count === 1, 'live before the kill');
   const lists = calls.lists;
+  t.after(() => stack.up(...stack.pusherNames)); // also when an assertion fails first
   for (const name of stack.pusherNames) await stack.kill9(name);
   await waitFor(() => c.state === 'reconnecting', `the client notices (state ${c.state})`);
   // Changes while no pusher runs: through the API and in SQL.
@@ -76,24 +77,42 @@ test('every pusher killed: the client reconnects by itself and resumes from its 
   assert.deepEqual([...new Set(states)].slice(0, 3), ['connecting', 'open', 'reconnecting']);
 });
 
-test('one of two pushers killed: its clients move to the other (least connections) and miss nothing', async () => {
-  if (stack.pusherNames.length < 2) return;
+test('one of two pushers killed: its clients move to the other (least connections) and miss nothing', async (t) => {
+  if (stack.pusherNames.length < 2) return t.skip('one pusher');
   const T = tag('one');
+  const { default: WebSocket } = await import('ws');
+  // After pushers were killed, nginx skips one that refused it for fail_timeout (2 s): wait
+  // until new connections reach both again (probes through the edge).
+  await waitFor(async () => {
+    const before = await stack.pusherConnections();
+    const probes = Array.from({ length: 2 }, () => new WebSocket(`${stack.edgeUrl.replace('http', 'ws')}/ws`));
+    await Promise.all(probes.map((p) => new Promise((res) => { p.onopen = res; p.onerror = res; })));
+    const after = await stack.pusherConnections();
+    probes.forEach((p) => p.close());
+    await waitFor(async () => (await stack.pusherConnections()).every((n, i) => n <= before[i]), 'probes closed');
+    return after.every((n, i) => n > before[i]);
+  }, 'both pushers take new connections through the edge');
+  const base = await stack.pusherConnections();
   const many = [];
   for (let i = 0; i < 4; i++) many.push(await counted());
   const q = (c) => c.model('Dictionary').where({ word: { gte: T, lt: `${T}~` } }).order('id');
   const colls = many.map(({ c }) => q(c).live());
   await Promise.all(colls.map((l) => l.ready));
-  await stack.kill9(stack.pusherNames[0]);
-  const writer = many[0].c.model('Dictionary');
-  for (let i = 0; i < 10; i++) await writer.create({ word: `${T}-${i}` });
-  for (const l of colls) await converges(l, q(many[0].c), 'after one pusher died');
-  const moved = many.filter(({ states }) => states.includes('reconnecting')).length;
-  assert.ok(moved >= 1 && moved < 4, `least_conn spreads clients: ${moved} of 4 were on the killed pusher`);
-  await stack.up(stack.pusherNames[0]);
+  const spread = (await stack.pusherConnections()).map((n, i) => n - base[i]);
+  assert.ok(spread.every((n) => n >= 1), `least_conn spreads 4 clients over both pushers: ${spread}`);
+  try {
+    await stack.kill9(stack.pusherNames[0]);
+    const writer = many[0].c.model('Dictionary');
+    for (let i = 0; i < 10; i++) await writer.create({ word: `${T}-${i}` });
+    for (const l of colls) await converges(l, q(many[0].c), 'after one pusher died');
+    const moved = many.filter(({ states }) => states.includes('reconnecting')).length;
+    assert.equal(moved, spread[0], 'the clients of the killed pusher reconnected, the others did not notice');
+  } finally {
+    await stack.up(...stack.pusherNames);
+  }
 });
 
-test('resync: positions gone from Kafka make the client refetch, and it ends equal to the server', async () => {
+test('resync: positions gone from Kafka make the client refetch, and it ends equal to the server', async (t) => {
   const T = tag('resync');
   const { c, calls } = await counted();
   const q = c.model('Dictionary').where({ word: { gte: T, lt: `${T}~` } }).order('word');
@@ -101,6 +120,7 @@ test('resync: positions gone from Kafka make the client refetch, and it ends equ
   await live.ready;
   const a = await c.model('Dictionary').create({ word: `${T}-a` });
   await waitFor(() => live.count === 1, 'a');
+  t.after(() => stack.up(...stack.pusherNames));
   for (const name of stack.pusherNames) await stack.kill9(name);
   await c.model('Dictionary').create({ word: `${T}-b` });
   await stack.psqlAsync(`UPDATE dictionary SET word = '${T}-c' WHERE id = ${a.id}`);
@@ -115,16 +135,19 @@ test('resync: positions gone from Kafka make the client refetch, and it ends equ
   await waitFor(() => live.count === 3, 'live after the resync');
 });
 
-test('close() releases everything: a process that used a live collection exits by itself', async () => {
+test('close() releases everything: a process that used a live collection exits by itself', async (t) => {
   const script = `
     import { connect } from '@modelcast/client';
     import WebSocket from 'ws';
+    const t0 = Date.now();
     const c = connect({ url: ${JSON.stringify(stack.edgeUrl)}, WebSocket });
     const live = c.model('Dictionary').limit(5).live();
     const count = c.model('Dictionary').liveCount();
     await Promise.all([live.ready, count.ready]);
+    const ready = Date.now() - t0;
     c.close();
-    console.log('closed', c.state, live.closed, count.closed);`;
+    console.log('closed', c.state, live.closed, count.closed, 'ready after', ready, 'ms');
+    process.on('exit', () => console.log('exit after', Date.now() - t0, 'ms'));`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: `${REPO}/tests/js` });
   let out = '';
   child.stdout.on('data', (d) => { out += d; });
@@ -135,4 +158,5 @@ test('close() releases everything: a process that used a live collection exits b
   });
   assert.equal(code, 0, out);
   assert.match(out, /closed closed true true/);
+  t.diagnostic(out.trim().replace(/\n/g, '; '));
 });
