@@ -50,6 +50,7 @@ export class LiveCollection {
     this.boundary = null; // when incomplete: the last record fetched (its order keys)
     this.loading = false;
     this.reloadPending = false;
+    this.resyncWhileLoading = false;
     this.recheckIds = new Set();
     this.recheckRunning = false;
     this.notifyQueued = false;
@@ -74,9 +75,11 @@ export class LiveCollection {
       if (this.closed) return this;
       this.detach = this.client.connection.attach(this); // subscribe first...
       await this.client.connection.whenReady();
+      if (this.closed) return this;
       await this._load(); // ...then fetch; what arrived meanwhile was applied by version
       this.loaded = true;
       this._notify('load');
+      if (this.resyncWhileLoading) this._reload(); // the first load may predate a resync
       return this;
     } catch (e) {
       this._fail(e);
@@ -151,7 +154,9 @@ export class LiveCollection {
   }
 
   onResync() {
-    if (!this.closed && this.loaded) this._reload();
+    if (this.closed) return;
+    if (this.loaded) this._reload();
+    else this.resyncWhileLoading = true;
   }
 
   // Forgets the versions of the oldest tenth of the records that are not in the collection.
@@ -348,6 +353,7 @@ export class LiveCount {
       if (this.closed) return this;
       this.detach = this.client.connection.attach(this);
       await this.client.connection.whenReady();
+      if (this.closed) return this;
       await this._refresh();
       return this;
     } catch (e) {

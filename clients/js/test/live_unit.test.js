@@ -254,3 +254,18 @@ test('scope conditions a server lists with its models are used on the client', a
   assert.deepEqual(normalizeModel('D', { attributes: DICT.attributes, scopes: [{ name: 'a', condition: cond }, 'b'] }).scopes, { a: cond, b: null });
   assert.throws(() => normalizeModel('D', { attributes: DICT.attributes, scopes: { a: { nope: { eq: 1 } } } }), /'nope' is not an attribute of D/);
 });
+
+test('a resync during the first load loads again afterwards', async () => {
+  const server = new FakeServer(DICT, [rec(1, 'apple')]);
+  let open;
+  server.gate = new Promise((r) => { open = r; });
+  const { client, coll } = live(server, (q) => q.order('word'));
+  await until(() => server.calls.length === 1, 'first load started');
+  server.put(rec(2, 'banana')); // committed before the fresh position, never pushed
+  client.resync();
+  open();
+  server.gate = null;
+  await coll.ready;
+  await until(() => words(coll).join() === 'apple,banana', `reloaded: ${words(coll)}`);
+  assert.equal(server.calls.length, 2);
+});
