@@ -8,6 +8,7 @@
 //
 //   node bench/browser/latency.js [-n 100] [--pushers 1]
 import { writeFileSync } from 'node:fs';
+import { loadavg, cpus } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -36,6 +37,7 @@ const summary = (xs) => ({ p50: pct(xs, 50), p90: pct(xs, 90), p99: pct(xs, 99),
 const fmt = (s) => `p50 ${s.p50.toFixed(1)}  p90 ${s.p90.toFixed(1)}  p99 ${s.p99.toFixed(1)}  min ${s.min.toFixed(1)}  max ${s.max.toFixed(1)} ms`;
 
 const own = !process.env.MC_TEST_STACK;
+const loadStart = loadavg()[0];
 const stack = own ? await Stack.start({ pushers: PUSHERS, buildDir: process.env.MC_BUILD_DIR || join(REPO, 'build') }) : Stack.fromEnv();
 let browser;
 const stop = async () => {
@@ -93,6 +95,8 @@ try {
     `${N} writes, one after the other; page A: client.model('Dictionary').create(); page B: examples/word-of-the-day`,
     `(live list of every word, live count over the \`defined\` scope). Chromium ${browser.version()}, edge (nginx) →`,
     `model-api / ${PUSHERS} pusher(s), services from ${own ? (process.env.MC_BUILD_DIR || 'build/') : 'MC_TEST_STACK'}.`,
+    `${cpus().length} cores shared by the whole stack, the browser and other work; load average (1 min)`,
+    `${loadStart.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end.`,
     '',
     '| from the write in A | to | ms |',
     '|---|---|---|',
