@@ -5,15 +5,21 @@ BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 PYTEST_FLAGS ?= -q
 
-.PHONY: help setup build build-test run up down status test unit system clean clean-all
+.PHONY: help setup build build-test run up down status test unit system js js-unit client-test \
+	browser codegen screenshots clean clean-all
 
 help:
 	@echo "make setup      install packages, Kafka jars and the Python test venv (idempotent)"
 	@echo "make build      configure and build into $(BUILD)/ (Ninja, $(BUILD_TYPE))"
 	@echo "make run        setup + build, start the whole stack in the foreground (Ctrl-C stops)"
 	@echo "make up|down|status   start / stop / show the local stack in the background"
-	@echo "make test       sanitizer build in $(BUILD_TEST)/, unit tests (ctest), system tests (pytest)"
+	@echo "make test       sanitizer build in $(BUILD_TEST)/, unit tests (ctest), system tests (pytest),"
+	@echo "                then the JavaScript client's tests and the browser tests (make js)"
 	@echo "make unit       unit tests only (ctest on $(BUILD_TEST)/)"
+	@echo "make js         JS client unit tests, then client and browser tests on one real stack"
+	@echo "make client-test | make browser   only the client / only the browser tests (real stack)"
+	@echo "make codegen    regenerate examples/models.{js,d.ts} from config/models.json"
+	@echo "make screenshots  docs/img/*.png of the examples, taken in chromium on a fresh stack"
 	@echo "make clean      remove build trees; make clean-all also removes var/ (stack data)"
 
 setup:
@@ -27,8 +33,9 @@ build-test:
 	cmake -S . -B $(BUILD_TEST) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMC_SANITIZE=ON $(CMAKE_FLAGS)
 	cmake --build $(BUILD_TEST)
 
+# MC_DEV_TOKENS=1: the edge serves demo tokens for examples/todos. Only make run sets it.
 run: setup build
-	MC_BUILD_DIR=$(abspath $(BUILD)) deploy/local/run
+	MC_DEV_TOKENS=1 MC_BUILD_DIR=$(abspath $(BUILD)) deploy/local/run
 
 up: setup build
 	MC_BUILD_DIR=$(abspath $(BUILD)) deploy/local/up
@@ -45,9 +52,28 @@ unit: build-test
 system: setup build-test
 	MC_BUILD_DIR=$(abspath $(BUILD_TEST)) .venv/bin/pytest $(PYTEST_FLAGS) tests/system
 
+js-unit: setup
+	cd clients/js && node --test test/*.test.js
+
+client-test: setup build-test
+	MC_BUILD_DIR=$(abspath $(BUILD_TEST)) node tests/js/run.js client
+
+browser: setup build-test
+	MC_BUILD_DIR=$(abspath $(BUILD_TEST)) node tests/js/run.js browser
+
+js: js-unit build-test
+	MC_BUILD_DIR=$(abspath $(BUILD_TEST)) node tests/js/run.js client browser
+
+codegen:
+	node clients/js/bin/modelcast-codegen.js config/models.json --out examples/models
+
+screenshots: setup build
+	MC_BUILD_DIR=$(abspath $(BUILD)) node tests/js/screenshots.js docs/img
+
 test: setup
 	$(MAKE) unit
 	$(MAKE) system
+	$(MAKE) js
 
 clean:
 	rm -rf $(BUILD) $(BUILD_TEST)

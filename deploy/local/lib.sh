@@ -13,6 +13,12 @@ DEPLOY_DIR="$REPO/deploy/local"
 : "${MC_API_PORT:=8701}"
 : "${MC_AUTHZ_PORT:=8702}"
 : "${MC_PUSHER_PORT:=8703}"
+# Pushers behind the edge: pusher on MC_PUSHER_PORT, pusher-2 on the next port, and so on.
+: "${MC_PUSHERS:=1}"
+# The edge (nginx): the examples, /v1 and /ws on one origin (deploy/edge/modelcast.conf).
+: "${MC_EDGE_PORT:=8700}"
+# 1: the edge also serves demo tokens at /dev/tokens.json (make run sets it; nothing else does).
+: "${MC_DEV_TOKENS:=0}"
 : "${MC_PARTITIONS:=4}"
 : "${MC_MODELS:=$REPO/config/models.json}"
 : "${MC_POLICIES:=$REPO/config/policies.json}"
@@ -30,13 +36,30 @@ MC_BUILD_DIR=$(realpath -m "$MC_BUILD_DIR")
 MC_MODELS=$(realpath -m "$MC_MODELS")
 MC_POLICIES=$(realpath -m "$MC_POLICIES")
 export MC_VAR MC_BUILD_DIR MC_PG_PORT MC_BROKER_PORT MC_BROKER_CONTROLLER_PORT MC_API_PORT \
-    MC_AUTHZ_PORT MC_PUSHER_PORT MC_PARTITIONS MC_MODELS MC_POLICIES MC_LOG_LEVEL
+    MC_AUTHZ_PORT MC_PUSHER_PORT MC_PARTITIONS MC_MODELS MC_POLICIES MC_LOG_LEVEL \
+    MC_PUSHERS MC_EDGE_PORT MC_DEV_TOKENS
+[[ $MC_PUSHERS =~ ^[1-9][0-9]?$ ]] && ((MC_PUSHERS <= 16)) ||
+    { printf 'modelcast: error: MC_PUSHERS must be 1 to 16 (got %s)\n' "$MC_PUSHERS" >&2; exit 1; }
 
 # shellcheck disable=SC2034  # these are used by the scripts that source this file
 PG_BIN=/usr/lib/postgresql/15/bin
 KAFKA_LIBS="$DEPLOY_DIR/kafka-libs"
-# Components in start order; down walks this list backwards.
-MC_COMPONENTS=(postgres kafka model-api authz pusher)
+# Components in start order; down walks this list backwards. The pushers are pusher,
+# pusher-2 ... pusher-$MC_PUSHERS, plus any further one still recorded as running (started
+# with a larger MC_PUSHERS), so that down and status see it too.
+mc__pushers() {
+    local n=$MC_PUSHERS k f
+    for f in "$MC_VAR"/run/pusher-*.pid; do
+        [[ -e $f ]] || continue
+        k=${f##*/pusher-}
+        k=${k%.pid}
+        [[ $k =~ ^[0-9]+$ ]] && ((k > n)) && n=$k
+    done
+    printf 'pusher\n'
+    for ((k = 2; k <= n; k++)); do printf 'pusher-%d\n' "$k"; done
+}
+mapfile -t MC_PUSHER_NAMES < <(mc__pushers)
+MC_COMPONENTS=(postgres kafka model-api authz "${MC_PUSHER_NAMES[@]}" edge)
 # shellcheck disable=SC2034
 MC_TOPICS=(modelcast.changes modelcast.deliveries modelcast.changes.dlq)
 
@@ -151,6 +174,12 @@ mc_port_of() {
         model-api) printf '%s' "$MC_API_PORT" ;;
         authz) printf '%s' "$MC_AUTHZ_PORT" ;;
         pusher) printf '%s' "$MC_PUSHER_PORT" ;;
+        pusher-[0-9]*)
+            local k=${1#pusher-}
+            [[ $k =~ ^[0-9]+$ ]] && ((k >= 2 && k <= 16)) || return 1
+            printf '%s' $((MC_PUSHER_PORT + k - 1))
+            ;;
+        edge) printf '%s' "$MC_EDGE_PORT" ;;
         *) return 1 ;;
     esac
 }
@@ -159,7 +188,7 @@ mc_binary_of() {
     case $1 in
         model-api) printf '%s' "$MC_BUILD_DIR/services/model-api/modelcast-model-api" ;;
         authz) printf '%s' "$MC_BUILD_DIR/services/authz/modelcast-authz" ;;
-        pusher) printf '%s' "$MC_BUILD_DIR/services/pusher/modelcast-pusher" ;;
+        pusher | pusher-[0-9]*) printf '%s' "$MC_BUILD_DIR/services/pusher/modelcast-pusher" ;;
         *) return 1 ;;
     esac
 }
@@ -176,8 +205,11 @@ mc_components() {
             [[ $k == "$c" ]] && printf '%s\n' "$c" && break
         done
     done
+    local known
     for k in "$@"; do
-        mc_port_of "$k" >/dev/null || mc_die "unknown component '$k' (known: ${MC_COMPONENTS[*]})"
+        known=0
+        for c in "${MC_COMPONENTS[@]}"; do [[ $k == "$c" ]] && known=1; done
+        ((known)) || mc_die "unknown component '$k' (known: ${MC_COMPONENTS[*]}; more pushers: MC_PUSHERS)"
     done
 }
 

@@ -189,7 +189,7 @@ def start_stack(var_dir, models=None, components=None, policies=None):
     """Starts a stack (deploy/local/up COMPONENTS..., all by default) on free loopback ports
     in var_dir, with MC_MODELS=models and MC_POLICIES=policies when given. Fails the test
     (with the logs) if it cannot."""
-    pg, kafka, ctrl, api, authz, pusher = free_ports(6)
+    pg, kafka, ctrl, api, authz, pusher, edge = free_ports(7)
     ports = {"pg": pg, "kafka": kafka, "api": api, "authz": authz, "pusher": pusher}
     env = dict(os.environ)
     env.update({
@@ -201,6 +201,9 @@ def start_stack(var_dir, models=None, components=None, policies=None):
         "MC_API_PORT": str(api),
         "MC_AUTHZ_PORT": str(authz),
         "MC_PUSHER_PORT": str(pusher),
+        "MC_PUSHERS": "1",
+        "MC_EDGE_PORT": str(edge),
+        "MC_DEV_TOKENS": "0",
         "MC_LOG_LEVEL": os.environ.get("MC_LOG_LEVEL", "debug"),
     })
     if models is not None:
