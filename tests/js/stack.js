@@ -162,12 +162,13 @@ export class Stack {
     if (r.code !== 0) throw new Error(`deploy/local/down ${names.join(' ')} failed:\n${r.out}`);
   }
 
-  /** Open WebSocket connections of each pusher (its pusher_connections gauge), in pusherNames order. */
+  /** Open WebSocket connections of each pusher (its modelcast_pusher_connections gauge), in pusherNames order. */
   async pusherConnections() {
     return Promise.all(this.pusherPorts.map(async (port) => {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      const m = /^pusher_connections(?:\{[^}]*\})? (\d+)/m.exec(text);
-      return m ? Number(m[1]) : 0;
+      const m = /^modelcast_pusher_connections(?:\{[^}]*\})? (\d+)/m.exec(text);
+      if (!m) throw new Error(`pusher :${port} /metrics has no modelcast_pusher_connections`);
+      return Number(m[1]);
     }));
   }
 
