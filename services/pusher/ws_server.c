@@ -208,6 +208,12 @@ static int ws__flush(ws_server_t *ws, struct lws *wsi, ws_pss_t *pss)
         ws__backlog(pss);
         return 0;
     }
+    if (lws_partial_buffered(wsi)) {
+        /* lws still holds bytes of this connection (and asked for POLLOUT): after them. */
+        pss->want_write = 1;
+        ws__backlog(pss);
+        return 0;
+    }
     for (int w = 0;; w++) {
         pusher_frame_t *f = hub_conn_peek(c);
         const unsigned char *p;
