@@ -122,6 +122,7 @@ int main(int argc, char **argv)
 out:
     workers_stop(workers); /* inboxes closed: the feed's frames and resume's answers dropped */
     feed_stop(feed);
+    workers_detach_resume(workers); /* connections closing from here on cancel their jobs */
     resume_free(resume);   /* before the workers it answers are freed */
     feed_free(feed);
     workers_free(workers);

@@ -119,6 +119,12 @@ void workers_stop(workers_t *w)
         ws_server_stop(w->ws[i]);
 }
 
+void workers_detach_resume(workers_t *w)
+{
+    for (size_t i = 0; w && i < w->n; i++)
+        ws_server_detach_resume(w->ws[i]);
+}
+
 void workers_free(workers_t *w)
 {
     if (!w)

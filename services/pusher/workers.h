@@ -37,6 +37,9 @@ int workers_sink(void *workers, pusher_frame_t *frame, const char *position);
 /* Refuses further frames (workers_sink drops them) and stops every worker. Idempotent. */
 void workers_stop(workers_t *w);
 
+/* ws_server_detach_resume for every worker (after workers_stop). NULL-safe. */
+void workers_detach_resume(workers_t *w);
+
 /* Stops if needed and frees every worker and w. NULL-safe. */
 void workers_free(workers_t *w);
 

@@ -1190,6 +1190,12 @@ void ws_server_stop(ws_server_t *ws)
     ws->started = 0;
 }
 
+void ws_server_detach_resume(ws_server_t *ws)
+{
+    if (ws)
+        ws->o.resume = NULL;
+}
+
 void ws_server_free(ws_server_t *ws)
 {
     if (!ws)

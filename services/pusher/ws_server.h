@@ -68,6 +68,12 @@ int ws_server_post_job(void *worker, resume_job_t *job, resume_event_t ev,
  */
 void ws_server_stop(ws_server_t *ws);
 
+/*
+ * Forgets opts->resume (about to be freed): subscriptions still pending when the last
+ * connections close are then only marked cancelled. Call after ws_server_stop.
+ */
+void ws_server_detach_resume(ws_server_t *ws);
+
 /* Stops if needed, destroys the context and loop, frees ws. NULL-safe. */
 void ws_server_free(ws_server_t *ws);
 
