@@ -123,6 +123,7 @@ out:
     workers_stop(workers); /* inboxes closed: the feed's frames and resume's answers dropped */
     feed_stop(feed);
     workers_detach_resume(workers); /* connections closing from here on cancel their jobs */
+    authz_client_stop(authz); /* no resume thread waits for a hanging authz */
     resume_free(resume);   /* before the workers it answers are freed */
     feed_free(feed);
     workers_free(workers);
