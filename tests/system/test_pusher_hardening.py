@@ -10,6 +10,7 @@ the pusher then reads a few thousand deliveries slowly, so its feed is provably 
 replay provably long, without any sleep. Every wait has a deadline; no timing assertions.
 """
 
+import contextlib
 import json
 import socket
 import threading
@@ -183,11 +184,9 @@ def test_a_token_is_held_once_per_connection_not_per_pending_subscription(stack,
     token = "t" * 8192
     try:
         rss0 = rss_bytes(p.proc.pid)
-        socks = []
-        try:
+        with contextlib.ExitStack() as es:
             for i in range(conns):
-                c = ws_connect(p.url, open_timeout=10)
-                socks.append(c)
+                c = es.enter_context(ws_connect(p.url, open_timeout=10))
                 c.send(json.dumps({"type": "auth", "token": token}))
                 for k in range(per_conn):
                     subscribe(c, f"Held-{i}-{k}")
@@ -200,9 +199,6 @@ def test_a_token_is_held_once_per_connection_not_per_pending_subscription(stack,
             # each subscription copied the token).
             assert grown < 45e6, (f"RSS grew {grown / 1e6:.1f} MB: the token is copied per "
                                   "subscription (52 MB of copies)")
-        finally:
-            for c in socks:
-                c.close()
     finally:
         hole.close()
         p.stop()
