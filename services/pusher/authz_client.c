@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 struct authz_client {
     char *url;             /* .../v1/authorize */
     long timeout_ms;
+    atomic_int stopped;    /* authz_client_stop: abort transfers */
     pthread_key_t handle;  /* each resume thread keeps its own keep-alive CURL handle */
     mc_metric_t *allowed, *refused, *failed;
 };
@@ -36,6 +38,21 @@ static size_t authz__write(char *data, size_t size, size_t n, void *arg)
     r->len += len;
     r->buf[r->len] = '\0';
     return len;
+}
+
+/* libcurl's progress callback: nonzero aborts the transfer (authz_client_stop). */
+static int authz__progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                           curl_off_t ulnow)
+{
+    authz_client_t *c = arg;
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    return atomic_load(&c->stopped);
+}
+
+void authz_client_stop(authz_client_t *c)
+{
+    if (c)
+        atomic_store(&c->stopped, 1);
 }
 
 static void authz__handle_free(void *h)
@@ -62,6 +79,7 @@ authz_client_t *authz_client_new(const char *base_url, long timeout_ms, mc_metri
         blen--;
     snprintf(c->url, n, "%.*s/v1/authorize", (int)blen, base_url);
     c->timeout_ms = timeout_ms;
+    atomic_init(&c->stopped, 0);
     c->allowed = mc_metrics_counter(metrics, "modelcast_pusher_authorizations_total",
                                     "Subscriptions checked with authz.", "result=\"allow\"");
     c->refused = mc_metrics_counter(metrics, "modelcast_pusher_authorizations_total",
@@ -117,9 +135,13 @@ proto_err_t authz_client_authorize(void *client, const char *token, const char *
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    CURLcode cc = curl_easy_perform(h);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, authz__progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    CURLcode cc = atomic_load(&c->stopped) ? CURLE_ABORTED_BY_CALLBACK : curl_easy_perform(h);
     if (cc != CURLE_OK) {
-        MC_WARN("authz: POST %s: %s", c->url, curl_easy_strerror(cc));
+        if (!atomic_load(&c->stopped))
+            MC_WARN("authz: POST %s: %s", c->url, curl_easy_strerror(cc));
         goto out;
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);

@@ -20,6 +20,12 @@ typedef struct authz_client authz_client_t;
  */
 authz_client_t *authz_client_new(const char *base_url, long timeout_ms, mc_metrics_t *metrics);
 
+/*
+ * Makes calls under way and later ones give up at once (unavailable), so that a shutdown
+ * does not wait for an authz that hangs. Thread-safe. NULL-safe.
+ */
+void authz_client_stop(authz_client_t *c);
+
 /* Frees c once no thread calls it any more, and releases libcurl. NULL-safe. */
 void authz_client_free(authz_client_t *c);
 

@@ -1,8 +1,30 @@
-/* frame.c - refcounted outbound frames. */
+/* frame.c - refcounted outbound frames with their WebSocket header written once. */
 #include "frame.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* Writes the header of a final, unmasked text frame of len bytes before payload p. */
+static uint8_t frame__header(unsigned char *p, size_t len)
+{
+    unsigned char *h;
+    if (len < 126) {
+        h = p - 2;
+        h[1] = (unsigned char)len;
+    } else if (len <= 0xffff) {
+        h = p - 4;
+        h[1] = 126;
+        h[2] = (unsigned char)(len >> 8);
+        h[3] = (unsigned char)len;
+    } else {
+        h = p - 10;
+        h[1] = 127;
+        for (int i = 0; i < 8; i++)
+            h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+    }
+    h[0] = 0x81; /* FIN, text */
+    return (uint8_t)(p - h);
+}
 
 pusher_frame_t *pusher_frame_new(const char *payload, size_t len, const char *channel)
 {
@@ -16,6 +38,7 @@ pusher_frame_t *pusher_frame_new(const char *payload, size_t len, const char *ch
     f->offset = -1;
     f->kafka_ts_ms = -1;
     memset(f->buf, 0, PUSHER_FRAME_PRE);
+    f->hlen = frame__header(PUSHER_FRAME_DATA(f), len);
     if (len)
         memcpy(PUSHER_FRAME_DATA(f), payload, len);
     PUSHER_FRAME_DATA(f)[len] = '\0';
@@ -26,17 +49,6 @@ pusher_frame_t *pusher_frame_new(const char *payload, size_t len, const char *ch
         f->channel = c;
     }
     return f;
-}
-
-pusher_frame_t *pusher_frame_copy(const pusher_frame_t *f)
-{
-    pusher_frame_t *c = pusher_frame_new((const char *)PUSHER_FRAME_DATA(f), f->len, f->channel);
-    if (c) {
-        c->partition = f->partition;
-        c->offset = f->offset;
-        c->kafka_ts_ms = f->kafka_ts_ms;
-    }
-    return c;
 }
 
 pusher_frame_t *pusher_frame_ref(pusher_frame_t *f)

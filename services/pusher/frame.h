@@ -1,6 +1,6 @@
 /*
- * frame.h - a refcounted, immutable outbound WebSocket text frame, serialized once and shared
- * by every subscriber queue that holds it; headroom in front of the payload serves lws_write.
+ * frame.h - a refcounted, immutable outbound WebSocket text frame, serialized once (header
+ * included) and shared by every subscriber queue of every worker that holds it.
  */
 #ifndef PUSHER_FRAME_H
 #define PUSHER_FRAME_H
@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Headroom before the payload; ws_server.c checks it is >= LWS_PRE at compile time. */
+/* Headroom before the payload: holds the WebSocket header (at most 10 bytes for a server). */
 #define PUSHER_FRAME_PRE 16
 
 typedef struct pusher_frame {
@@ -19,25 +19,26 @@ typedef struct pusher_frame {
     int64_t offset;        /* (set by the creator before sharing the frame) */
     int64_t kafka_ts_ms;   /* Kafka timestamp of a "change" (ms since the epoch), or -1 */
     const char *channel;   /* routing channel (inside the same allocation), or NULL */
-    unsigned char buf[];   /* PUSHER_FRAME_PRE bytes of headroom, payload, NUL, channel */
+    uint8_t hlen;          /* bytes of the WebSocket header right before the payload */
+    unsigned char buf[];   /* headroom (header at its end), payload, NUL, channel */
 } pusher_frame_t;
 
-/* Payload start: the bytes to hand to lws_write (which may write into the headroom). */
+/* Payload start. */
 #define PUSHER_FRAME_DATA(f) ((f)->buf + PUSHER_FRAME_PRE)
 
 /*
- * Copies payload (len bytes) into a new frame with one reference held by the caller.
- * channel (may be NULL) is copied too and routes the frame through the hub.
- * Returns NULL on allocation failure.
+ * The frame as it goes on the wire: an unmasked, final text frame (RFC 6455 5.2) - header
+ * then payload - ready for a raw write. Never written to after pusher_frame_new.
  */
-pusher_frame_t *pusher_frame_new(const char *payload, size_t len, const char *channel);
+#define PUSHER_FRAME_WIRE(f) ((const unsigned char *)PUSHER_FRAME_DATA(f) - (f)->hlen)
+#define PUSHER_FRAME_WIRE_LEN(f) ((f)->len + (f)->hlen)
 
 /*
- * A private copy of f (payload, channel, position) with one reference held by the caller:
- * lws_write writes the WebSocket header into the headroom, so a frame written by several
- * service threads needs one copy per thread. NULL on allocation failure.
+ * Copies payload (len bytes) into a new frame with one reference held by the caller and
+ * writes its WebSocket header. channel (may be NULL) is copied too and routes the frame
+ * through the hub. Returns NULL on allocation failure.
  */
-pusher_frame_t *pusher_frame_copy(const pusher_frame_t *f);
+pusher_frame_t *pusher_frame_new(const char *payload, size_t len, const char *channel);
 
 /* Takes one more reference to f and returns f. Thread-safe. */
 pusher_frame_t *pusher_frame_ref(pusher_frame_t *f);

@@ -25,6 +25,8 @@ struct hub_sub {
     void *pending;            /* non-NULL: pending, frames held in held[] */
     pusher_frame_t **held;
     size_t nheld, heldcap, heldbytes;
+    int32_t floor_partition;  /* live: frames of this partition below floor_offset are */
+    int64_t floor_offset;     /* dropped; -1: no floor (hub_subscribe) */
 };
 
 struct hub {
@@ -132,7 +134,7 @@ static void hub__queue_clear(hub_t *h, hub_conn_t *c)
     free(c->q);
     c->q = NULL;
     c->qhead = c->qlen = c->qcap = 0;
-    c->qbytes = 0;
+    c->qbytes = c->qoff = 0;
 }
 
 void hub_conn_add(hub_t *h, hub_conn_t *c, void *user)
@@ -162,8 +164,11 @@ static void hub__held_clear(hub_t *h, hub_sub_t *s)
 static void hub__unlink_sub(hub_t *h, hub_sub_t *s)
 {
     hub__held_clear(h, s);
-    if (s->pending && h->release)
-        h->release(s->pending);
+    if (s->pending) {
+        s->conn->npending--;
+        if (h->release)
+            h->release(s->pending);
+    }
     s->pending = NULL;
     hub_channel_t *ch = s->ch;
     hub_conn_t *c = s->conn;
@@ -242,6 +247,8 @@ int hub_subscribe(hub_t *h, hub_conn_t *c, const char *channel, const char **pos
         }
         s->ch = ch;
         s->conn = c;
+        s->floor_partition = -1;
+        s->floor_offset = -1;
         s->ch_next = ch->subs;
         if (ch->subs)
             ch->subs->ch_prev = s;
@@ -268,18 +275,35 @@ int hub_unsubscribe(hub_t *h, hub_conn_t *c, const char *channel)
     return MC_OK;
 }
 
+/*
+ * When f does not fit c's bound (queued, held and socket bytes), makes c slow: drops its
+ * queue and held frames at once and counts the drop. Returns nonzero then.
+ */
+void hub_conn_drop(hub_t *h, hub_conn_t *c)
+{
+    if (c->slow)
+        return;
+    c->slow = 1;
+    hub__queue_clear(h, c);
+    for (hub_sub_t *s = c->subs; s; s = s->conn_next)
+        hub__held_clear(h, s);
+    mc_metric_add(h->m.drops, 1);
+}
+
+static int hub__over(hub_t *h, hub_conn_t *c, const pusher_frame_t *f)
+{
+    if (c->qbytes + c->pbytes + c->sbytes + f->len <= h->queue_max)
+        return 0;
+    hub_conn_drop(h, c);
+    return 1;
+}
+
 int hub_enqueue(hub_t *h, hub_conn_t *c, pusher_frame_t *f)
 {
     if (c->slow)
         return MC_ERR_BUSY;
-    if (c->qbytes + c->pbytes + f->len > h->queue_max) {
-        c->slow = 1;
-        hub__queue_clear(h, c);
-        for (hub_sub_t *s = c->subs; s; s = s->conn_next)
-            hub__held_clear(h, s);
-        mc_metric_add(h->m.drops, 1);
+    if (hub__over(h, c, f))
         return MC_ERR_TOO_LARGE;
-    }
     if (c->qlen == c->qcap) {
         size_t ncap = c->qcap ? c->qcap * 2 : 8;
         pusher_frame_t **nq = malloc(ncap * sizeof *nq);
@@ -299,20 +323,20 @@ int hub_enqueue(hub_t *h, hub_conn_t *c, pusher_frame_t *f)
     return MC_OK;
 }
 
-/* Holds f back on pending subscription s; the same bound as hub_enqueue. */
+/*
+ * Holds f back on pending subscription s (unless it is below the floor its position already
+ * set: it will never be sent); the same bound as hub_enqueue.
+ */
 static int hub__hold(hub_t *h, hub_sub_t *s, pusher_frame_t *f)
 {
     hub_conn_t *c = s->conn;
     if (c->slow)
         return MC_ERR_BUSY;
-    if (c->qbytes + c->pbytes + f->len > h->queue_max) {
-        c->slow = 1;
-        hub__queue_clear(h, c);
-        for (hub_sub_t *o = c->subs; o; o = o->conn_next)
-            hub__held_clear(h, o);
-        mc_metric_add(h->m.drops, 1);
+    if (s->floor_partition >= 0 && f->partition == s->floor_partition &&
+        f->offset < s->floor_offset)
+        return MC_ERR_BUSY; /* not held, nothing to write */
+    if (hub__over(h, c, f))
         return MC_ERR_TOO_LARGE;
-    }
     if (s->nheld == s->heldcap) {
         size_t ncap = s->heldcap ? s->heldcap * 2 : 8;
         pusher_frame_t **n = realloc(s->held, ncap * sizeof *n);
@@ -339,6 +363,33 @@ int hub_subscribe_pending(hub_t *h, hub_conn_t *c, const char *channel, void *pe
         return rc;
     s = hub__conn_find(c, channel);
     s->pending = pending;
+    c->npending++;
+    return MC_OK;
+}
+
+int hub_sub_floor(hub_t *h, hub_conn_t *c, const char *channel, int32_t partition,
+                  int64_t offset)
+{
+    hub_sub_t *s = hub__conn_find(c, channel);
+    size_t kept = 0, kept_bytes = 0;
+
+    if (!s || !s->pending)
+        return MC_ERR_NOT_FOUND;
+    s->floor_partition = partition;
+    s->floor_offset = offset;
+    for (size_t i = 0; i < s->nheld; i++) {
+        pusher_frame_t *f = s->held[i];
+        if (f->partition == partition && f->offset < offset) {
+            pusher_frame_unref(f);
+            continue;
+        }
+        s->held[kept++] = f;
+        kept_bytes += f->len;
+    }
+    c->pbytes -= s->heldbytes - kept_bytes;
+    mc_metric_add(h->m.queue_bytes, -(double)(s->heldbytes - kept_bytes));
+    s->nheld = kept;
+    s->heldbytes = kept_bytes;
     return MC_OK;
 }
 
@@ -351,6 +402,21 @@ void *hub_sub_pending(const hub_conn_t *c, const char *channel)
 {
     hub_sub_t *s = hub__conn_find(c, channel);
     return s ? s->pending : NULL;
+}
+
+/*
+ * Whether live subscription s takes f: frames of its floor's partition only above the last
+ * one taken (the floor then moves up to f). Other partitions pass (the topic's partition
+ * count changed: positions of two partitions cannot be compared).
+ */
+static int hub__above_floor(hub_sub_t *s, const pusher_frame_t *f)
+{
+    if (s->floor_partition < 0 || f->partition != s->floor_partition)
+        return 1;
+    if (f->offset < s->floor_offset)
+        return 0;
+    s->floor_offset = f->offset + 1;
+    return 1;
 }
 
 int hub_sub_activate(hub_t *h, hub_conn_t *c, const char *channel, int32_t partition,
@@ -368,6 +434,9 @@ int hub_sub_activate(hub_t *h, hub_conn_t *c, const char *channel, int32_t parti
     if (pending)
         *pending = s->pending;
     s->pending = NULL;
+    c->npending--;
+    s->floor_partition = partition;
+    s->floor_offset = from_offset;
     held = s->held;
     nheld = s->nheld;
     c->pbytes -= s->heldbytes;
@@ -376,7 +445,7 @@ int hub_sub_activate(hub_t *h, hub_conn_t *c, const char *channel, int32_t parti
     s->nheld = s->heldcap = s->heldbytes = 0;
     for (size_t i = 0; i < nheld; i++) {
         pusher_frame_t *f = held[i];
-        if (rc == MC_OK && (f->partition != partition || f->offset >= from_offset)) {
+        if (rc == MC_OK && hub__above_floor(s, f)) {
             int e = hub_enqueue(h, c, f);
             if (e == MC_ERR_TOO_LARGE || e == MC_ERR_BUSY)
                 rc = MC_ERR_TOO_LARGE;
@@ -400,7 +469,13 @@ size_t hub_publish(hub_t *h, pusher_frame_t *f, const char *position, hub_wake_f
         ch->position[sizeof ch->position - 1] = '\0';
     }
     for (hub_sub_t *s = ch->subs; s; s = s->ch_next, n++) {
-        int rc = s->pending ? hub__hold(h, s, f) : hub_enqueue(h, s->conn, f);
+        int rc;
+        if (s->pending)
+            rc = hub__hold(h, s, f);
+        else if (hub__above_floor(s, f))
+            rc = hub_enqueue(h, s->conn, f);
+        else
+            continue;
         if ((rc == MC_OK || rc == MC_ERR_TOO_LARGE) && wake)
             wake(s->conn, arg);
     }
@@ -412,6 +487,11 @@ pusher_frame_t *hub_conn_peek(const hub_conn_t *c)
     return c->qlen ? c->q[c->qhead] : NULL;
 }
 
+pusher_frame_t *hub_conn_frame(const hub_conn_t *c, size_t i)
+{
+    return i < c->qlen ? c->q[(c->qhead + i) % c->qcap] : NULL;
+}
+
 void hub_conn_pop(hub_t *h, hub_conn_t *c)
 {
     pusher_frame_t *f;
@@ -421,9 +501,23 @@ void hub_conn_pop(hub_t *h, hub_conn_t *c)
     c->qhead = (c->qhead + 1) % c->qcap;
     c->qlen--;
     c->qbytes -= f->len;
+    c->qoff = 0;
     mc_metric_add(h->m.queue_bytes, -(double)f->len);
     mc_metric_add(h->m.frames_out, 1);
     pusher_frame_unref(f);
+}
+
+void hub_conn_consume(hub_t *h, hub_conn_t *c, size_t n)
+{
+    while (n && c->qlen) {
+        size_t left = PUSHER_FRAME_WIRE_LEN(c->q[c->qhead]) - c->qoff;
+        if (n < left) {
+            c->qoff += n;
+            return;
+        }
+        n -= left;
+        hub_conn_pop(h, c);
+    }
 }
 
 void hub_foreach_conn(hub_t *h, void (*fn)(hub_conn_t *c, void *arg), void *arg)

@@ -35,8 +35,12 @@ typedef struct hub_conn {
     hub_sub_t *subs;             /* this connection's subscriptions */
     pusher_frame_t **q;          /* ring of queued frames, each holding one reference */
     size_t qhead, qlen, qcap;
+    size_t qoff;                 /* wire bytes of the oldest frame already written */
     size_t qbytes;               /* payload bytes queued */
     size_t pbytes;               /* payload bytes held by pending subscriptions */
+    size_t sbytes;               /* bytes the socket still holds (kernel, lws), as last
+                                    measured by the owner: counted against the bound too */
+    size_t npending;             /* subscriptions in the pending state */
     struct hub_conn *prev, *next;
 } hub_conn_t;
 
@@ -56,7 +60,8 @@ void hub_conn_add(hub_t *h, hub_conn_t *c, void *user);
 void hub_conn_remove(hub_t *h, hub_conn_t *c);
 
 /*
- * Subscribes c to channel (copied). Subscribing twice is not an error.
+ * Subscribes c to channel (copied), live at once and without a floor (every frame of the
+ * channel is queued). Subscribing twice is not an error.
  * *position (optional) receives the channel's last delivered position ("p:o") or NULL;
  * it stays valid until the next call into the hub.
  * Returns MC_OK, MC_ERR_TOO_LARGE (over max_subs) or MC_ERR_NOMEM.
@@ -72,6 +77,14 @@ int hub_subscribe(hub_t *h, hub_conn_t *c, const char *channel, const char **pos
  */
 int hub_subscribe_pending(hub_t *h, hub_conn_t *c, const char *channel, void *pending);
 
+/*
+ * c's pending subscription to channel will go live from partition:offset (hub_sub_activate
+ * with the same position follows): the frames held below it are dropped, and no more such
+ * frames are held. Returns MC_OK or MC_ERR_NOT_FOUND (not pending).
+ */
+int hub_sub_floor(hub_t *h, hub_conn_t *c, const char *channel, int32_t partition,
+                  int64_t offset);
+
 /* Sets the function that releases the pending handles of hub_subscribe_pending. */
 void hub_set_pending_release(hub_t *h, void (*release)(void *pending));
 
@@ -82,9 +95,12 @@ void hub_set_pending_release(hub_t *h, void (*release)(void *pending));
 void *hub_sub_pending(const hub_conn_t *c, const char *channel);
 
 /*
- * Makes c's pending subscription to channel live: of the frames held back, those of another
- * partition than partition, or at an offset >= from_offset, move to the send queue in order;
- * the others (already replayed) are dropped. The pending handle is returned to the caller
+ * Makes c's pending subscription to channel live from partition:from_offset: of the frames
+ * held back, those of another partition, or at an offset >= from_offset, move to the send
+ * queue in order; the others (already replayed, or below the position the client was given)
+ * are dropped. From then on the subscription takes only frames of that partition at a
+ * higher offset than the last one it took (at least from_offset): positions grow strictly,
+ * whatever order or repeats the frames come in. The pending handle is returned to the caller
  * (not released). Returns MC_OK, MC_ERR_NOT_FOUND (not pending), or MC_ERR_TOO_LARGE (c
  * became slow).
  */
@@ -96,19 +112,23 @@ int hub_unsubscribe(hub_t *h, hub_conn_t *c, const char *channel);
 
 /*
  * Appends a reference to f to c's queue (the caller keeps its own).
- * Returns MC_OK; MC_ERR_TOO_LARGE when f would exceed the bound: c becomes slow, its queue
- * is released at once and drops is counted; MC_ERR_BUSY when c was already slow (nothing
- * queued); MC_ERR_NOMEM.
+ * Returns MC_OK; MC_ERR_TOO_LARGE when f would exceed the bound (queued, held and socket
+ * bytes plus f over queue_max): c becomes slow, its queue is released at once and drops is
+ * counted; MC_ERR_BUSY when c was already slow (nothing queued); MC_ERR_NOMEM.
  */
 int hub_enqueue(hub_t *h, hub_conn_t *c, pusher_frame_t *f);
+
+/* Makes c slow as an overflow would (queue and held frames dropped, the drop counted). */
+void hub_conn_drop(hub_t *h, hub_conn_t *c);
 
 /* Called by hub_publish for each connection that got a frame or just became slow. */
 typedef void (*hub_wake_fn)(hub_conn_t *c, void *arg);
 
 /*
- * Queues f (the caller keeps its reference) on every subscriber of f->channel and records
- * position (may be NULL) as the channel's last. Calls wake for each connection touched.
- * Returns the number of subscribers of the channel.
+ * Queues f (the caller keeps its reference) on every subscriber of f->channel - held back
+ * for a pending one, skipped by a live one whose floor it is not above (hub_sub_activate) -
+ * and records position (may be NULL) as the channel's last. Calls wake for each connection
+ * that got the frame or just became slow. Returns the number of subscribers of the channel.
  */
 size_t hub_publish(hub_t *h, pusher_frame_t *f, const char *position, hub_wake_fn wake,
                    void *arg);
@@ -116,8 +136,17 @@ size_t hub_publish(hub_t *h, pusher_frame_t *f, const char *position, hub_wake_f
 /* The oldest queued frame of c (borrowed), or NULL. */
 pusher_frame_t *hub_conn_peek(const hub_conn_t *c);
 
+/* The i-th queued frame of c, oldest first (borrowed), or NULL past the end. */
+pusher_frame_t *hub_conn_frame(const hub_conn_t *c, size_t i);
+
 /* Removes the oldest queued frame of c (it was sent) and drops its reference. */
 void hub_conn_pop(hub_t *h, hub_conn_t *c);
+
+/*
+ * n wire bytes of c's queue were written, from c->qoff into the oldest frame on: pops every
+ * frame written completely and leaves qoff inside the next. n must not exceed what is queued.
+ */
+void hub_conn_consume(hub_t *h, hub_conn_t *c, size_t n);
 
 /* Calls fn for every attached connection; fn must not add or remove connections. */
 void hub_foreach_conn(hub_t *h, void (*fn)(hub_conn_t *c, void *arg), void *arg);

@@ -17,7 +17,10 @@ static const char summary[] =
     "modelcast pusher: WebSocket fan-out of modelcast deliveries (/ws), with /healthz,\n"
     "/readyz and /metrics on the same port.";
 
-/* /readyz of the workers: the feed (created after them, hence the slot) reads every partition. */
+/*
+ * /readyz of the workers, and when resume may hand out positions: the feed (created after
+ * them, hence the slot) is positioned on every partition.
+ */
 static int main__feed_ready(void *feed_slot)
 {
     feed_t *const *feed = feed_slot;
@@ -35,6 +38,7 @@ int main(int argc, char **argv)
     resume_t *resume = NULL;
     workers_t *workers = NULL;
     feed_t *feed = NULL;
+    ws_origins_t *origins = NULL;
     sigset_t sigs;
 
     if ((rc = mc_service_init(pusher_config_options, &cfg, "modelcast-pusher", "pusher", summary,
@@ -56,13 +60,23 @@ int main(int argc, char **argv)
         exit_code = 2;
         goto out;
     }
+    if (!(origins = ws_origins_new(cfg.ws_origins, err, sizeof err))) {
+        MC_ERROR("configuration: %s", err);
+        exit_code = 2;
+        goto out;
+    }
     resume_opts_t ropts = {
         .topic = cfg.deliveries_topic,
         .threads = (int)cfg.resume_threads,
+        .replay_threads = (int)cfg.replay_threads,
         .replay_timeout_ms = (int)cfg.replay_timeout_ms,
+        .max_pending = (size_t)cfg.max_pending_total,
+        .replay_window = (size_t)cfg.send_queue_max / 4,
         .emit = ws_server_post_job,
         .authorize = authz_client_authorize,
         .authorize_arg = authz,
+        .ready = main__feed_ready,
+        .ready_arg = &feed,
         .metrics = metrics,
     };
     if (!(resume = resume_new(&ropts, rd_kafka_conf_dup(kconf), err, sizeof err))) {
@@ -74,6 +88,8 @@ int main(int argc, char **argv)
         .port = cfg.http_port,
         .max_connections = (size_t)cfg.max_connections,
         .max_subscriptions = (size_t)cfg.max_subscriptions,
+        .max_pending = (size_t)cfg.max_pending,
+        .origins = origins,
         .max_frame = (size_t)cfg.max_frame,
         .send_queue_max = (size_t)cfg.send_queue_max,
         .metrics = metrics,
@@ -106,12 +122,15 @@ int main(int argc, char **argv)
 out:
     workers_stop(workers); /* inboxes closed: the feed's frames and resume's answers dropped */
     feed_stop(feed);
+    workers_detach_resume(workers); /* connections closing from here on cancel their jobs */
+    authz_client_stop(authz); /* no resume thread waits for a hanging authz */
     resume_free(resume);   /* before the workers it answers are freed */
     feed_free(feed);
     workers_free(workers);
     if (kconf)
         rd_kafka_conf_destroy(kconf);
     authz_client_free(authz);
+    ws_origins_free(origins);
     mc_metrics_free(metrics);
     mc_config_cleanup(pusher_config_options, &cfg);
     if (exit_code == 0)

@@ -23,6 +23,7 @@ static const char *const proto__codes[PROTO_ERR__COUNT] = {
     [PROTO_ERR_ALREADY_SUBSCRIBED] = "already_subscribed",
     [PROTO_ERR_FORBIDDEN] = "forbidden",
     [PROTO_ERR_UNAVAILABLE] = "unavailable",
+    [PROTO_ERR_BUSY] = "busy",
 };
 
 const char *proto_err_code(proto_err_t err)

@@ -30,6 +30,7 @@ typedef enum {
     PROTO_ERR_ALREADY_SUBSCRIBED,     /* subscribe to a channel subscribed (or pending) */
     PROTO_ERR_FORBIDDEN,              /* the subscription was refused by authorization */
     PROTO_ERR_UNAVAILABLE,            /* Kafka could not answer (positions, replay): retry */
+    PROTO_ERR_BUSY,                   /* too many subscriptions waiting for an answer: retry */
     PROTO_ERR__COUNT
 } proto_err_t;
 

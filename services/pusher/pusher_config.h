@@ -12,13 +12,17 @@
 typedef struct {
     char *http_bind;
     long http_port;
+    char *ws_origins;       /* MC_WS_ORIGINS: browser origins allowed besides the same one */
     char *log_level;
     char *deliveries_topic;
     long max_connections;
     long workers;           /* 0: one per core */
     long resume_threads;
+    long replay_threads;
     long replay_timeout_ms;
     long max_subscriptions;
+    long max_pending;       /* subscriptions waiting for an answer, per connection */
+    long max_pending_total; /* ... per instance */
     long max_frame;
     long send_queue_max;
     char *authz_url;
@@ -30,9 +34,9 @@ typedef struct {
 extern const mc_cfg_option_t pusher_config_options[];
 
 /*
- * Checks what the table's bounds cannot: MC_DELIVERIES_TOPIC not empty and
- * MC_PING_TIMEOUT_S above MC_PING_INTERVAL_S. Returns MC_OK, or MC_ERR_CONFIG with err
- * naming the setting and its value.
+ * Checks what the table's bounds cannot: MC_DELIVERIES_TOPIC not empty, MC_PING_TIMEOUT_S
+ * above MC_PING_INTERVAL_S, MC_WS_ORIGINS a list of origins. Returns MC_OK, or
+ * MC_ERR_CONFIG with err naming the setting and its value.
  */
 int pusher_config_check(const pusher_config_t *conf, char *err, size_t errlen);
 

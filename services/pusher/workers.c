@@ -11,6 +11,7 @@
 
 #include "mc_error.h"
 #include "mc_log.h"
+#include "ws_guard.h"
 
 struct workers {
     ws_server_t **ws;
@@ -36,6 +37,8 @@ static void workers__raise_nofile(size_t max_connections)
                     strerror(errno));
         getrlimit(RLIMIT_NOFILE, &rl);
     }
+    if (ws_guard_init(rl.rlim_cur == RLIM_INFINITY ? 1048576 : (size_t)rl.rlim_cur) != 0)
+        MC_WARN("out of memory for the WebSocket frame checks");
     if (rl.rlim_cur != RLIM_INFINITY && (rlim_t)max_connections + 256 > rl.rlim_cur)
         MC_WARN("MC_MAX_CONNECTIONS=%zu does not fit the open-file limit %lu (minus ~256 "
                 "for Kafka and the rest): run more instances or raise ulimit -Hn",
@@ -92,16 +95,13 @@ int workers_sink(void *workers, pusher_frame_t *frame, const char *position)
 {
     workers_t *w = workers;
     (void)position;
+    /* One reference per worker: the caller's goes to the last. */
+    for (size_t i = 0; i + 1 < w->n; i++)
+        pusher_frame_ref(frame);
     for (size_t i = 0; i < w->n; i++) {
-        pusher_frame_t *f = i + 1 == w->n ? frame : pusher_frame_copy(frame);
-        if (!f) {
-            MC_ERROR("out of memory copying a delivery for worker %zu", i);
-            continue;
-        }
-        while (ws_server_post(w->ws[i], f) != MC_OK) {
+        while (ws_server_post(w->ws[i], frame) != MC_OK) {
             if (atomic_load(&w->stopping)) {
-                pusher_frame_unref(f);
-                if (i + 1 < w->n)
+                for (size_t k = i; k < w->n; k++)
                     pusher_frame_unref(frame);
                 return MC_OK;
             }
@@ -119,6 +119,12 @@ void workers_stop(workers_t *w)
         ws_server_stop(w->ws[i]);
 }
 
+void workers_detach_resume(workers_t *w)
+{
+    for (size_t i = 0; w && i < w->n; i++)
+        ws_server_detach_resume(w->ws[i]);
+}
+
 void workers_free(workers_t *w)
 {
     if (!w)
@@ -128,4 +134,5 @@ void workers_free(workers_t *w)
         ws_server_free(w->ws[i]);
     free(w->ws);
     free(w);
+    ws_guard_cleanup();
 }

@@ -2,6 +2,16 @@
  * ws_server.c - the libwebsockets side of a worker: a foreign libuv loop we own, one context,
  * one protocol serving HTTP endpoints and /ws, and the inbox the feed thread posts into.
  * Everything below except ws_server_post/ws_server_stop runs on the service thread.
+ *
+ * Writes: frames are complete WebSocket frames (frame.h), written raw (LWS_WRITE_RAW, which
+ * lws hands to the socket as they are) as soon as they are queued - at the end of the loop
+ * turn that queued them, several frames of a connection gathered into one send() - while
+ * nothing of the connection is waiting in lws or for POLLOUT; otherwise at its WRITEABLE.
+ * A write the kernel takes only in part leaves the rest with lws (lws_partial_buffered),
+ * which sends it before anything else of the connection, its own control frames included;
+ * nothing more is written until then. Each socket's send buffer is capped (SO_SNDBUF) and,
+ * while a connection waits for POLLOUT, what the kernel and lws hold for it counts against
+ * MC_SEND_QUEUE_MAX with what is queued: a client that stops reading is closed with 4008.
  */
 #define _GNU_SOURCE /* accept4 */
 #include "ws_server.h"
@@ -9,24 +19,29 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libwebsockets.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "hub.h"
 #include "mc_error.h"
 #include "mc_log.h"
 #include "protocol.h"
+#include "ws_guard.h"
 
 _Static_assert(PUSHER_FRAME_PRE >= LWS_PRE, "frame headroom must cover LWS_PRE");
 
 #define WS_CLOSE_SLOW_CONSUMER 4008
+#define WS_CLOSE_ORIGIN 4003
 /*
  * lws 4.1 keeps opcode 4 (close) out of the public enum ("handled by lws_close_reason"), but
  * lws_close_reason only reaches the peer when the close starts outside WRITEABLE; see
@@ -35,21 +50,34 @@ _Static_assert(PUSHER_FRAME_PRE >= LWS_PRE, "frame headroom must cover LWS_PRE")
 #define WS_LWS_WRITE_CLOSE ((enum lws_write_protocol)4)
 #define WS_INBOX_DEFAULT 65536
 #define WS_SHUTDOWN_GRACE_MS 2500
-#define WS_WRITES_PER_CALLBACK 256 /* frames per WRITEABLE while the socket takes them */
+#define WS_COALESCE_MAX 65536      /* bytes per send(): frames gathered, or a big one's part */
+#define WS_WRITES_PER_FLUSH 16     /* send()s per connection per flush before yielding */
+#define WS_SNDBUF_MAX 65536        /* SO_SNDBUF cap (the kernel doubles it for overhead) */
+#define WS_SNDBUF_MIN 4096
 #define WS_DRAIN_MIN_BYTES 4096    /* fan-out per loop turn: at least this, see ws__drain */
 #define WS_PING_INTERVAL_DEFAULT_S 25
 #define WS_PING_TIMEOUT_DEFAULT_S 60
+#define WS_PENDING_DEFAULT 16
 
 /* What the inbox carries: live changes from the feed, and resume jobs' answers. */
-typedef enum { WS_ITEM_CHANGE, WS_ITEM_SEND, WS_ITEM_LIVE, WS_ITEM_REFUSE } ws_item_kind_t;
+typedef enum {
+    WS_ITEM_CHANGE,
+    WS_ITEM_SEND,
+    WS_ITEM_LIVE,
+    WS_ITEM_REFUSE,
+    WS_ITEM_SLOW,
+    WS_ITEM_FLOOR
+} ws_item_kind_t;
 
 typedef struct {
     ws_item_kind_t kind;
-    pusher_frame_t *frame;     /* owned; NULL for LIVE */
+    pusher_frame_t *frame;     /* owned; NULL for LIVE, SLOW and FLOOR */
     resume_job_t *job;         /* one reference, for the job items */
-    int32_t partition;         /* LIVE: go live from partition:offset */
+    int32_t partition;         /* LIVE, FLOOR: (will) go live from partition:offset */
     int64_t offset;
 } ws_item_t;
+
+typedef struct ws_pss ws_pss_t;
 
 struct ws_server {
     ws_server_opts_t o;
@@ -64,8 +92,12 @@ struct ws_server {
     struct lws_protocols protocols[2];
     hub_t *hub;
     mc_metric_t *rejected;
+    mc_metric_t *origin_refused;
     mc_metric_t *lag;           /* modelcast_pusher_delivery_lag_seconds */
     lws_retry_bo_t idle_policy; /* server pings and dead-peer hang-up (vhost keeps a pointer) */
+    int sndbuf;                 /* SO_SNDBUF of accepted sockets */
+    unsigned char *scratch;     /* WS_COALESCE_MAX bytes: frames gathered for one send() */
+    ws_pss_t *dirty;            /* connections with frames queued this loop turn */
     atomic_long own_connections;
     atomic_long *open;          /* o.open_connections or &own_connections */
     pthread_t thread;
@@ -83,19 +115,26 @@ struct ws_server {
 };
 
 /* Per-session data: lws allocates it zeroed, for HTTP and WebSocket connections alike. */
-typedef struct {
+struct ws_pss {
     hub_conn_t conn;            /* attached from ESTABLISHED to CLOSED */
     int close_code;             /* nonzero: close at the next WRITEABLE */
     const char *close_reason;
     char *rx;                   /* reassembly of one inbound message */
     size_t rxlen, rxcap;
     int rx_active, rx_binary;
-    int want_write;             /* POLLOUT requested, WRITEABLE not yet delivered */
+    int want_write;             /* POLLOUT requested (by us, or by lws for what it holds) */
     int close_sent;             /* our close frame is out: drop at the next WRITEABLE */
+    int peer_closed;            /* the client's close frame came: no more data frames */
+    int dirty;                  /* in ws->dirty */
+    ws_pss_t *dirty_next;
+    size_t lws_held;            /* bytes lws may hold of the last write (partial) */
+    int fd;                     /* the socket, for SIOCOUTQ and the guard */
     unsigned long frames_in;    /* complete messages received */
-    char *token;                /* from auth, for the authorization of subscriptions */
+    resume_conn_t *rc;          /* token and turn of the subscriptions (from auth or the
+                                   first subscribe) */
     pusher_frame_t *http_body;  /* HTTP response waiting for HTTP_WRITEABLE */
-} ws_pss_t;
+    int http_wait_body;         /* the request has a body: answer once it was read */
+};
 
 /*
  * Asks for SERVER_WRITEABLE once. Asking again before it arrives is not only wasted: with
@@ -141,16 +180,157 @@ static void ws__close_later(struct lws *wsi, ws_pss_t *pss, int code, const char
     ws__want_write(wsi, pss);
 }
 
+/*
+ * What waits for the client in the queue and in lws, for the replays of the connection to
+ * pace themselves on (the kernel's part is bounded by the capped send buffer: a client that
+ * does not read stops taking it, and then the queue grows).
+ */
+static void ws__backlog(ws_pss_t *pss)
+{
+    if (pss->rc)
+        atomic_store(&pss->rc->backlog, pss->conn.qbytes + pss->lws_held);
+}
+
+/*
+ * Writes what the connection has queued (see the top of the file), when nothing of it waits
+ * in lws or for POLLOUT: send() straight to the socket, frames gathered up to
+ * WS_COALESCE_MAX. When the kernel takes only part of a frame, the rest of that frame goes
+ * to lws (lws_write RAW), which sends it before anything else of the connection - its own
+ * control frames included - so the stream never holds half a frame when lws writes; whole
+ * frames stay in the queue. Returns 0, or -1 when the socket failed (the caller closes it).
+ */
+static int ws__flush(ws_server_t *ws, struct lws *wsi, ws_pss_t *pss)
+{
+    hub_conn_t *c = &pss->conn;
+    int blocked = 0;
+
+    if (!c->attached || c->slow || pss->close_code || pss->peer_closed || pss->want_write) {
+        ws__backlog(pss);
+        return 0;
+    }
+    if (lws_partial_buffered(wsi)) {
+        /* lws still holds bytes of this connection (and asked for POLLOUT): after them. */
+        pss->want_write = 1;
+        ws__backlog(pss);
+        return 0;
+    }
+    for (int w = 0;; w++) {
+        pusher_frame_t *f = hub_conn_peek(c);
+        const unsigned char *p;
+        size_t n;
+        ssize_t m;
+
+        if (!f)
+            break;
+        if (w >= WS_WRITES_PER_FLUSH && c->qoff == 0) {
+            ws__want_write(wsi, pss); /* more than a flush's share: at the next turn */
+            break;
+        }
+        p = PUSHER_FRAME_WIRE(f) + c->qoff;
+        n = PUSHER_FRAME_WIRE_LEN(f) - c->qoff;
+        if (n < WS_COALESCE_MAX && hub_conn_frame(c, 1)) {
+            size_t used = n;
+            memcpy(ws->scratch, p, n);
+            for (size_t i = 1; (f = hub_conn_frame(c, i)); i++) {
+                size_t l = PUSHER_FRAME_WIRE_LEN(f);
+                if (used + l > WS_COALESCE_MAX)
+                    break;
+                memcpy(ws->scratch + used, PUSHER_FRAME_WIRE(f), l);
+                used += l;
+            }
+            p = ws->scratch;
+            n = used;
+        } else if (n > WS_COALESCE_MAX)
+            n = WS_COALESCE_MAX;
+        do
+            m = send(pss->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        while (m < 0 && errno == EINTR);
+        if (m < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            return -1;
+        if (m > 0)
+            hub_conn_consume(ws->hub, c, (size_t)m);
+        if (m < (ssize_t)n) {
+            blocked = 1;
+            break;
+        }
+    }
+    if (blocked) {
+        int outq = 0;
+        pss->lws_held = 0;
+        if (c->qoff) {
+            /* Half a frame is out: lws takes the rest and asks for POLLOUT itself. */
+            pusher_frame_t *f = hub_conn_peek(c);
+            size_t rest = PUSHER_FRAME_WIRE_LEN(f) - c->qoff;
+            if (lws_write(wsi, (unsigned char *)PUSHER_FRAME_WIRE(f) + c->qoff, rest,
+                          LWS_WRITE_RAW) < 0)
+                return -1;
+            hub_conn_pop(ws->hub, c);
+            if (lws_partial_buffered(wsi)) {
+                pss->lws_held = rest;
+                pss->want_write = 1;
+            }
+        }
+        ws__want_write(wsi, pss);
+        if (ioctl(pss->fd, SIOCOUTQ, &outq) != 0)
+            outq = 0;
+        c->sbytes = (size_t)outq + pss->lws_held;
+    } else {
+        c->sbytes = 0;
+        pss->lws_held = 0;
+    }
+    ws__backlog(pss);
+    return 0;
+}
+
+/* Queues pss for the flush at the end of this loop turn (ws__flush_dirty). */
+static void ws__mark(ws_server_t *ws, ws_pss_t *pss)
+{
+    if (pss->dirty)
+        return;
+    pss->dirty = 1;
+    pss->dirty_next = ws->dirty;
+    ws->dirty = pss;
+}
+
+/* Flushes every connection marked this turn; one whose socket failed is closed. */
+static void ws__flush_dirty(ws_server_t *ws)
+{
+    while (ws->dirty) {
+        ws_pss_t *pss = ws->dirty;
+        struct lws *wsi = pss->conn.user;
+        ws->dirty = pss->dirty_next;
+        pss->dirty = 0;
+        pss->dirty_next = NULL;
+        if (ws__flush(ws, wsi, pss) != 0)
+            lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    }
+}
+
+/* Takes pss out of ws->dirty (the connection closes). */
+static void ws__unmark(ws_server_t *ws, ws_pss_t *pss)
+{
+    if (!pss->dirty)
+        return;
+    for (ws_pss_t **pp = &ws->dirty; *pp; pp = &(*pp)->dirty_next)
+        if (*pp == pss) {
+            *pp = pss->dirty_next;
+            break;
+        }
+    pss->dirty = 0;
+    pss->dirty_next = NULL;
+}
+
 /* hub_publish wake-up: the connection has something to write, or must be dropped. */
 static void ws__wake(hub_conn_t *c, void *arg)
 {
+    ws_server_t *ws = arg;
     struct lws *wsi = c->user;
-    (void)arg;
+    ws_pss_t *pss = lws_wsi_user(wsi);
     if (c->slow) {
-        ws__close_later(wsi, lws_wsi_user(wsi), WS_CLOSE_SLOW_CONSUMER, "slow consumer", 5);
+        ws__close_later(wsi, pss, WS_CLOSE_SLOW_CONSUMER, "slow consumer", 5);
         MC_INFO("ws: dropping a slow consumer");
     } else
-        ws__want_write(wsi, lws_wsi_user(wsi));
+        ws__mark(ws, pss);
 }
 
 /* Queues f (a reference is taken) on a connection outside its callbacks. */
@@ -163,15 +343,16 @@ static void ws__queue(ws_server_t *ws, ws_pss_t *pss, pusher_frame_t *f)
     else if (rc != MC_OK)
         ws__close_later(wsi, pss, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory", 5);
     else
-        ws__want_write(wsi, pss);
+        ws__mark(ws, pss);
 }
 
 /* hub release of a pending handle: the connection or subscription went away. */
 static void ws__release_job(void *pending)
 {
     resume_job_t *job = pending;
+    ws_server_t *ws = job->worker;
     job->conn = NULL;
-    atomic_store(&job->cancelled, 1);
+    resume_cancel(ws->o.resume, job);
     resume_job_unref(job);
 }
 
@@ -182,18 +363,26 @@ static void ws__job_item(ws_server_t *ws, ws_item_t *it)
     ws_pss_t *pss = job->conn;
     void *pending = NULL;
 
-    if (!pss || pss->close_code)
+    if (!pss || pss->close_code) {
+        if (it->kind == WS_ITEM_SEND && it->frame->partition >= 0)
+            atomic_fetch_sub(&job->transit, it->frame->len);
         return;
+    }
     switch (it->kind) {
     case WS_ITEM_SEND:
         ws__queue(ws, pss, it->frame);
+        if (it->frame->partition >= 0) {
+            /* A replayed change: in the backlog first, then out of transit (resume.h). */
+            ws__backlog(pss);
+            atomic_fetch_sub(&job->transit, it->frame->len);
+        }
         break;
     case WS_ITEM_LIVE:
         if (hub_sub_activate(ws->hub, &pss->conn, job->channel, it->partition, it->offset,
                              &pending) == MC_ERR_TOO_LARGE)
             ws__wake(&pss->conn, ws);
         else if (hub_conn_peek(&pss->conn))
-            ws__want_write(pss->conn.user, pss);
+            ws__mark(ws, pss);
         if (pending == job) {
             job->conn = NULL;
             resume_job_unref(job); /* the subscription's reference */
@@ -203,17 +392,19 @@ static void ws__job_item(ws_server_t *ws, ws_item_t *it)
         hub_unsubscribe(ws->hub, &pss->conn, job->channel); /* releases the job */
         ws__queue(ws, pss, it->frame);
         break;
+    case WS_ITEM_FLOOR:
+        hub_sub_floor(ws->hub, &pss->conn, job->channel, it->partition, it->offset);
+        break;
+    case WS_ITEM_SLOW:
+        hub_unsubscribe(ws->hub, &pss->conn, job->channel);
+        hub_conn_drop(ws->hub, &pss->conn);
+        ws__wake(&pss->conn, ws); /* closes it with 4008 */
+        break;
     default:
         break;
     }
 }
 
-/*
- * Fans out the deliveries posted by the feed, about a quarter of MC_SEND_QUEUE_MAX bytes per
- * loop turn (at least one delivery), so that sockets are written between turns: a burst
- * must not fill the send queue of a client that keeps up before its first write. A
- * remainder re-arms the wake-up.
- */
 /* Observes the age of a live delivery at fan-out: wall clock minus its Kafka timestamp. */
 static void ws__observe_lag(ws_server_t *ws, const pusher_frame_t *f)
 {
@@ -227,6 +418,11 @@ static void ws__observe_lag(ws_server_t *ws, const pusher_frame_t *f)
     mc_metric_observe(ws->lag, lag > 0 ? lag : 0); /* clocks of other hosts may run ahead */
 }
 
+/*
+ * Fans out the deliveries posted by the feed, about a quarter of MC_SEND_QUEUE_MAX bytes per
+ * loop turn (at least one delivery), then writes every connection that got something - all
+ * its frames of the turn in one send() where they fit. A remainder re-arms the wake-up.
+ */
 static void ws__drain(ws_server_t *ws)
 {
     size_t budget = ws->o.send_queue_max / 4, spent = 0;
@@ -264,6 +460,7 @@ static void ws__drain(ws_server_t *ws)
         resume_job_unref(it->job);
         it->job = NULL;
     }
+    ws__flush_dirty(ws);
     /*
      * Come back next turn if anything is left - including items the feed posted while we
      * worked: their wake-up was consumed by this very turn.
@@ -303,7 +500,10 @@ static void ws__begin_shutdown(ws_server_t *ws)
     uv_timer_start(&ws->stop_timer, ws__stop_timer_cb, WS_SHUTDOWN_GRACE_MS, 0);
 }
 
-/* Queues a reply frame (taking ownership of f) on the connection. Returns 0 or -1 (close). */
+/*
+ * Queues a reply frame (taking ownership of f) on the connection and writes it at once,
+ * from inside the connection's own callback. Returns 0 or -1 (close).
+ */
 static int ws__send(ws_server_t *ws, struct lws *wsi, ws_pss_t *pss, pusher_frame_t *f)
 {
     int rc;
@@ -315,13 +515,14 @@ static int ws__send(ws_server_t *ws, struct lws *wsi, ws_pss_t *pss, pusher_fram
         return ws__close_now(wsi, WS_CLOSE_SLOW_CONSUMER, "slow consumer");
     if (rc != MC_OK)
         return ws__close_now(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
-    ws__want_write(wsi, pss);
-    return 0;
+    return ws__flush(ws, wsi, pss);
 }
 
 /*
  * subscribe: attaches a pending subscription (holding live frames) and hands the rest to
- * the resume pool; its answers come back through the inbox (ws__job_item).
+ * the resume pool; its answers come back through the inbox (ws__job_item). Over the bounds
+ * of subscriptions waiting for an answer - per connection, and per instance (resume) - it
+ * is refused at once with `busy`.
  */
 static int ws__subscribe(ws_server_t *ws, struct lws *wsi, ws_pss_t *pss,
                          const proto_request_t *req)
@@ -330,7 +531,16 @@ static int ws__subscribe(ws_server_t *ws, struct lws *wsi, ws_pss_t *pss,
     resume_job_t *job;
     int rc;
 
-    if (!(job = resume_job_new(ws, pss, req, pss->token)))
+    if (pss->conn.npending >= ws->o.max_pending && !hub_sub_pending(&pss->conn, req->channel)) {
+        snprintf(msg, sizeof msg,
+                 "%zu subscriptions of this connection are still waiting for an answer; "
+                 "retry after one of them",
+                 pss->conn.npending);
+        return ws__send(ws, wsi, pss, proto_error(PROTO_ERR_BUSY, req->channel, msg));
+    }
+    if (!pss->rc && !(pss->rc = resume_conn_new(NULL)))
+        return ws__close_now(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+    if (!(job = resume_job_new(ws, pss, pss->rc, req)))
         return ws__close_now(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
     rc = hub_subscribe_pending(ws->hub, &pss->conn, req->channel, job);
     if (rc != MC_OK) {
@@ -349,8 +559,14 @@ static int ws__subscribe(ws_server_t *ws, struct lws *wsi, ws_pss_t *pss,
         return ws__close_now(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
     }
     /* The subscription holds job's first reference; the pool takes its own. */
-    if (!ws->o.resume || resume_submit(ws->o.resume, job) != MC_OK) {
+    rc = ws->o.resume ? resume_submit(ws->o.resume, job) : MC_ERR_BUSY;
+    if (rc != MC_OK) {
         hub_unsubscribe(ws->hub, &pss->conn, req->channel);
+        if (rc == MC_ERR_TOO_LARGE)
+            return ws__send(ws, wsi, pss,
+                            proto_error(PROTO_ERR_BUSY, req->channel,
+                                        "the pusher has too many subscriptions waiting for "
+                                        "an answer; retry shortly"));
         return ws__send(ws, wsi, pss,
                         proto_error(PROTO_ERR_UNAVAILABLE, req->channel, "shutting down"));
     }
@@ -375,7 +591,7 @@ static int ws__message(ws_server_t *ws, struct lws *wsi, ws_pss_t *pss)
             return ws__send(ws, wsi, pss,
                             proto_error(PROTO_ERR_OUT_OF_ORDER, NULL,
                                         "auth must be the first frame of a connection"));
-        if (req.token[0] && !(pss->token = strdup(req.token)))
+        if (!(pss->rc = resume_conn_new(req.token[0] ? req.token : NULL)))
             return ws__close_now(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
         return 0;
     case PROTO_PING:
@@ -456,28 +672,51 @@ static int ws__writeable(ws_server_t *ws, struct lws *wsi, ws_pss_t *pss)
     if (!pss->conn.attached)
         return -1;
     pss->want_write = 0;
+    pss->lws_held = 0; /* lws calls WRITEABLE once it has sent all it held */
     if (pss->conn.slow && !pss->close_code) {
         pss->close_code = WS_CLOSE_SLOW_CONSUMER;
         pss->close_reason = "slow consumer";
     }
     if (pss->close_code)
         return ws__send_close(wsi, pss);
-    for (int i = 0; i < WS_WRITES_PER_CALLBACK; i++) {
-        pusher_frame_t *f = hub_conn_peek(&pss->conn);
-        size_t flen;
-        int n;
-        if (!f)
-            return 0;
-        if (i > 0 && lws_send_pipe_choked(wsi))
-            break;
-        flen = f->len;
-        n = lws_write(wsi, PUSHER_FRAME_DATA(f), flen, LWS_WRITE_TEXT);
-        hub_conn_pop(ws->hub, &pss->conn);
-        if (n < 0 || (size_t)n < flen)
-            return -1;
+    return ws__flush(ws, wsi, pss);
+}
+
+/* ws_guard: the client sent an unmasked frame (RFC 6455 5.1). */
+static void ws__guard_broken(void *arg)
+{
+    ws_pss_t *pss = arg;
+    MC_INFO("ws: closing a connection: unmasked client frame");
+    ws__close_later(pss->conn.user, pss, LWS_CLOSE_STATUS_PROTOCOL_ERR, "unmasked frame", 5);
+}
+
+/* A new WebSocket connection: attached to the hub, then checked (Origin, early data). */
+static int ws__established(ws_server_t *ws, struct lws *wsi, ws_pss_t *pss)
+{
+    char origin[256], host[256];
+    int has_origin;
+
+    pusher_frame_unref(pss->http_body);
+    memset(pss, 0, sizeof *pss);
+    hub_conn_add(ws->hub, &pss->conn, wsi);
+    atomic_fetch_add(ws->open, 1);
+    pss->fd = lws_get_socket_fd(wsi);
+    if (ws_guard_upgrade(pss->fd, ws__guard_broken, pss) != 0) {
+        MC_INFO("ws: closing a connection: data sent before the handshake was answered");
+        ws__close_later(wsi, pss, LWS_CLOSE_STATUS_PROTOCOL_ERR, "data before handshake", 5);
+        return 0;
     }
-    if (hub_conn_peek(&pss->conn))
-        ws__want_write(wsi, pss);
+    has_origin = lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) > 0;
+    if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0)
+        host[0] = '\0';
+    if (!ws_origins_allow(ws->o.origins, has_origin ? origin : NULL, host[0] ? host : NULL)) {
+        mc_metric_add(ws->origin_refused, 1);
+        MC_WARN("ws: refusing a connection from origin %s (host %s): not the same origin and "
+                "not in MC_WS_ORIGINS",
+                origin, host[0] ? host : "(none)");
+        /* After the upgrade, so that a browser sees the close code, not a failed handshake. */
+        ws__close_later(wsi, pss, WS_CLOSE_ORIGIN, "origin not allowed", 5);
+    }
     return 0;
 }
 
@@ -497,7 +736,8 @@ static int ws__http_respond(struct lws *wsi, ws_pss_t *pss, unsigned status, con
     }
     pusher_frame_unref(pss->http_body);
     pss->http_body = f;
-    lws_callback_on_writable(wsi);
+    if (!pss->http_wait_body)
+        lws_callback_on_writable(wsi);
     return 0;
 }
 
@@ -505,10 +745,20 @@ static int ws__http_respond(struct lws *wsi, ws_pss_t *pss, unsigned status, con
 
 static int ws__http(ws_server_t *ws, struct lws *wsi, ws_pss_t *pss, const char *uri)
 {
-    if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
+        /*
+         * A request with a body is answered once lws has read it (HTTP_BODY_COMPLETION):
+         * completing the transaction earlier would take the body for the next request.
+         */
+        char cl[24];
+        if (pss && ((lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
+                     strtoll(cl, NULL, 10) > 0) ||
+                    lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0))
+            pss->http_wait_body = 1;
         return ws__http_respond(wsi, pss, 405, WS_JSON,
                                 "{\"error\":{\"code\":\"method_not_allowed\","
                                 "\"message\":\"only GET is served\"}}");
+    }
     if (strcmp(uri, "/healthz") == 0)
         return ws__http_respond(wsi, pss, 200, WS_JSON, "{\"status\":\"ok\"}");
     if (strcmp(uri, "/readyz") == 0) {
@@ -541,7 +791,7 @@ static int ws__http_writeable(struct lws *wsi, ws_pss_t *pss)
     size_t flen;
     int n;
 
-    if (!pss || !pss->http_body)
+    if (!pss || !pss->http_body || pss->http_wait_body)
         return 0;
     f = pss->http_body;
     pss->http_body = NULL;
@@ -586,7 +836,19 @@ static int ws__callback(struct lws *wsi, enum lws_callback_reasons reason, void 
         return ws__http(ws, wsi, pss, in ? (const char *)in : "");
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return ws__http_writeable(wsi, pss);
+    case LWS_CALLBACK_HTTP_BODY:
+        return 0; /* a body of a refused method: read and dropped */
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (pss && pss->http_wait_body) {
+            pss->http_wait_body = 0;
+            lws_callback_on_writable(wsi);
+        }
+        return 0;
     case LWS_CALLBACK_CLOSED_HTTP:
+        ws_guard_forget(lws_get_socket_fd(wsi));
+        /* fallthrough */
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        /* lws frees pss after either: an answer not sent yet goes with it. */
         if (pss) {
             pusher_frame_unref(pss->http_body);
             pss->http_body = NULL;
@@ -595,22 +857,23 @@ static int ws__callback(struct lws *wsi, enum lws_callback_reasons reason, void 
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         return ws__filter(ws, wsi);
     case LWS_CALLBACK_ESTABLISHED:
-        pusher_frame_unref(pss->http_body);
-        memset(pss, 0, sizeof *pss);
-        hub_conn_add(ws->hub, &pss->conn, wsi);
-        atomic_fetch_add(ws->open, 1);
-        return 0;
+        return ws__established(ws, wsi, pss);
     case LWS_CALLBACK_RECEIVE:
         return ws__receive(ws, wsi, pss, in, len);
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return ws__writeable(ws, wsi, pss);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        pss->peer_closed = 1; /* lws answers the close; no data frame may follow */
+        return 0;
     case LWS_CALLBACK_CLOSED:
         /* lws frees pss after this returns: release everything it points to. */
+        ws_guard_forget(pss->fd);
+        ws__unmark(ws, pss);
         if (pss->conn.attached)
             atomic_fetch_sub(ws->open, 1);
         hub_conn_remove(ws->hub, &pss->conn); /* releases pending jobs (ws__release_job) */
-        free(pss->token);
-        pss->token = NULL;
+        resume_conn_unref(pss->rc);
+        pss->rc = NULL;
         free(pss->rx);
         pss->rx = NULL;
         pss->rxcap = pss->rxlen = 0;
@@ -654,6 +917,19 @@ static int ws__listen(const char *bind_addr, long port, char *err, size_t errlen
     return fd;
 }
 
+/*
+ * A capped send buffer (the kernel would grow it to megabytes for a client that stops
+ * reading; what it holds is counted against MC_SEND_QUEUE_MAX, see ws__flush) and no Nagle
+ * delay: a frame goes out when it is written.
+ */
+static void ws__socket_options(ws_server_t *ws, int fd)
+{
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &ws->sndbuf, sizeof ws->sndbuf) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+        MC_DEBUG("ws: socket options: %s", strerror(errno));
+}
+
 static void ws__accept_cb(uv_poll_t *h, int status, int events);
 
 static void ws__accept_resume(uv_timer_t *t)
@@ -681,8 +957,12 @@ static void ws__accept_cb(uv_poll_t *h, int status, int events)
             }
             return;
         }
-        if (!lws_adopt_socket_vhost(ws->vhost, fd))
+        ws__socket_options(ws, fd);
+        ws_guard_watch(fd);
+        if (!lws_adopt_socket_vhost(ws->vhost, fd)) {
+            ws_guard_forget(fd);
             close(fd); /* lws logged why */
+        }
     }
 }
 
@@ -700,6 +980,13 @@ ws_server_t *ws_server_new(const ws_server_opts_t *opts, char *err, size_t errle
     ws->o = *opts;
     if (!ws->o.inbox_max)
         ws->o.inbox_max = WS_INBOX_DEFAULT;
+    if (!ws->o.max_pending)
+        ws->o.max_pending = WS_PENDING_DEFAULT;
+    ws->sndbuf = (int)(opts->send_queue_max / 4 < WS_SNDBUF_MAX ? opts->send_queue_max / 4
+                                                                : WS_SNDBUF_MAX);
+    if (ws->sndbuf < WS_SNDBUF_MIN)
+        ws->sndbuf = WS_SNDBUF_MIN;
+    ws->scratch = malloc(WS_COALESCE_MAX);
     ws->bind = strdup(opts->bind ? opts->bind : "127.0.0.1");
     ws->inbox = calloc(ws->o.inbox_max, sizeof *ws->inbox);
     ws->work = calloc(ws->o.inbox_max, sizeof *ws->work);
@@ -721,6 +1008,9 @@ ws_server_t *ws_server_new(const ws_server_opts_t *opts, char *err, size_t errle
         ws->rejected =
             mc_metrics_counter(m, "modelcast_pusher_connections_rejected_total",
                                "WebSocket handshakes refused at MC_MAX_CONNECTIONS.", NULL);
+        ws->origin_refused = mc_metrics_counter(
+            m, "modelcast_pusher_origins_refused_total",
+            "WebSocket connections closed with 4003: Origin not allowed.", NULL);
         ws->lag = mc_metrics_histogram(
             m, "modelcast_pusher_delivery_lag_seconds",
             "Age of a live delivery when a worker fans it out: wall clock minus the Kafka "
@@ -728,7 +1018,7 @@ ws_server_t *ws_server_new(const ws_server_opts_t *opts, char *err, size_t errle
             NULL, mc_metrics_latency_bounds, mc_metrics_latency_nbounds);
     }
     ws->hub = hub_new(opts->send_queue_max, opts->max_subscriptions, &hm);
-    if (!ws->bind || !ws->inbox || !ws->work || !ws->hub) {
+    if (!ws->bind || !ws->inbox || !ws->work || !ws->hub || !ws->scratch) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -757,6 +1047,8 @@ ws_server_t *ws_server_new(const ws_server_opts_t *opts, char *err, size_t errle
     ws->protocols[0].callback = ws__callback;
     ws->protocols[0].per_session_data_size = sizeof(ws_pss_t);
     ws->protocols[0].rx_buffer_size = 4096;
+    /* One lws_write goes to the kernel in one send() up to this (lws's default: 4 KiB). */
+    ws->protocols[0].tx_packet_size = WS_COALESCE_MAX;
 
     memset(&info, 0, sizeof info);
     foreign_loops[0] = &ws->loop;
@@ -803,6 +1095,7 @@ fail_sync:
     pthread_mutex_destroy(&ws->lock);
 fail:
     hub_free(ws->hub);
+    free(ws->scratch);
     free(ws->inbox);
     free(ws->work);
     free(ws->bind);
@@ -869,6 +1162,8 @@ int ws_server_post_job(void *worker, resume_job_t *job, resume_event_t ev,
     ws_server_t *ws = worker;
     ws_item_t it = {ev == RESUME_SEND    ? WS_ITEM_SEND
                     : ev == RESUME_LIVE  ? WS_ITEM_LIVE
+                    : ev == RESUME_SLOW  ? WS_ITEM_SLOW
+                    : ev == RESUME_FLOOR ? WS_ITEM_FLOOR
                                          : WS_ITEM_REFUSE,
                     frame, resume_job_ref(job), partition, offset};
     int rc = ws__post(ws, &it, 1);
@@ -893,6 +1188,12 @@ void ws_server_stop(ws_server_t *ws)
     lws_cancel_service(ws->ctx);
     pthread_join(ws->thread, NULL);
     ws->started = 0;
+}
+
+void ws_server_detach_resume(ws_server_t *ws)
+{
+    if (ws)
+        ws->o.resume = NULL;
 }
 
 void ws_server_free(ws_server_t *ws)
@@ -932,6 +1233,7 @@ void ws_server_free(ws_server_t *ws)
     hub_free(ws->hub);
     pthread_cond_destroy(&ws->space);
     pthread_mutex_destroy(&ws->lock);
+    free(ws->scratch);
     free(ws->inbox);
     free(ws->work);
     free(ws->bind);

@@ -10,6 +10,7 @@
 
 #include "frame.h"
 #include "mc_metrics.h"
+#include "origin.h"
 #include "resume.h"
 
 typedef struct ws_server ws_server_t;
@@ -19,6 +20,8 @@ typedef struct {
     long port;
     size_t max_connections;    /* WebSocket connections at once */
     size_t max_subscriptions;  /* per connection */
+    size_t max_pending;        /* subscriptions waiting for an answer, per connection (0: 16) */
+    const ws_origins_t *origins; /* MC_WS_ORIGINS (NULL: same-origin only); not owned */
     size_t max_frame;          /* largest inbound message (close 1009 beyond) */
     size_t send_queue_max;     /* queued bytes per connection (close 4008 beyond) */
     size_t inbox_max;          /* frames waiting for the service thread (0: default) */
@@ -45,9 +48,9 @@ int ws_server_start(ws_server_t *ws);
 
 /*
  * Hands a change frame (routed by frame->channel, at frame->partition:offset) to the service
- * thread, which writes into the frame's headroom: the frame must not be shared with another
- * worker. Thread-safe. Returns MC_OK having taken ownership of frame, or MC_ERR_BUSY when
- * the inbox stayed full for ~100 ms or the server is stopping (frame not taken).
+ * thread; frames are immutable, so one may go to every worker (a reference each).
+ * Thread-safe. Returns MC_OK having taken ownership of one reference to frame, or
+ * MC_ERR_BUSY when the inbox stayed full for ~100 ms or the server is stopping (not taken).
  */
 int ws_server_post(ws_server_t *ws, pusher_frame_t *frame);
 
@@ -64,6 +67,12 @@ int ws_server_post_job(void *worker, resume_job_t *job, resume_event_t ev,
  * and joins the service thread. Thread-safe; idempotent.
  */
 void ws_server_stop(ws_server_t *ws);
+
+/*
+ * Forgets opts->resume (about to be freed): subscriptions still pending when the last
+ * connections close are then only marked cancelled. Call after ws_server_stop.
+ */
+void ws_server_detach_resume(ws_server_t *ws);
 
 /* Stops if needed, destroys the context and loop, frees ws. NULL-safe. */
 void ws_server_free(ws_server_t *ws);

@@ -122,12 +122,13 @@ def kafka_tool(stack, cls, *args, timeout=60):
     return proc.stdout
 
 
-def produce_deliveries(stack, channel, n, attr_bytes):
-    """Writes n deliveries for channel straight to the deliveries topic (key = channel)."""
-    p = Producer({"bootstrap.servers": stack.kafka_bootstrap, "partitioner": "murmur2_random",
-                  "linger.ms": 5})
+def produce_deliveries(stack, channel, n, attr_bytes, first_id=1, producer=None):
+    """Writes n deliveries for channel straight to the deliveries topic (key = channel), with
+    ids first_id, first_id + 1... (through producer when given)."""
+    p = producer or Producer({"bootstrap.servers": stack.kafka_bootstrap,
+                              "partitioner": "murmur2_random", "linger.ms": 5})
     filler = "x" * attr_bytes
-    for i in range(n):
+    for i in range(first_id - 1, first_id - 1 + n):
         v = {"channel": channel, "model": FAKE_MODEL, "id": i + 1, "op": "create", "version": 1,
              "attributes": {"id": i + 1, "definition": filler}, "changed": ["definition"],
              "event_id": str(uuid.uuid4())}
@@ -150,7 +151,9 @@ def pusher_binary():
 class Pusher:
     """A private modelcast-pusher against the stack's Kafka, on its own port."""
 
-    def __init__(self, stack, tmp_path, **env):
+    def __init__(self, stack, tmp_path, wait_ready=True, **env):
+        """Starts the pusher and waits until /readyz answers 200 (wait_ready) or, when the
+        test wants it not ready yet, until /healthz does."""
         self.port = free_ports(1)[0]
         self.url = f"ws://127.0.0.1:{self.port}/ws"
         self.http = f"http://127.0.0.1:{self.port}"
@@ -165,16 +168,17 @@ class Pusher:
                                      stdout=self.log_file, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
+        probe = "/readyz" if wait_ready else "/healthz"
         while True:
             if self.proc.poll() is not None:
                 pytest.fail(f"pusher exited ({self.proc.returncode}) before ready:\n{self.log()}")
             try:
-                if requests.get(f"{self.http}/readyz", timeout=2).status_code == 200:
+                if requests.get(f"{self.http}{probe}", timeout=2).status_code == 200:
                     return
             except requests.RequestException:
                 pass
             if time.monotonic() > deadline:
-                self.stop()
+                self.stop(check=False)
                 pytest.fail(f"pusher not ready within 60s:\n{self.log()}")
             time.sleep(0.1)
 
@@ -188,7 +192,10 @@ class Pusher:
                 return float(line.rsplit(" ", 1)[1])
         return 0.0
 
-    def stop(self):
+    def stop(self, check=True):
+        """SIGTERM (SIGKILL after 15 s). With check, fails the test when the pusher did not
+        exit 0 or a sanitizer reported anything (a leak at exit makes LeakSanitizer print
+        its report on stderr, which is the log, and exit non-zero)."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -196,7 +203,15 @@ class Pusher:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
-        self.log_file.close()
+        if not self.log_file.closed:
+            self.log_file.close()
+        if check:
+            text = self.log_path.read_text(errors="replace")
+            reports = [m for m in ("LeakSanitizer", "AddressSanitizer", "runtime error:")
+                       if m in text]
+            assert not reports and self.proc.returncode == 0, (
+                f"pusher :{self.port} exited {self.proc.returncode} with sanitizer reports "
+                f"{reports}:\n{text[-8000:]}")
 
 
 @pytest.fixture(scope="module")
@@ -473,6 +488,43 @@ class RawWs:
             self.buf += chunk
         pytest.fail(f"the silent client was not closed within {deadline_s}s ({pings} pings)")
 
+    def read_messages_until_close(self, deadline_s):
+        """Reads frames until the server closes; returns (text messages, close code or None
+        when the socket ended without a close frame, bytes read after the handshake)."""
+        deadline = time.monotonic() + deadline_s
+        texts, nbytes = [], len(self.buf)
+        self.s.settimeout(0.5)
+        while time.monotonic() < deadline:
+            while len(self.buf) >= 2:
+                op, ln, hl = self.buf[0] & 0x0F, self.buf[1] & 0x7F, 2
+                if ln == 126:
+                    if len(self.buf) < 4:
+                        break
+                    ln, hl = struct.unpack("!H", self.buf[2:4])[0], 4
+                elif ln == 127:
+                    if len(self.buf) < 10:
+                        break
+                    ln, hl = struct.unpack("!Q", self.buf[2:10])[0], 10
+                if len(self.buf) < hl + ln:
+                    break
+                payload, self.buf = self.buf[hl:hl + ln], self.buf[hl + ln:]
+                if op == 0x1:
+                    texts.append(payload.decode())
+                elif op == 0x8:
+                    return texts, (struct.unpack("!H", payload[:2])[0]
+                                   if len(payload) >= 2 else None), nbytes
+            try:
+                chunk = self.s.recv(65536)
+            except socket.timeout:
+                continue
+            except ConnectionResetError:
+                return texts, None, nbytes
+            if not chunk:
+                return texts, None, nbytes
+            nbytes += len(chunk)
+            self.buf += chunk
+        pytest.fail(f"no close frame within {deadline_s}s ({len(texts)} messages)")
+
     def close(self):
         self.s.close()
 
@@ -509,15 +561,30 @@ def test_slow_consumer_is_dropped_with_4008_while_others_keep_receiving(
 
             t = threading.Thread(target=reader)
             t.start()
-            produce_deliveries(stack, channel, n, size)
+            # In rounds of 4 (12 KB): the reading client keeps up with its 16 KiB bound,
+            # whatever the speed of this test's reading thread; the other does not read.
+            producer = Producer({"bootstrap.servers": stack.kafka_bootstrap,
+                                 "partitioner": "murmur2_random", "linger.ms": 0})
+            for first in range(1, n + 1, 4):
+                produce_deliveries(stack, channel, 4, size, first_id=first, producer=producer)
+                deadline = time.monotonic() + DEADLINE_S
+                while len(received) < first + 3 and t.is_alive():
+                    assert time.monotonic() < deadline, f"round {first}: {len(received)} ids"
+                    time.sleep(0.002)
             t.join(DEADLINE_S + 5)
             check_eq(sorted(received), list(range(1, n + 1)), "ids the reading client got")
             deadline = time.monotonic() + DEADLINE_S
             while pusher2.metric("modelcast_pusher_drops_total") <= drops0:
                 assert time.monotonic() < deadline, "the slow client was not dropped"
                 time.sleep(0.05)
-        # Now read: the pusher's close frame follows what the kernel buffers held.
-        check_eq(slow.read_until_close(DEADLINE_S), 4008, "close code of the slow client")
+        # Now read: the pusher's close frame follows what the kernel buffers held. Those are
+        # bounded too: the pusher caps its socket send buffer and counts what the kernel
+        # holds against MC_SEND_QUEUE_MAX (16 KiB here), so what reaches the stalled client
+        # is about its queue + the capped send buffer + its own small receive buffer.
+        texts, code, nbytes = slow.read_messages_until_close(DEADLINE_S)
+        print(f"slow client: {len(texts)} messages, {nbytes} bytes before close {code}")
+        check_eq(code, 4008, "close code of the slow client")
+        assert nbytes <= 96 * 1024, f"{nbytes} bytes reached the stalled client before its close"
     finally:
         slow.close()
 
@@ -612,7 +679,7 @@ def test_docs_settings_table_is_the_help():
     section = text.split("## Settings of the pusher", 1)[1].split("\n## ", 1)[0]
     documented = [tuple(c.strip().strip("`") for c in row.split("|")[1:3])
                   for row in section.splitlines() if row.startswith("| `MC_")]
-    assert len(helped) == 15, f"--help lists {len(helped)} settings:\n{proc.stdout}"
+    assert len(helped) == 19, f"--help lists {len(helped)} settings:\n{proc.stdout}"
     check_eq(documented, helped, "docs/protocol.md settings (name, default) vs --help")
 
 
@@ -637,5 +704,6 @@ def test_every_metric_is_modelcast_pusher(stack):
         "connections", "connections_rejected_total", "subscriptions",
         "subscriptions_refused_total", "authorizations_total", "replays_total", "resyncs_total",
         "deliveries_in_total", "deliveries_malformed_total", "frames_out_total", "drops_total",
-        "queue_bytes", "delivery_lag_seconds")}
+        "queue_bytes", "delivery_lag_seconds", "replay_passes_total", "replays_unread_total",
+        "origins_refused_total")}
     check_eq(names, expected, "metric families of the pusher")

@@ -27,7 +27,7 @@ static void test_defaults(void)
     clear_env();
     for (const mc_cfg_option_t *o = pusher_config_options; o->env; o++)
         n++;
-    MC_CHECK_INT(n, 15);
+    MC_CHECK_INT(n, 19);
     MC_CHECK_INT(load(&c, err, sizeof err), MC_OK);
     MC_CHECK_STR(c.http_bind, "127.0.0.1");
     MC_CHECK_INT(c.http_port, 8703);
@@ -35,9 +35,13 @@ static void test_defaults(void)
     MC_CHECK_STR(c.deliveries_topic, "modelcast.deliveries");
     MC_CHECK_INT(c.max_connections, 10000);
     MC_CHECK_INT(c.workers, 0);
-    MC_CHECK_INT(c.resume_threads, 2);
+    MC_CHECK_STR(c.ws_origins, "");
+    MC_CHECK_INT(c.resume_threads, 4);
+    MC_CHECK_INT(c.replay_threads, 2);
     MC_CHECK_INT(c.replay_timeout_ms, 30000);
     MC_CHECK_INT(c.max_subscriptions, 64);
+    MC_CHECK_INT(c.max_pending, 16);
+    MC_CHECK_INT(c.max_pending_total, 10000);
     MC_CHECK_INT(c.max_frame, 65536);
     MC_CHECK_INT(c.send_queue_max, 1048576);
     MC_CHECK_STR(c.authz_url, "http://127.0.0.1:8702");
@@ -91,9 +95,28 @@ static void test_topic_must_not_be_empty(void)
     clear_env();
 }
 
+static void test_origins_must_be_origins(void)
+{
+    pusher_config_t c;
+    char err[256] = "";
+    clear_env();
+    setenv("MC_WS_ORIGINS", "https://app.example, app.example", 1);
+    MC_CHECK_INT(load(&c, err, sizeof err), MC_OK);
+    MC_CHECK_INT(pusher_config_check(&c, err, sizeof err), MC_ERR_CONFIG);
+    MC_CHECK_STR(err, "MC_WS_ORIGINS: 'app.example' is not an origin (scheme://host[:port], "
+                      "or *)");
+    mc_config_cleanup(pusher_config_options, &c);
+    setenv("MC_WS_ORIGINS", "https://app.example, *", 1);
+    MC_CHECK_INT(load(&c, err, sizeof err), MC_OK);
+    MC_CHECK_INT(pusher_config_check(&c, err, sizeof err), MC_OK);
+    mc_config_cleanup(pusher_config_options, &c);
+    clear_env();
+}
+
 int main(void)
 {
     MC_TEST_RUN(test_defaults);
+    MC_TEST_RUN(test_origins_must_be_origins);
     MC_TEST_RUN(test_bounds);
     MC_TEST_RUN(test_ping_timeout_must_exceed_interval);
     MC_TEST_RUN(test_topic_must_not_be_empty);

@@ -5,6 +5,7 @@
 #include "mc_test.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int wakes;
@@ -305,9 +306,172 @@ static void test_pending_bound(void)
     pusher_frame_unref(f);
 }
 
+/* The WebSocket header written once before the payload: final text frame, unmasked. */
+static void test_frame_wire_header(void)
+{
+    static char big[70000];
+    struct {
+        size_t len;
+        uint8_t hlen;
+        unsigned char h[10];
+    } v[] = {{0, 2, {0x81, 0}},
+             {125, 2, {0x81, 125}},
+             {126, 4, {0x81, 126, 0, 126}},
+             {65535, 4, {0x81, 126, 0xff, 0xff}},
+             {65536, 10, {0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0}}};
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+        pusher_frame_t *f = pusher_frame_new(big, v[i].len, NULL);
+        MC_CHECK_INT(f->hlen, v[i].hlen);
+        MC_CHECK_INT(PUSHER_FRAME_WIRE_LEN(f), v[i].len + v[i].hlen);
+        MC_CHECK(memcmp(PUSHER_FRAME_WIRE(f), v[i].h, v[i].hlen) == 0);
+        MC_CHECK(PUSHER_FRAME_WIRE(f) + f->hlen == PUSHER_FRAME_DATA(f));
+        pusher_frame_unref(f);
+    }
+}
+
+/* Written bytes pop whole frames and leave the offset inside the next. */
+static void test_consume_by_wire_bytes(void)
+{
+    hub_t *h = hub_new(1000, 8, NULL);
+    hub_conn_t c;
+    pusher_frame_t *a = pusher_frame_new("aaaa", 4, NULL), *b = pusher_frame_new("bb", 2, NULL);
+    hub_conn_add(h, &c, NULL);
+    hub_enqueue(h, &c, a);
+    hub_enqueue(h, &c, b);
+    MC_CHECK(hub_conn_frame(&c, 0) == a);
+    MC_CHECK(hub_conn_frame(&c, 1) == b);
+    MC_CHECK(hub_conn_frame(&c, 2) == NULL);
+    hub_conn_consume(h, &c, 3); /* a's header (2) and one byte */
+    MC_CHECK_INT(c.qoff, 3);
+    MC_CHECK_INT(c.qlen, 2);
+    hub_conn_consume(h, &c, 3 + 1); /* the rest of a (3) and b's first header byte */
+    MC_CHECK_INT(c.qlen, 1);
+    MC_CHECK(hub_conn_peek(&c) == b);
+    MC_CHECK_INT(c.qoff, 1);
+    MC_CHECK_INT(c.qbytes, 2);
+    hub_conn_consume(h, &c, 3);
+    MC_CHECK_INT(c.qlen, 0);
+    MC_CHECK_INT(c.qoff, 0);
+    MC_CHECK_INT(c.qbytes, 0);
+    hub_free(h);
+    MC_CHECK_INT(refs(a), 1);
+    pusher_frame_unref(a);
+    pusher_frame_unref(b);
+}
+
+/* What the socket holds (sbytes) counts against the bound with the queue. */
+static void test_socket_bytes_count_against_the_bound(void)
+{
+    hub_t *h = hub_new(40, 8, NULL);
+    hub_conn_t c;
+    pusher_frame_t *f = change("ch", 0, 1); /* 17 bytes */
+    hub_conn_add(h, &c, NULL);
+    MC_CHECK_INT(hub_enqueue(h, &c, f), MC_OK);
+    c.sbytes = 10;
+    MC_CHECK_INT(hub_enqueue(h, &c, f), MC_ERR_TOO_LARGE); /* 17 + 10 + 17 > 40 */
+    MC_CHECK(c.slow);
+    MC_CHECK_INT(c.qlen, 0);
+    hub_free(h);
+    pusher_frame_unref(f);
+}
+
+/* A live subscription takes only higher positions than its floor and the last one taken. */
+static void test_live_floor_and_strictly_growing_positions(void)
+{
+    hub_t *h = hub_new(100000, 8, NULL);
+    hub_conn_t c;
+    int tag = 3;
+    pusher_frame_t *f[6] = {change("ch", 3, 32150), change("ch", 3, 32651),
+                            change("ch", 3, 32652), change("ch", 3, 32652),
+                            change("ch", 3, 32653), change("ch", 1, 5)};
+    released = 0;
+    hub_set_pending_release(h, count_release);
+    hub_conn_add(h, &c, NULL);
+    MC_CHECK_INT(hub_subscribe_pending(h, &c, "ch", &tag), MC_OK);
+    MC_CHECK_INT(c.npending, 1);
+    /* "subscribed" at 3:32651: live from 32652 */
+    MC_CHECK_INT(hub_sub_activate(h, &c, "ch", 3, 32652, NULL), MC_OK);
+    MC_CHECK_INT(c.npending, 0);
+    wakes = 0;
+    for (int i = 0; i < 6; i++)
+        hub_publish(h, f[i], NULL, count_wake, NULL);
+    /* the feed was behind (32150, 32651), one repeat (32652 twice): none of them */
+    MC_CHECK_INT(c.qlen, 3);
+    MC_CHECK(hub_conn_frame(&c, 0) == f[2]);
+    MC_CHECK(hub_conn_frame(&c, 1) == f[4]);
+    MC_CHECK(hub_conn_frame(&c, 2) == f[5]); /* another partition is not comparable */
+    MC_CHECK_INT(wakes, 3);
+    hub_free(h);
+    MC_CHECK_INT(released, 0);
+    for (int i = 0; i < 6; i++)
+        pusher_frame_unref(f[i]);
+}
+
+/* Once a replay's end is known, held frames below it go and no more are held. */
+static void test_pending_floor_drops_what_the_replay_covers(void)
+{
+    hub_t *h = hub_new(100000, 8, NULL);
+    hub_conn_t c;
+    int tag = 4;
+    pusher_frame_t *f[4] = {change("ch", 2, 10), change("ch", 2, 20), change("ch", 2, 15),
+                            change("ch", 2, 21)};
+    hub_set_pending_release(h, count_release);
+    hub_conn_add(h, &c, NULL);
+    hub_subscribe_pending(h, &c, "ch", &tag);
+    hub_publish(h, f[0], NULL, NULL, NULL);
+    hub_publish(h, f[1], NULL, NULL, NULL);
+    MC_CHECK_INT(c.pbytes, 34);
+    MC_CHECK_INT(hub_sub_floor(h, &c, "ch", 2, 20), MC_OK);
+    MC_CHECK_INT(c.pbytes, 17); /* 10 dropped, 20 kept */
+    hub_publish(h, f[2], NULL, NULL, NULL); /* 15: below the floor, not held */
+    hub_publish(h, f[3], NULL, NULL, NULL);
+    MC_CHECK_INT(c.pbytes, 34);
+    MC_CHECK_INT(hub_sub_activate(h, &c, "ch", 2, 20, NULL), MC_OK);
+    MC_CHECK_INT(c.qlen, 2);
+    MC_CHECK(hub_conn_frame(&c, 0) == f[1]);
+    MC_CHECK(hub_conn_frame(&c, 1) == f[3]);
+    MC_CHECK_INT(hub_sub_floor(h, &c, "ch", 2, 30), MC_ERR_NOT_FOUND); /* live already */
+    hub_free(h);
+    for (int i = 0; i < 4; i++) {
+        MC_CHECK_INT(refs(f[i]), 1);
+        pusher_frame_unref(f[i]);
+    }
+}
+
+/* hub_conn_drop: as an overflow, once. */
+static void test_drop(void)
+{
+    mc_metrics_t *m = mc_metrics_new();
+    hub_metrics_t hm = {0};
+    hub_t *h;
+    hub_conn_t c;
+    pusher_frame_t *f = change("ch", 0, 1);
+    hm.drops = mc_metrics_counter(m, "drops", "d", NULL);
+    h = hub_new(1000, 8, &hm);
+    hub_conn_add(h, &c, NULL);
+    hub_enqueue(h, &c, f);
+    hub_conn_drop(h, &c);
+    hub_conn_drop(h, &c);
+    MC_CHECK(c.slow);
+    MC_CHECK_INT(c.qlen, 0);
+    char *text = mc_metrics_render(m);
+    MC_CHECK_CONTAINS(text, "drops 1");
+    free(text);
+    MC_CHECK_INT(hub_enqueue(h, &c, f), MC_ERR_BUSY);
+    hub_free(h);
+    mc_metrics_free(m);
+    pusher_frame_unref(f);
+}
+
 int main(void)
 {
     MC_TEST_RUN(test_frame_layout);
+    MC_TEST_RUN(test_frame_wire_header);
+    MC_TEST_RUN(test_consume_by_wire_bytes);
+    MC_TEST_RUN(test_socket_bytes_count_against_the_bound);
+    MC_TEST_RUN(test_live_floor_and_strictly_growing_positions);
+    MC_TEST_RUN(test_pending_floor_drops_what_the_replay_covers);
+    MC_TEST_RUN(test_drop);
     MC_TEST_RUN(test_subscribe_unsubscribe);
     MC_TEST_RUN(test_fanout_refcounts_and_position);
     MC_TEST_RUN(test_queue_bound_marks_slow);
