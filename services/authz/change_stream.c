@@ -1,5 +1,6 @@
 /* change_stream.c - consume-transform-produce in Kafka transactions. */
 #include "change_stream.h"
+#include "dedupe.h"
 #include "delivery.h"
 #include "mc_contract.h"
 #include "mc_error.h"
@@ -17,22 +18,44 @@
 #define CS_TXN_TIMEOUT_MS 30000
 #define CS_RETRY_MS 500
 #define CS_FINISH_TRIES 5          /* retriable commit/abort attempts before giving up */
+#define CS_REBUILD_TIMEOUT_MS 10000 /* reading a partition's recent ce_ids back */
+
+/*
+ * Group and transaction timing (defaults; MC_KAFKA_CONSUMER_* / MC_KAFKA_PRODUCER_* may
+ * override them). A member that dies keeps its partitions until its session times out:
+ * 6 s is the broker's default group.min.session.timeout.ms. With static membership an
+ * instance restarted under the same id takes its partitions back at once, without a
+ * rebalance. A transaction left open by a dead instance holds back every read_committed
+ * reader of the partitions it wrote until the broker aborts it, transaction.timeout.ms
+ * after it began (checked every transaction.abort.timed.out.transaction.cleanup.interval.ms
+ * on the broker); batches commit within a fraction of a second.
+ */
+#define CS_SESSION_TIMEOUT_MS "6000"
+#define CS_HEARTBEAT_MS "1000"
+#define CS_TRANSACTION_TIMEOUT_MS "5000"
 
 struct change_stream {
     char *changes_topic, *deliveries_topic, *dlq_topic;
     const mc_policy_t *policy;
     long batch, batch_window_ms;
+    void (*on_stop)(void *arg);
+    void *on_stop_arg;
     int transform_failed;   /* a delivery of the open batch could not be produced */
+    int revoked;            /* the group took partitions away during the open batch */
     char *buf;              /* serialization buffer of the stream thread */
     size_t bufsize;
+    dedupe_t *dedupe;       /* stream thread only (and the rebalance callback, same thread) */
     rd_kafka_t *consumer;
     rd_kafka_t *producer;
+    rd_kafka_t *reader;     /* assign-mode consumer that rebuilds dedupe windows */
     pthread_t thread;
     int started;
     _Atomic int running;
-    _Atomic int ready;
+    _Atomic int txn_ready;  /* transactions initialised */
+    _Atomic int assigned;   /* the group has given this member its partitions once */
+    _Atomic int partitions; /* assigned now */
     _Atomic int alive;
-    mc_metric_t *in, *out, *removes, *dlq, *aborted, *lag;
+    mc_metric_t *in, *out, *removes, *dlq, *aborted, *lag, *dups, *rebuilt;
 };
 
 static long cs__now_ms(void)
@@ -52,6 +75,118 @@ static void cs__dr(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
                 rd_kafka_err2str(msg->err));
 }
 
+/*
+ * Refills the dedupe window of each assigned partition whose window does not end at its
+ * committed offset c (a fresh start, or another member committed it since): reads the
+ * events [c - window, c) back from the changes topic. Then an event republished by the
+ * relay is recognised across an authz restart or a rebalance as well.
+ */
+static void cs__rebuild(change_stream_t *cs, const rd_kafka_topic_partition_list_t *assigned)
+{
+    long window = dedupe_window(cs->dedupe);
+    rd_kafka_topic_partition_list_t *parts, *reads;
+    int64_t *ends;
+    int pending = 0;
+    long t0 = cs__now_ms(), read = 0;
+
+    if (window == 0 || assigned->cnt == 0)
+        return;
+    parts = rd_kafka_topic_partition_list_copy(assigned);
+    reads = rd_kafka_topic_partition_list_new(assigned->cnt);
+    ends = calloc((size_t)assigned->cnt, sizeof *ends);
+    if (!ends)
+        goto out;
+    rd_kafka_resp_err_t rc = rd_kafka_committed(cs->consumer, parts, CS_REBUILD_TIMEOUT_MS);
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *p = &parts->elems[i];
+        int64_t c = rc == RD_KAFKA_RESP_ERR_NO_ERROR && !p->err ? p->offset : -1, lo, hi;
+        MC_DEBUG("authz: partition %d committed at %lld (%s), window ends at %lld",
+                 p->partition, (long long)c, rd_kafka_err2str(rc ? rc : p->err),
+                 (long long)dedupe_end(cs->dedupe, p->partition));
+        if (c >= 0 && dedupe_end(cs->dedupe, p->partition) == c)
+            continue; /* this member committed it last: the window is current */
+        dedupe_reset(cs->dedupe, p->partition, c);
+        if (c <= 0)
+            continue;
+        rd_kafka_resp_err_t wrc = rd_kafka_query_watermark_offsets(
+            cs->reader, p->topic, p->partition, &lo, &hi, CS_REBUILD_TIMEOUT_MS);
+        if (wrc) {
+            MC_WARN("authz: partition %d: watermarks: %s; its window starts empty", p->partition,
+                    rd_kafka_err2str(wrc));
+            continue;
+        }
+        int64_t from = c - window > lo ? c - window : lo;
+        if (from >= c)
+            continue;
+        rd_kafka_topic_partition_list_add(reads, p->topic, p->partition)->offset = from;
+        ends[reads->cnt - 1] = c;
+        pending++;
+    }
+    if (pending == 0)
+        goto out;
+    if ((rc = rd_kafka_assign(cs->reader, reads)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        MC_WARN("authz: reading recent ce_ids back: %s", rd_kafka_err2str(rc));
+        goto out;
+    }
+    while (pending > 0 && cs__now_ms() - t0 < CS_REBUILD_TIMEOUT_MS) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(cs->reader, 100);
+        if (!m)
+            continue;
+        for (int i = 0; i < reads->cnt; i++) {
+            rd_kafka_topic_partition_t *r = &reads->elems[i];
+            if (r->partition != m->partition || r->offset == RD_KAFKA_OFFSET_END)
+                continue;
+            char id[128];
+            if (!m->err && m->offset < ends[i] &&
+                mc_kafka_header(m, MC_HEADER_CE_ID, id, sizeof id) == MC_OK) {
+                dedupe_push(cs->dedupe, m->partition, m->offset, id);
+                read++;
+            }
+            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF || (!m->err && m->offset + 1 >= ends[i])) {
+                r->offset = RD_KAFKA_OFFSET_END; /* done */
+                pending--;
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_assign(cs->reader, NULL);
+    /* dedupe_reset set each window's end to the committed offset; it stays there. */
+    if (pending > 0)
+        MC_WARN("authz: %d partition(s) not read back within %d ms: repeats of their older "
+                "events are not recognised", pending, CS_REBUILD_TIMEOUT_MS);
+    mc_metric_add(cs->rebuilt, (double)read);
+    MC_INFO("authz: read back %ld recent ce_ids of %d partition(s) in %ld ms", read, reads->cnt,
+            cs__now_ms() - t0);
+out:
+    free(ends);
+    rd_kafka_topic_partition_list_destroy(reads);
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+static void cs__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                          rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    change_stream_t *cs = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        cs__rebuild(cs, parts);
+        rd_kafka_resp_err_t rc = rd_kafka_assign(rk, parts);
+        if (rc)
+            MC_WARN("authz: assign: %s", rd_kafka_err2str(rc));
+        atomic_store(&cs->partitions, parts->cnt);
+        atomic_store(&cs->assigned, 1);
+        MC_INFO("authz: %d partition(s) of %s assigned", parts->cnt, cs->changes_topic);
+        return;
+    }
+    /* Revoked (or a rebalance error): what the open batch read is no longer ours to commit. */
+    cs->revoked = 1;
+    rd_kafka_assign(rk, NULL);
+    atomic_store(&cs->partitions, 0);
+    if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+        MC_INFO("authz: %d partition(s) revoked", parts->cnt);
+    else
+        MC_WARN("authz: rebalance: %s", rd_kafka_err2str(err));
+}
+
 change_stream_t *change_stream_new(const change_stream_opts_t *opts, mc_metrics_t *metrics,
                                    char *err, size_t errlen)
 {
@@ -66,27 +201,47 @@ change_stream_t *change_stream_new(const change_stream_opts_t *opts, mc_metrics_
     cs->policy = opts->policy;
     cs->batch = opts->batch;
     cs->batch_window_ms = opts->batch_window_ms;
-    if (!cs->changes_topic || !cs->deliveries_topic || !cs->dlq_topic) {
+    cs->on_stop = opts->on_stop;
+    cs->on_stop_arg = opts->on_stop_arg;
+    cs->dedupe = dedupe_new(opts->dedupe_window);
+    if (!cs->changes_topic || !cs->deliveries_topic || !cs->dlq_topic || !cs->dedupe) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
 
     const char *cdefaults[] = {"auto.offset.reset", "earliest", "client.id", "modelcast-authz",
-                               NULL};
-    const char *cforced[] = {"group.id", opts->group_id, "enable.auto.commit", "false",
+                               "session.timeout.ms", CS_SESSION_TIMEOUT_MS,
+                               "heartbeat.interval.ms", CS_HEARTBEAT_MS, NULL};
+    /* Static membership under the transactional id: one stable identity per instance. */
+    const char *cforced[] = {"group.id", opts->group_id, "group.instance.id",
+                             opts->transactional_id, "enable.auto.commit", "false",
                              "isolation.level", "read_committed", NULL};
-    rd_kafka_conf_t *cconf = mc_kafka_conf_new(cdefaults, cforced, NULL, err, errlen);
-    if (!cconf || !(cs->consumer = mc_kafka_new(RD_KAFKA_CONSUMER, cconf, err, errlen)))
+    rd_kafka_conf_t *cconf =
+        mc_kafka_conf_new_for(RD_KAFKA_CONSUMER, cdefaults, cforced, NULL, err, errlen);
+    if (!cconf)
+        goto fail;
+    rd_kafka_conf_set_rebalance_cb(cconf, cs__rebalance);
+    rd_kafka_conf_set_opaque(cconf, cs);
+    if (!(cs->consumer = mc_kafka_new(RD_KAFKA_CONSUMER, cconf, err, errlen)))
+        goto fail;
+
+    const char *rdefaults[] = {"client.id", "modelcast-authz-dedupe", NULL};
+    /* librdkafka wants a group.id even for assign(); this one never joins or commits. */
+    const char *rforced[] = {"group.id", "modelcast-authz-dedupe-reader", "enable.auto.commit",
+                             "false", "enable.partition.eof", "true", "isolation.level",
+                             "read_committed", NULL};
+    rd_kafka_conf_t *rconf =
+        mc_kafka_conf_new_for(RD_KAFKA_CONSUMER, rdefaults, rforced, NULL, err, errlen);
+    if (!rconf || !(cs->reader = mc_kafka_new(RD_KAFKA_CONSUMER, rconf, err, errlen)))
         goto fail;
 
     const char *pdefaults[] = {"compression.type", "lz4", "linger.ms", "1", "client.id",
-                               "modelcast-authz", "partitioner", "murmur2_random", NULL};
-    /* A short transaction timeout: an instance that dies with a transaction open holds
-     * back every read_committed reader of the partitions it wrote until the broker aborts
-     * it. Batches commit within a fraction of a second, so 10 s is ample. */
+                               "modelcast-authz", "partitioner", "murmur2_random",
+                               "transaction.timeout.ms", CS_TRANSACTION_TIMEOUT_MS, NULL};
     const char *pforced[] = {"transactional.id", opts->transactional_id, "enable.idempotence",
-                             "true", "transaction.timeout.ms", "10000", NULL};
-    rd_kafka_conf_t *pconf = mc_kafka_conf_new(pdefaults, pforced, NULL, err, errlen);
+                             "true", NULL};
+    rd_kafka_conf_t *pconf =
+        mc_kafka_conf_new_for(RD_KAFKA_PRODUCER, pdefaults, pforced, NULL, err, errlen);
     if (!pconf)
         goto fail;
     rd_kafka_conf_set_dr_msg_cb(pconf, cs__dr);
@@ -105,6 +260,10 @@ change_stream_t *change_stream_new(const change_stream_opts_t *opts, mc_metrics_
                                      "Transactions aborted and retried.", NULL);
     cs->lag = mc_metrics_gauge(metrics, "modelcast_authz_lag",
                                "Change events not yet read on the assigned partitions.", NULL);
+    cs->dups = mc_metrics_counter(metrics, "modelcast_authz_duplicates_dropped_total",
+                                  "Change events dropped as repeats of a recent ce_id.", NULL);
+    cs->rebuilt = mc_metrics_counter(metrics, "modelcast_authz_dedupe_read_back_total",
+                                     "Recent ce_ids read back on partition assignment.", NULL);
     return cs;
 fail:
     change_stream_free(cs);
@@ -189,15 +348,34 @@ static void cs__produce(change_stream_t *cs, const char *topic, const char *key,
         MC_WARN("authz: produce to %s: %s", topic, rd_kafka_err2str(rc));
 }
 
-/* Writes the deliveries of one change event (or its dead letter) into the open transaction. */
+/*
+ * Writes the deliveries of one change event (or its dead letter) into the open
+ * transaction, unless the event repeats a recent one (same ce_id on its partition).
+ */
 static void cs__transform(change_stream_t *cs, const rd_kafka_message_t *msg)
 {
     char event_id[128], reason[256];
     json_t *deliveries = NULL;
-    int have_id = mc_kafka_header(msg, MC_HEADER_CE_ID, event_id, sizeof event_id) == MC_OK;
+    int have_id = mc_kafka_header(msg, MC_HEADER_CE_ID, event_id, sizeof event_id) == MC_OK &&
+                  event_id[0];
+    mc_metric_add(cs->in, 1);
+    if (have_id) {
+        int repeat = dedupe_seen(cs->dedupe, msg->partition, event_id);
+        /* Repeats are staged too: the window counts events, the copies included. */
+        if (dedupe_stage(cs->dedupe, msg->partition, msg->offset, event_id) != MC_OK) {
+            cs->transform_failed = 1;
+            return;
+        }
+        if (repeat) {
+            MC_DEBUG("authz: change at %s[%d]@%lld repeats ce_id %s: dropped",
+                     rd_kafka_topic_name(msg->rkt), msg->partition, (long long)msg->offset,
+                     event_id);
+            mc_metric_add(cs->dups, 1);
+            return;
+        }
+    }
     int rc = delivery_route(cs->policy, msg->payload, msg->len, have_id ? event_id : NULL,
                             &deliveries, reason, sizeof reason);
-    mc_metric_add(cs->in, 1);
     if (rc != MC_OK) {
         char key[256] = "";
         if (msg->key && msg->key_len < sizeof key) {
@@ -257,35 +435,75 @@ static void cs__measure_lag(change_stream_t *cs)
     rd_kafka_topic_partition_list_destroy(parts);
 }
 
-/* One batch in one transaction. Returns 0 on success or nothing to do, -1 to retry, -2 fatal. */
-static int cs__batch(change_stream_t *cs)
+/* Logs the consumer's fatal error (a fenced group.instance.id, for one). */
+static void cs__consumer_fatal(change_stream_t *cs)
 {
-    rd_kafka_message_t **msgs = calloc((size_t)cs->batch, sizeof *msgs);
-    int n = 0, rc = 0;
-    long window_end = 0;
-    rd_kafka_error_t *error;
+    char why[512];
+    rd_kafka_resp_err_t orig = rd_kafka_fatal_error(cs->consumer, why, sizeof why);
+    MC_ERROR("authz: consumer fatal error %s: %s", rd_kafka_err2name(orig), why);
+}
 
-    if (!msgs)
-        return -1;
+/*
+ * Reads one batch into msgs: waits up to CS_POLL_MS for a first change, then takes what
+ * has already been fetched (with batch_window_ms 0) or what arrives within the window,
+ * up to cs->batch. A batch interrupted by a revocation starts over. Returns the number
+ * of messages (0: none yet), or -2 on a fatal consumer error.
+ */
+static int cs__gather(change_stream_t *cs, rd_kafka_message_t **msgs)
+{
+    int n = 0;
+    long window_end = 0;
+    cs->revoked = 0;
     while (n < cs->batch && atomic_load(&cs->running)) {
         long wait = n == 0 ? CS_POLL_MS : window_end - cs__now_ms();
-        if (wait < 0)
-            break;
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(cs->consumer, (int)wait);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(cs->consumer, wait > 0 ? (int)wait : 0);
+        if (cs->revoked) {
+            /* Partitions were taken away during this poll: their messages are another
+             * member's now (the new assignment re-fetches from committed offsets). */
+            for (int i = 0; i < n; i++)
+                rd_kafka_message_destroy(msgs[i]);
+            n = 0;
+            cs->revoked = 0;
+        }
         if (!m) {
-            if (n > 0 || wait == CS_POLL_MS)
+            if (n > 0 || wait <= 0 || cs__now_ms() >= window_end)
                 break;
             continue;
         }
         if (m->err) {
-            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            int fatal = m->err == RD_KAFKA_RESP_ERR__FATAL;
+            if (fatal)
+                cs__consumer_fatal(cs);
+            else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 MC_WARN("authz: consume: %s", rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
+            if (fatal) {
+                for (int i = 0; i < n; i++)
+                    rd_kafka_message_destroy(msgs[i]);
+                return -2;
+            }
             continue;
         }
         if (n == 0)
             window_end = cs__now_ms() + cs->batch_window_ms;
         msgs[n++] = m;
+    }
+    return n;
+}
+
+/* One batch in one transaction. Returns 0 on success or nothing to do, -1 to retry, -2 fatal. */
+static int cs__batch(change_stream_t *cs)
+{
+    rd_kafka_message_t **msgs = calloc((size_t)cs->batch, sizeof *msgs);
+    int n = 0, rc = 0;
+    rd_kafka_error_t *error;
+
+    if (!msgs)
+        return -1;
+    n = cs__gather(cs, msgs);
+    if (n < 0) {
+        free(msgs);
+        return -2;
     }
     if (n == 0)
         goto out;
@@ -321,8 +539,11 @@ static int cs__batch(change_stream_t *cs)
     }
     if (!error)
         error = cs__finish(cs, rd_kafka_commit_transaction, "commit transaction");
-    if (!error)
+    if (!error) {
+        if (dedupe_commit(cs->dedupe) != MC_OK)
+            MC_WARN("authz: out of memory remembering ce_ids: a repeat may be delivered again");
         goto out;
+    }
     if (!rd_kafka_error_txn_requires_abort(error)) {
         /* Neither committed nor abortable (fatal, or the retries ran out): the producer is
          * in an unknown state; stop, so that health checks see it and a restart fences it. */
@@ -344,6 +565,7 @@ abort:
 rewind:
     cs__rewind(cs);
 out:
+    dedupe_rollback(cs->dedupe); /* whatever was not committed is redone */
     for (int i = 0; i < n; i++)
         rd_kafka_message_destroy(msgs[i]);
     free(msgs);
@@ -371,7 +593,7 @@ static void *cs__main(void *arg)
         MC_ERROR("authz: %s", err);
         goto dead;
     }
-    atomic_store(&cs->ready, 1);
+    atomic_store(&cs->txn_ready, 1);
     MC_INFO("authz: streaming %s → %s", cs->changes_topic, cs->deliveries_topic);
     while (atomic_load(&cs->running)) {
         int rc = cs__batch(cs);
@@ -389,8 +611,9 @@ static void *cs__main(void *arg)
     return NULL;
 dead:
     MC_ERROR("authz: the change stream stopped on a fatal error; restart the service");
-    atomic_store(&cs->ready, 0);
     atomic_store(&cs->alive, 0);
+    if (cs->on_stop)
+        cs->on_stop(cs->on_stop_arg);
     return NULL;
 }
 
@@ -409,7 +632,12 @@ int change_stream_start(change_stream_t *cs)
 
 int change_stream_ready(change_stream_t *cs)
 {
-    return atomic_load(&cs->ready);
+    return atomic_load(&cs->alive) && atomic_load(&cs->txn_ready) && atomic_load(&cs->assigned);
+}
+
+int change_stream_partitions(change_stream_t *cs)
+{
+    return atomic_load(&cs->partitions);
 }
 
 int change_stream_alive(change_stream_t *cs)
@@ -431,6 +659,11 @@ void change_stream_free(change_stream_t *cs)
     }
     if (cs->producer)
         rd_kafka_destroy(cs->producer);
+    if (cs->reader) {
+        rd_kafka_consumer_close(cs->reader);
+        rd_kafka_destroy(cs->reader);
+    }
+    dedupe_free(cs->dedupe);
     free(cs->changes_topic);
     free(cs->deliveries_topic);
     free(cs->dlq_topic);
