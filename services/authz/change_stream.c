@@ -19,6 +19,7 @@
 #define CS_RETRY_MS 500
 #define CS_FINISH_TRIES 5          /* retriable commit/abort attempts before giving up */
 #define CS_REBUILD_TIMEOUT_MS 10000 /* reading a partition's recent ce_ids back */
+#define CS_FENCE_TIMEOUT_MS 10000   /* describing the group, fencing a vanished member */
 
 /*
  * Group and transaction timing (defaults; MC_KAFKA_CONSUMER_* / MC_KAFKA_PRODUCER_* may
@@ -47,7 +48,10 @@ struct change_stream {
     dedupe_t *dedupe;       /* stream thread only (and the rebalance callback, same thread) */
     rd_kafka_t *consumer;
     rd_kafka_t *producer;
-    rd_kafka_t *reader;     /* assign-mode consumer that rebuilds dedupe windows */
+    rd_kafka_t *reader;     /* assign-mode consumer that rebuilds dedupe windows (and
+                               the handle for admin requests) */
+    char *group_id, *self_id;
+    json_t *members;        /* group.instance.ids of the group at the last assignment */
     pthread_t thread;
     int started;
     _Atomic int running;
@@ -163,15 +167,115 @@ out:
     rd_kafka_topic_partition_list_destroy(parts);
 }
 
+/*
+ * The group.instance.ids of the group's members now (a JSON array of strings), or NULL
+ * when the broker cannot say within CS_FENCE_TIMEOUT_MS.
+ */
+static json_t *cs__members(change_stream_t *cs)
+{
+    const char *groups[] = {cs->group_id};
+    rd_kafka_queue_t *q = rd_kafka_queue_new(cs->reader);
+    rd_kafka_AdminOptions_t *o =
+        rd_kafka_AdminOptions_new(cs->reader, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
+    json_t *out = NULL;
+    char why[256];
+    rd_kafka_AdminOptions_set_request_timeout(o, CS_FENCE_TIMEOUT_MS, why, sizeof why);
+    rd_kafka_DescribeConsumerGroups(cs->reader, groups, 1, o, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, CS_FENCE_TIMEOUT_MS + 1000);
+    const rd_kafka_DescribeConsumerGroups_result_t *res =
+        ev ? rd_kafka_event_DescribeConsumerGroups_result(ev) : NULL;
+    size_t n = 0;
+    const rd_kafka_ConsumerGroupDescription_t **g =
+        res ? rd_kafka_DescribeConsumerGroups_result_groups(res, &n) : NULL;
+    if (!ev || rd_kafka_event_error(ev) || n != 1 || rd_kafka_ConsumerGroupDescription_error(g[0])) {
+        MC_WARN("authz: describing group %s: %s", cs->group_id,
+                !ev ? "timed out"
+                    : rd_kafka_event_error(ev)
+                          ? rd_kafka_event_error_string(ev)
+                          : n == 1 ? rd_kafka_error_string(rd_kafka_ConsumerGroupDescription_error(g[0]))
+                                   : "no answer");
+    } else if ((out = json_array())) {
+        for (size_t i = 0; i < rd_kafka_ConsumerGroupDescription_member_count(g[0]); i++) {
+            const char *id = rd_kafka_MemberDescription_group_instance_id(
+                rd_kafka_ConsumerGroupDescription_member(g[0], i));
+            if (id && *id)
+                json_array_append_new(out, json_string_nocheck(id));
+        }
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(o);
+    rd_kafka_queue_destroy(q);
+    return out;
+}
+
+static int cs__has(const json_t *list, const char *id)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) {
+        if (strcmp(json_string_value(v), id) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * Aborts the open transaction of every member that was in the group at the last
+ * assignment and is gone now (its session expired: killed, or stopped): a new producer
+ * under its transactional id (= its group.instance.id) fences it, and the broker aborts
+ * what it left open. Without this, read_committed readers of every partition it wrote
+ * would wait until the broker times the transaction out (transaction.timeout.ms, then up
+ * to transaction.abort.timed.out.transaction.cleanup.interval.ms more, 10 s by default).
+ * A member that was only slow finds itself fenced, stops and exits, and is restarted.
+ */
+static void cs__fence_vanished(change_stream_t *cs)
+{
+    json_t *now = cs__members(cs);
+    size_t i;
+    json_t *v;
+    if (!now)
+        return;
+    json_array_foreach(cs->members, i, v) {
+        const char *id = json_string_value(v);
+        if (strcmp(id, cs->self_id) == 0 || cs__has(now, id))
+            continue;
+        char err[512];
+        long t0 = cs__now_ms();
+        const char *forced[] = {"transactional.id", id, "client.id", "modelcast-authz-fence",
+                                NULL};
+        rd_kafka_conf_t *conf =
+            mc_kafka_conf_new_for(RD_KAFKA_PRODUCER, NULL, forced, NULL, err, sizeof err);
+        rd_kafka_t *p = conf ? mc_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err) : NULL;
+        rd_kafka_error_t *e = p ? rd_kafka_init_transactions(p, CS_FENCE_TIMEOUT_MS) : NULL;
+        if (!p)
+            MC_WARN("authz: fencing %s: %s", id, err);
+        else if (e)
+            MC_WARN("authz: fencing %s: %s", id, rd_kafka_error_string(e));
+        else
+            MC_INFO("authz: member %s left the group: fenced its transactional id, which "
+                    "aborted any transaction it left open (%ld ms)", id, cs__now_ms() - t0);
+        if (e)
+            rd_kafka_error_destroy(e);
+        if (p)
+            rd_kafka_destroy(p);
+    }
+    json_decref(cs->members);
+    cs->members = now;
+}
+
 static void cs__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                           rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     change_stream_t *cs = opaque;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        cs__rebuild(cs, parts);
+        /* Assigned first: the consumer starts fetching while the vanished members are
+         * fenced and the dedupe windows are read back; nothing is processed before both. */
         rd_kafka_resp_err_t rc = rd_kafka_assign(rk, parts);
         if (rc)
             MC_WARN("authz: assign: %s", rd_kafka_err2str(rc));
+        cs__fence_vanished(cs);
+        cs__rebuild(cs, parts);
         atomic_store(&cs->partitions, parts->cnt);
         atomic_store(&cs->assigned, 1);
         MC_INFO("authz: %d partition(s) of %s assigned", parts->cnt, cs->changes_topic);
@@ -204,7 +308,11 @@ change_stream_t *change_stream_new(const change_stream_opts_t *opts, mc_metrics_
     cs->on_stop = opts->on_stop;
     cs->on_stop_arg = opts->on_stop_arg;
     cs->dedupe = dedupe_new(opts->dedupe_window);
-    if (!cs->changes_topic || !cs->deliveries_topic || !cs->dlq_topic || !cs->dedupe) {
+    cs->group_id = strdup(opts->group_id);
+    cs->self_id = strdup(opts->transactional_id);
+    cs->members = json_array();
+    if (!cs->changes_topic || !cs->deliveries_topic || !cs->dlq_topic || !cs->dedupe ||
+        !cs->group_id || !cs->self_id || !cs->members) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -664,6 +772,9 @@ void change_stream_free(change_stream_t *cs)
         rd_kafka_destroy(cs->reader);
     }
     dedupe_free(cs->dedupe);
+    json_decref(cs->members);
+    free(cs->group_id);
+    free(cs->self_id);
     free(cs->changes_topic);
     free(cs->deliveries_topic);
     free(cs->dlq_topic);

@@ -290,18 +290,21 @@ class Trickle:
 
 def delivery_gap(sent, arrivals, t_event, settle_s=30):
     """How the deliveries of writes around t_event fared: the largest send → arrival delay of
-    a write sent in [t_event - 1 s, t_event + settle_s], and the longest silence between two
-    consecutive arrivals around t_event. Returns a dict of seconds (rounded to ms)."""
-    delays = [arrivals[w][0] - t for w, t in sent.items()
-              if w in arrivals and t_event - 1 <= t <= t_event + settle_s]
+    a write sent in [t_event - 1 s, t_event + settle_s] (max_delay_s), the same for the writes
+    of the 10 s before (baseline_max_s: what the loaded machine gives anyway), and the longest
+    silence between two consecutive arrivals after t_event. Seconds, rounded to ms."""
+    def delays(lo, hi):
+        return [arrivals[w][0] - t for w, t in sent.items() if w in arrivals and lo <= t <= hi]
+    around = delays(t_event - 1, t_event + settle_s)
+    base = delays(t_event - 11, t_event - 1)
     times = sorted(ts[0] for ts in arrivals.values() if t_event - 5 <= ts[0] <= t_event + settle_s + 30)
     before = [t for t in times if t <= t_event]
     after = [t for t in times if t > t_event]
-    silence = (after[0] - (before[-1] if before else t_event)) if after else None
-    return {"max_delay_s": round(max(delays), 3) if delays else None,
-            "silence_s": round(silence, 3) if silence is not None else None,
-            "first_after_s": round(after[0] - t_event, 3) if after else None,
-            "writes": len(delays)}
+    gaps = [b - a for a, b in zip(([before[-1]] if before else [t_event]) + after, after)]
+    return {"max_delay_s": round(max(around), 3) if around else None,
+            "baseline_max_s": round(max(base), 3) if base else None,
+            "silence_s": round(max(gaps), 3) if gaps else None,
+            "writes": len(around)}
 
 
 def wait_delivered(watcher, words, what, deadline_s=90):

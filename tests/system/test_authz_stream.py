@@ -13,7 +13,9 @@ Every wait polls with a deadline; the test asserts no timing.
 """
 
 import collections
+import os
 import threading
+import time
 import uuid
 
 import pytest
@@ -21,7 +23,7 @@ import requests
 from confluent_kafka.admin import AdminClient
 
 from authz_testlib import (CHANGES, CHANNEL, DELIVERIES, HTTP_TIMEOUT, MODEL, AuthzProcess,
-                           group_members, metrics, read_topic, wait_until)
+                           DeliveryWatcher, group_members, metrics, read_topic, wait_until)
 from conftest import pid_alive, start_stack
 
 WRITES = 2000           # REST writes in all (creates and updates)
@@ -98,6 +100,7 @@ def test_kill9_authz_mid_stream_loses_and_duplicates_nothing(authz_stack, second
         except Exception as e:  # noqa: BLE001 - reported below
             failures.append(repr(e)[:300])
 
+    watcher = DeliveryWatcher(stack.kafka_bootstrap, tag + "-")
     threads = [threading.Thread(target=run, args=(n,), daemon=True) for n in range(WRITERS)]
     for t in threads:
         t.start()
@@ -110,6 +113,7 @@ def test_kill9_authz_mid_stream_loses_and_duplicates_nothing(authz_stack, second
                    "both authz instances have read changes", 60)
         writes_at_kill = stats["ok"]
         read_by_killed = metrics(stack.authz_url).get("modelcast_authz_changes_in_total", 0)
+        t_kill = time.monotonic()
         killed = stack.kill9("authz")
         assert not pid_alive(killed)
         # The survivor takes every partition over (rebalance after the session timeout).
@@ -125,6 +129,14 @@ def test_kill9_authz_mid_stream_loses_and_duplicates_nothing(authz_stack, second
     finally:
         for t in threads:
             t.join(300)
+        arrivals = sorted(t for ts in watcher.snapshot().values() for t in ts)
+        watcher.close()
+    # Every Application delivery lives in one partition: a transaction the kill left open
+    # holds them all back until the survivor fences the dead member (or the broker times it out).
+    around = [t for t in arrivals if t >= t_kill - 1]
+    stall = max((b - a for a, b in zip(around, around[1:])), default=None)
+    print(f"after the SIGKILL, deliveries (read_committed) stopped for at most "
+          f"{stall if stall is None else round(stall, 3)} s; load average {os.getloadavg()[0]:.1f}")
     assert not failures, f"writers failed: {failures} {stats}"
     assert not any(t.is_alive() for t in threads), f"writers did not finish: {stats}"
     assert stats["errors"] == 0, f"writes failed: {stats}"
