@@ -20,7 +20,9 @@
 
 static const char summary[] =
     "modelcast authz: turns change events into per-channel deliveries, exactly once\n"
-    "(Kafka transactions from MC_CHANGES_TOPIC to MC_DELIVERIES_TOPIC).";
+    "(Kafka transactions from MC_CHANGES_TOPIC to MC_DELIVERIES_TOPIC).\n"
+    "MC_KAFKA_<PROPERTY> goes to the clients the property is for (consumer, producer or\n"
+    "both); MC_KAFKA_CONSUMER_<PROPERTY> and MC_KAFKA_PRODUCER_<PROPERTY> to one kind only.";
 
 /* Ready: transactions initialised and partitions assigned (possibly none) by the group. */
 static int readyz(const struct _u_request *req, struct _u_response *resp, void *ud)
