@@ -166,6 +166,7 @@ def test_failover_gaps_under_a_trickle(fo_stack, both):
     watcher = DeliveryWatcher(stack.kafka_bootstrap, tag)
     trickle = Trickle(stack.api_url, tag, rate=20)
     gaps = {}
+    readiness = []  # /readyz as soon as deploy/local/up saw it ready after a restart
     try:
         wait_until(lambda: trickle.count() >= 40, "40 writes before the first failure", 60)
         wait_delivered(watcher, list(trickle.snapshot()), "the first writes delivered")
@@ -194,6 +195,7 @@ def test_failover_gaps_under_a_trickle(fo_stack, both):
         stack.down("authz")
         stack.up("authz")
         t_up = time.monotonic()
+        readiness.append(("clean restart", requests.get(stack.authz_url + "/readyz", timeout=5).json()))
         wait_until(lambda: time.monotonic() > t_up + 3, "3 s of writes after the restart", 30, 0.2)
         wait_until(lambda: all(w in watcher.snapshot() for w, s in trickle.snapshot().items()
                                if s < t_up + 3), "writes delivered after the clean restart", 60, 0.2)
@@ -206,6 +208,7 @@ def test_failover_gaps_under_a_trickle(fo_stack, both):
         stack.kill9("authz")
         stack.up("authz")
         t_up = time.monotonic()
+        readiness.append(("kill + restart", requests.get(stack.authz_url + "/readyz", timeout=5).json()))
         wait_until(lambda: time.monotonic() > t_up + 3, "3 s of writes after the restart", 30, 0.2)
         wait_until(lambda: all(w in watcher.snapshot() for w, s in trickle.snapshot().items()
                                if s < t_up + 3), "writes delivered after kill + restart", 60, 0.2)
@@ -227,6 +230,10 @@ def test_failover_gaps_under_a_trickle(fo_stack, both):
               f"{g['silence_s']} s; load average {load[0]:.1f})")
     assert not trickle.errors, f"writes failed: {trickle.errors[:5]}"
     assert watcher.error is None, watcher.error
+    # Ready only with partitions: two members share 4, so a restarted one owns some when ready.
+    for what, body in readiness:
+        assert body.get("status") == "ready" and body.get("partitions", 0) > 0, (
+            f"{what}: /readyz said {body} (ready before the group gave it partitions)")
     dupes = {w: len(ts) for w, ts in arrivals.items() if len(ts) > 1}
     assert not dupes, f"{len(dupes)} writes delivered more than once: {list(dupes.items())[:5]}"
     assert set(sent) <= set(arrivals), f"{len(set(sent) - set(arrivals))} writes not delivered"
