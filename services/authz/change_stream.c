@@ -103,7 +103,8 @@ static void cs__rebuild(change_stream_t *cs, const rd_kafka_topic_partition_list
     rd_kafka_resp_err_t rc = rd_kafka_committed(cs->consumer, parts, CS_REBUILD_TIMEOUT_MS);
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *p = &parts->elems[i];
-        int64_t c = rc == RD_KAFKA_RESP_ERR_NO_ERROR && !p->err ? p->offset : -1, lo, hi;
+        int64_t c = rc == RD_KAFKA_RESP_ERR_NO_ERROR && !p->err && p->offset >= 0 ? p->offset : -1;
+        int64_t lo, hi;
         MC_DEBUG("authz: partition %d committed at %lld (%s), window ends at %lld",
                  p->partition, (long long)c, rd_kafka_err2str(rc ? rc : p->err),
                  (long long)dedupe_end(cs->dedupe, p->partition));
