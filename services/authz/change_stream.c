@@ -20,6 +20,7 @@
 #define CS_FINISH_TRIES 5          /* retriable commit/abort attempts before giving up */
 #define CS_REBUILD_TIMEOUT_MS 10000 /* reading a partition's recent ce_ids back */
 #define CS_FENCE_TIMEOUT_MS 10000   /* describing the group, fencing a vanished member */
+#define CS_RENEW_EVERY_MS 60000     /* a fenced producer is replaced at most this often */
 
 /*
  * Group and transaction timing (defaults; MC_KAFKA_CONSUMER_* / MC_KAFKA_PRODUCER_* may
@@ -52,6 +53,7 @@ struct change_stream {
                                the handle for admin requests) */
     char *group_id, *self_id;
     json_t *members;        /* group.instance.ids of the group at the last assignment */
+    long last_renewal;      /* when the producer was last replaced after a fence (ms) */
     pthread_t thread;
     int started;
     _Atomic int running;
@@ -292,6 +294,22 @@ static void cs__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         MC_WARN("authz: rebalance: %s", rd_kafka_err2str(err));
 }
 
+/* The transactional producer under this instance's transactional id. NULL with err. */
+static rd_kafka_t *cs__producer_new(change_stream_t *cs, char *err, size_t errlen)
+{
+    const char *pdefaults[] = {"compression.type", "lz4", "linger.ms", "1", "client.id",
+                               "modelcast-authz", "partitioner", "murmur2_random",
+                               "transaction.timeout.ms", CS_TRANSACTION_TIMEOUT_MS, NULL};
+    const char *pforced[] = {"transactional.id", cs->self_id, "enable.idempotence", "true",
+                             NULL};
+    rd_kafka_conf_t *pconf =
+        mc_kafka_conf_new_for(RD_KAFKA_PRODUCER, pdefaults, pforced, NULL, err, errlen);
+    if (!pconf)
+        return NULL;
+    rd_kafka_conf_set_dr_msg_cb(pconf, cs__dr);
+    return mc_kafka_new(RD_KAFKA_PRODUCER, pconf, err, errlen);
+}
+
 change_stream_t *change_stream_new(const change_stream_opts_t *opts, mc_metrics_t *metrics,
                                    char *err, size_t errlen)
 {
@@ -344,17 +362,7 @@ change_stream_t *change_stream_new(const change_stream_opts_t *opts, mc_metrics_
     if (!rconf || !(cs->reader = mc_kafka_new(RD_KAFKA_CONSUMER, rconf, err, errlen)))
         goto fail;
 
-    const char *pdefaults[] = {"compression.type", "lz4", "linger.ms", "1", "client.id",
-                               "modelcast-authz", "partitioner", "murmur2_random",
-                               "transaction.timeout.ms", CS_TRANSACTION_TIMEOUT_MS, NULL};
-    const char *pforced[] = {"transactional.id", opts->transactional_id, "enable.idempotence",
-                             "true", NULL};
-    rd_kafka_conf_t *pconf =
-        mc_kafka_conf_new_for(RD_KAFKA_PRODUCER, pdefaults, pforced, NULL, err, errlen);
-    if (!pconf)
-        goto fail;
-    rd_kafka_conf_set_dr_msg_cb(pconf, cs__dr);
-    if (!(cs->producer = mc_kafka_new(RD_KAFKA_PRODUCER, pconf, err, errlen)))
+    if (!(cs->producer = cs__producer_new(cs, err, errlen)))
         goto fail;
 
     cs->in = mc_metrics_counter(metrics, "modelcast_authz_changes_in_total",
@@ -681,32 +689,78 @@ out:
     return rc;
 }
 
+/* Initialises transactions, retrying while the broker is unreachable. 0, or -2 if fatal. */
+static int cs__init_transactions(change_stream_t *cs)
+{
+    rd_kafka_error_t *error;
+    while (atomic_load(&cs->running) &&
+           (error = rd_kafka_init_transactions(cs->producer, CS_TXN_TIMEOUT_MS))) {
+        if (cs__error("init transactions", error))
+            return -2;
+        struct timespec pause = {0, CS_RETRY_MS * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    return 0;
+}
+
+/*
+ * After a fatal error of the stream: when the producer was fenced while the consumer still
+ * holds the group membership under the same id, another process aborted our transaction
+ * without taking our place — a peer that fenced this id when it took this member for dead
+ * (its session expired: stopped, starved, or restarting at that moment). Then the producer
+ * is replaced (at most every CS_RENEW_EVERY_MS) and the batch is redone from the committed
+ * offsets: the group generation still guards every offset commit. An instance that really
+ * has a twin with its id loses its group membership to it (fenced group.instance.id) and
+ * stops. Returns 1 when the stream can go on.
+ */
+static int cs__renew_producer(change_stream_t *cs)
+{
+    char why[256] = "", cwhy[256], err[512];
+    rd_kafka_resp_err_t perr = rd_kafka_fatal_error(cs->producer, why, sizeof why);
+    int fenced = perr == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+                 perr == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH ||
+                 perr == RD_KAFKA_RESP_ERR__FENCED;
+    if (!fenced || rd_kafka_fatal_error(cs->consumer, cwhy, sizeof cwhy) ||
+        (cs->last_renewal && cs__now_ms() - cs->last_renewal < CS_RENEW_EVERY_MS))
+        return 0;
+    MC_WARN("authz: the producer of %s was fenced (%s) while this instance keeps its group "
+            "membership: starting a new producer and redoing the open batch",
+            cs->self_id, why);
+    rd_kafka_t *fresh = cs__producer_new(cs, err, sizeof err);
+    if (!fresh) {
+        MC_ERROR("authz: %s", err);
+        return 0;
+    }
+    rd_kafka_destroy(cs->producer);
+    cs->producer = fresh;
+    cs->last_renewal = cs__now_ms();
+    if (cs__init_transactions(cs) != 0)
+        return 0;
+    cs__rewind(cs);
+    return 1;
+}
+
 static void *cs__main(void *arg)
 {
     change_stream_t *cs = arg;
     char err[512];
-    rd_kafka_error_t *error;
     long last_lag = 0;
 
-    /* Retries until the broker answers: it may still be starting. */
-    while (atomic_load(&cs->running) &&
-           (error = rd_kafka_init_transactions(cs->producer, CS_TXN_TIMEOUT_MS))) {
-        int fatal = cs__error("init transactions", error);
-        if (fatal)
-            goto dead;
-        struct timespec pause = {0, CS_RETRY_MS * 1000000L};
-        nanosleep(&pause, NULL);
-    }
+    /* Joining the group goes on in the background while transactions are initialised (which
+     * aborts what a previous process under this id left open); the assignment is taken at
+     * the first poll, after both. init retries until the broker answers: it may be starting. */
     const char *topics[] = {cs->changes_topic};
     if (mc_kafka_subscribe(cs->consumer, topics, 1, err, sizeof err) != MC_OK) {
         MC_ERROR("authz: %s", err);
         goto dead;
     }
+    if (cs__init_transactions(cs) != 0)
+        goto dead;
     atomic_store(&cs->txn_ready, 1);
     MC_INFO("authz: streaming %s → %s", cs->changes_topic, cs->deliveries_topic);
     while (atomic_load(&cs->running)) {
         int rc = cs__batch(cs);
-        if (rc == -2)
+        if (rc == -2 && !cs__renew_producer(cs))
             goto dead;
         if (rc == -1) {
             struct timespec pause = {0, CS_RETRY_MS * 1000000L};

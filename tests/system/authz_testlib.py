@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 import requests
-from confluent_kafka import Consumer, KafkaError, KafkaException
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from conftest import free_ports
 
@@ -206,6 +206,8 @@ class DeliveryWatcher:
         self.assigned = threading.Event()
         self.stop_flag = threading.Event()
         self.error = None
+        self.read = 0
+        self.bootstrap = bootstrap
         self.consumer = Consumer({
             "bootstrap.servers": bootstrap, "group.id": f"mc-test-{uuid.uuid4()}",
             "auto.offset.reset": "latest", "isolation.level": "read_committed",
@@ -216,20 +218,29 @@ class DeliveryWatcher:
         wait_until(self.assigned.is_set, "the delivery watcher has its partitions", 60)
 
     def _run(self):
-        try:
-            while not self.stop_flag.is_set():
+        self.read = 0
+        while not self.stop_flag.is_set():
+            try:
                 m = self.consumer.poll(0.2)
-                if m is None or m.error():
+                if m is None:
+                    continue
+                if m.error():
+                    self.error = self.error or repr(m.error())
                     continue
                 t = time.monotonic()
+                self.read += 1
                 v = json.loads(m.value())
                 word = (v.get("attributes") or {}).get("word", "")
                 if v.get("channel") == CHANNEL and v.get("model") == MODEL and \
                         str(word).startswith(self.prefix):
                     with self.lock:
                         self.arrivals.setdefault(word, []).append(t)
-        except Exception as e:  # noqa: BLE001 - reported by the test
-            self.error = repr(e)
+            except Exception as e:  # noqa: BLE001 - reported by the test
+                self.error = self.error or repr(e)
+
+    def state(self):
+        """What the watcher has seen, for a failure message."""
+        return f"{self.read} deliveries read, {len(self.arrivals)} of this test's words, error {self.error}"
 
     def snapshot(self):
         with self.lock:
@@ -307,6 +318,36 @@ def delivery_gap(sent, arrivals, t_event, settle_s=30):
             "writes": len(around)}
 
 
+def stable_offsets(bootstrap, topic=DELIVERIES):
+    """{partition: (last stable offset, high watermark)}: where they differ, a transaction
+    is open on that partition and read_committed readers wait at the first."""
+    out = {}
+    ends = {}
+    for iso in ("read_committed", "read_uncommitted"):
+        c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"mc-test-{uuid.uuid4()}",
+                      "isolation.level": iso})
+        try:
+            md = c.list_topics(topic, timeout=10)
+            for p in md.topics[topic].partitions:
+                ends.setdefault(p, []).append(
+                    c.get_watermark_offsets(TopicPartition(topic, p), timeout=10, cached=False)[1])
+        finally:
+            c.close()
+    for p, (lso, hw) in ends.items():
+        out[p] = (lso, hw)
+    return out
+
+
 def wait_delivered(watcher, words, what, deadline_s=90):
-    """Waits until every word of words has arrived at the watcher."""
-    wait_until(lambda: all(w in watcher.snapshot() for w in words), what, deadline_s, 0.2)
+    """Waits until every word of words has arrived at the watcher; on failure says what the
+    watcher saw and where each deliveries partition's stable offset stands."""
+    deadline = time.monotonic() + deadline_s
+    while not all(w in watcher.snapshot() for w in words):
+        if time.monotonic() > deadline:
+            got = watcher.snapshot()
+            missing = [w for w in words if w not in got]
+            pytest.fail(f"{what}: {len(missing)} of {len(words)} not delivered within "
+                        f"{deadline_s}s (first {missing[:3]}); watcher: {watcher.state()}; "
+                        f"deliveries (stable offset, high watermark) per partition: "
+                        f"{stable_offsets(watcher.bootstrap)}")
+        time.sleep(0.2)
