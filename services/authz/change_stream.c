@@ -54,6 +54,7 @@ struct change_stream {
     char *group_id, *self_id;
     json_t *members;        /* group.instance.ids of the group at the last assignment */
     long last_renewal;      /* when the producer was last replaced after a fence (ms) */
+    int committed;          /* a transaction of this process has committed */
     pthread_t thread;
     int started;
     _Atomic int running;
@@ -657,6 +658,7 @@ static int cs__batch(change_stream_t *cs)
     if (!error)
         error = cs__finish(cs, rd_kafka_commit_transaction, "commit transaction");
     if (!error) {
+        cs->committed = 1;
         if (dedupe_commit(cs->dedupe) != MC_OK)
             MC_WARN("authz: out of memory remembering ce_ids: a repeat may be delivered again");
         goto out;
@@ -704,14 +706,14 @@ static int cs__init_transactions(change_stream_t *cs)
 }
 
 /*
- * After a fatal error of the stream: when the producer was fenced while the consumer still
- * holds the group membership under the same id, another process aborted our transaction
- * without taking our place — a peer that fenced this id when it took this member for dead
- * (its session expired: stopped, starved, or restarting at that moment). Then the producer
- * is replaced (at most every CS_RENEW_EVERY_MS) and the batch is redone from the committed
- * offsets: the group generation still guards every offset commit. An instance that really
- * has a twin with its id loses its group membership to it (fenced group.instance.id) and
- * stops. Returns 1 when the stream can go on.
+ * After a fatal error of the stream: when the producer of a process that has not committed
+ * anything yet was fenced while its consumer still holds the group membership, it was a
+ * peer that fenced this id when it took the member for dead (its session had expired) at
+ * the moment this process restarted under the id. Then the producer is replaced (at most
+ * every CS_RENEW_EVERY_MS) and the batch is redone from the committed offsets; the group
+ * generation still guards every offset commit. Any other fence stops the stream: an
+ * instance that has committed and finds itself fenced has a twin under its id, or was
+ * taken for dead (stopped, starved) and its partitions have moved. Returns 1 to go on.
  */
 static int cs__renew_producer(change_stream_t *cs)
 {
@@ -720,11 +722,12 @@ static int cs__renew_producer(change_stream_t *cs)
     int fenced = perr == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
                  perr == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH ||
                  perr == RD_KAFKA_RESP_ERR__FENCED;
-    if (!fenced || rd_kafka_fatal_error(cs->consumer, cwhy, sizeof cwhy) ||
+    if (!fenced || cs->committed || rd_kafka_fatal_error(cs->consumer, cwhy, sizeof cwhy) ||
         (cs->last_renewal && cs__now_ms() - cs->last_renewal < CS_RENEW_EVERY_MS))
         return 0;
-    MC_WARN("authz: the producer of %s was fenced (%s) while this instance keeps its group "
-            "membership: starting a new producer and redoing the open batch",
+    MC_WARN("authz: the producer of %s was fenced (%s) before its first commit, while this "
+            "instance keeps its group membership (a peer took the previous process under this "
+            "id for dead): starting a new producer and redoing the open batch",
             cs->self_id, why);
     rd_kafka_t *fresh = cs__producer_new(cs, err, sizeof err);
     if (!fresh) {

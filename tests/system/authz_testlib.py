@@ -195,7 +195,8 @@ def read_topic(bootstrap, topic, done, what, deadline_s=DEADLINE_S, isolation="r
 
 
 class DeliveryWatcher:
-    """A thread reading modelcast.deliveries (read_committed) from the current end, noting
+    """A thread reading modelcast.deliveries (read_committed) from the current end (fixed
+    when it is made), noting
     for every delivery to CHANNEL of a Dictionary record whose word starts with prefix the
     monotonic time it arrived: arrivals[word] = [t, ...]."""
 
@@ -210,12 +211,18 @@ class DeliveryWatcher:
         self.bootstrap = bootstrap
         self.consumer = Consumer({
             "bootstrap.servers": bootstrap, "group.id": f"mc-test-{uuid.uuid4()}",
-            "auto.offset.reset": "latest", "isolation.level": "read_committed",
-            "enable.auto.commit": False, "fetch.wait.max.ms": 50})
-        self.consumer.subscribe([DELIVERIES], on_assign=lambda c, p: self.assigned.set())
+            "isolation.level": "read_committed", "enable.auto.commit": False,
+            "fetch.wait.max.ms": 50})
+        # Every partition from its last stable offset as it is now, fixed before any write
+        # of the test: a delivery of a later write can only lie beyond it.
+        md = self.consumer.list_topics(DELIVERIES, timeout=10)
+        start = [TopicPartition(DELIVERIES, p, self.consumer.get_watermark_offsets(
+            TopicPartition(DELIVERIES, p), timeout=10, cached=False)[1])
+            for p in md.topics[DELIVERIES].partitions]
+        self.consumer.assign(start)
+        self.assigned.set()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
-        wait_until(self.assigned.is_set, "the delivery watcher has its partitions", 60)
 
     def _run(self):
         self.read = 0
