@@ -1,7 +1,8 @@
 /*
  * mc_kafka.h - librdkafka helpers: configuration from defaults, MC_KAFKA_* environment
- * pass-through (MC_KAFKA_BOOTSTRAP_SERVERS → bootstrap.servers) and forced settings;
- * error and log callbacks routed to mc_log; consumer creation; header access.
+ * pass-through (MC_KAFKA_BOOTSTRAP_SERVERS → bootstrap.servers; MC_KAFKA_CONSUMER_* and
+ * MC_KAFKA_PRODUCER_* for one kind of client) and forced settings; error and log callbacks
+ * routed to mc_log; consumer creation; header access.
  */
 #ifndef MC_KAFKA_H
 #define MC_KAFKA_H
@@ -15,10 +16,23 @@
  * process environment) as <name> lowercased with '_' → '.', then forced (same form; the
  * environment cannot override these). bootstrap.servers defaults to 127.0.0.1:9092.
  * Also installs error_cb and log_cb writing to mc_log. Returns the conf (caller owns it),
- * or NULL with err naming the property that was refused.
+ * or NULL with err naming the property that was refused. Variables named
+ * MC_KAFKA_CONSUMER_<NAME> or MC_KAFKA_PRODUCER_<NAME> are skipped (see mc_kafka_conf_new_for).
  */
 rd_kafka_conf_t *mc_kafka_conf_new(const char *const *defaults, const char *const *forced,
                                    char *const *envp, char *err, size_t errlen);
+
+/*
+ * Like mc_kafka_conf_new, for a client of type (RD_KAFKA_CONSUMER or RD_KAFKA_PRODUCER):
+ * an MC_KAFKA_<NAME> variable applies only when librdkafka's scope of <name> includes this
+ * type (so a consumer-only property set for a service with both kinds of client does not
+ * make its producer log CONFWARN), then MC_KAFKA_CONSUMER_<NAME> (consumers) or
+ * MC_KAFKA_PRODUCER_<NAME> (producers) apply on top, refused with err when <name> belongs
+ * to the other type. Layers: defaults, MC_KAFKA_*, MC_KAFKA_<TYPE>_*, forced.
+ */
+rd_kafka_conf_t *mc_kafka_conf_new_for(rd_kafka_type_t type, const char *const *defaults,
+                                       const char *const *forced, char *const *envp,
+                                       char *err, size_t errlen);
 
 /*
  * Creates a client of type from conf. Takes ownership of conf in every case.

@@ -5,11 +5,14 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 extern char **environ;
 
 #define ENV_PREFIX "MC_KAFKA_"
+#define ENV_CONSUMER "CONSUMER_" /* MC_KAFKA_CONSUMER_<NAME>: consumers only */
+#define ENV_PRODUCER "PRODUCER_" /* MC_KAFKA_PRODUCER_<NAME>: producers only */
 
 void mc_kafka_env_to_prop(const char *env_suffix, char *out, size_t outlen)
 {
@@ -57,35 +60,105 @@ static int kafka__set_list(rd_kafka_conf_t *conf, const char *const *kv, char *e
     return MC_OK;
 }
 
-rd_kafka_conf_t *mc_kafka_conf_new(const char *const *defaults, const char *const *forced,
-                                   char *const *envp, char *err, size_t errlen)
+/*
+ * The scope librdkafka gives property prop: '*' (every client), 'C' (consumers), 'P'
+ * (producers), or 0 when it has no such property (the caller then lets rd_kafka_conf_set
+ * refuse it). Read from rd_kafka_conf_properties_show(), the table of the library in use.
+ */
+static char kafka__scope(const char *prop)
+{
+    char *text = NULL, *line, *save = NULL;
+    size_t size = 0, plen = strlen(prop);
+    char scope = 0;
+    FILE *fp = open_memstream(&text, &size);
+    if (!fp)
+        return 0;
+    rd_kafka_conf_properties_show(fp);
+    fclose(fp);
+    /* Rows look like "linger.ms                                |  P  | 0 .. 900000 | ...". */
+    for (line = strtok_r(text, "\n", &save); line && !scope; line = strtok_r(NULL, "\n", &save)) {
+        const char *bar = strchr(line, '|');
+        if (!bar || strncmp(line, prop, plen) != 0 || (line[plen] != ' ' && line + plen != bar))
+            continue;
+        for (const char *c = bar + 1; *c && *c != '|'; c++)
+            if (*c == '*' || *c == 'C' || *c == 'P') {
+                scope = *c;
+                break;
+            }
+    }
+    free(text);
+    return scope;
+}
+
+/*
+ * Applies the MC_KAFKA_<NAME> variables of envp to conf. role is NULL for the untyped form
+ * (every variable except the role-prefixed ones), or "CONSUMER_" / "PRODUCER_": then a
+ * plain variable applies only where the property's scope admits want ('C' or 'P'), and a
+ * variable with the role prefix applies to this role alone (a property of the other role
+ * is refused by name).
+ */
+static int kafka__apply_env(rd_kafka_conf_t *conf, char *const *envp, const char *role,
+                            char want, int role_pass, char *err, size_t errlen)
+{
+    static const char *const roles[] = {"CONSUMER_", "PRODUCER_"};
+    char why[256];
+    for (char *const *e = envp ? envp : environ; e && *e; e++) {
+        const char *eq = strchr(*e, '='), *name = *e + strlen(ENV_PREFIX);
+        char var[256], prop[256];
+        size_t nlen;
+        int prefixed = 0;
+        if (strncmp(*e, ENV_PREFIX, strlen(ENV_PREFIX)) != 0 || !eq)
+            continue;
+        for (size_t r = 0; r < sizeof roles / sizeof roles[0]; r++)
+            if (strncmp(name, roles[r], strlen(roles[r])) == 0)
+                prefixed = 1 + (int)r;
+        if (role_pass) {
+            /* Only this role's variables, without the role prefix. */
+            if (!role || !prefixed || strncmp(name, role, strlen(role)) != 0)
+                continue;
+            name += strlen(role);
+        } else if (prefixed) {
+            continue;
+        }
+        nlen = (size_t)(eq - name);
+        if (nlen == 0 || nlen >= sizeof var)
+            continue;
+        memcpy(var, name, nlen);
+        var[nlen] = '\0';
+        mc_kafka_env_to_prop(var, prop, sizeof prop);
+        int envlen = (int)(eq - *e);
+        if (role) {
+            char scope = kafka__scope(prop);
+            if (scope && scope != '*' && scope != want) {
+                if (!role_pass)
+                    continue; /* a property of the other kind of client: not for this one */
+                snprintf(err, errlen, "%.*s: %s is a %s property", envlen, *e, prop,
+                         scope == 'C' ? "consumer" : "producer");
+                return MC_ERR_CONFIG;
+            }
+        }
+        if (rd_kafka_conf_set(conf, prop, eq + 1, why, sizeof why) != RD_KAFKA_CONF_OK) {
+            snprintf(err, errlen, "%.*s (kafka property %s): %s", envlen, *e, prop, why);
+            return MC_ERR_CONFIG;
+        }
+    }
+    return MC_OK;
+}
+
+static rd_kafka_conf_t *kafka__conf_new(const char *role, char want,
+                                        const char *const *defaults,
+                                        const char *const *forced, char *const *envp,
+                                        char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char why[256];
 
     if (rd_kafka_conf_set(conf, "bootstrap.servers", "127.0.0.1:9092", why, sizeof why) !=
             RD_KAFKA_CONF_OK ||
-        kafka__set_list(conf, defaults, err, errlen) != MC_OK)
-        goto fail;
-
-    for (char *const *e = envp ? envp : environ; e && *e; e++) {
-        const char *eq = strchr(*e, '=');
-        char name[256], prop[256];
-        size_t nlen;
-        if (strncmp(*e, ENV_PREFIX, strlen(ENV_PREFIX)) != 0 || !eq)
-            continue;
-        nlen = (size_t)(eq - *e) - strlen(ENV_PREFIX);
-        if (nlen == 0 || nlen >= sizeof name)
-            continue;
-        memcpy(name, *e + strlen(ENV_PREFIX), nlen);
-        name[nlen] = '\0';
-        mc_kafka_env_to_prop(name, prop, sizeof prop);
-        if (rd_kafka_conf_set(conf, prop, eq + 1, why, sizeof why) != RD_KAFKA_CONF_OK) {
-            snprintf(err, errlen, "%s%s (kafka property %s): %s", ENV_PREFIX, name, prop, why);
-            goto fail;
-        }
-    }
-    if (kafka__set_list(conf, forced, err, errlen) != MC_OK)
+        kafka__set_list(conf, defaults, err, errlen) != MC_OK ||
+        kafka__apply_env(conf, envp, role, want, 0, err, errlen) != MC_OK ||
+        kafka__apply_env(conf, envp, role, want, 1, err, errlen) != MC_OK ||
+        kafka__set_list(conf, forced, err, errlen) != MC_OK)
         goto fail;
     rd_kafka_conf_set_error_cb(conf, kafka__error_cb);
     rd_kafka_conf_set_log_cb(conf, kafka__log_cb);
@@ -93,6 +166,21 @@ rd_kafka_conf_t *mc_kafka_conf_new(const char *const *defaults, const char *cons
 fail:
     rd_kafka_conf_destroy(conf);
     return NULL;
+}
+
+rd_kafka_conf_t *mc_kafka_conf_new(const char *const *defaults, const char *const *forced,
+                                   char *const *envp, char *err, size_t errlen)
+{
+    return kafka__conf_new(NULL, 0, defaults, forced, envp, err, errlen);
+}
+
+rd_kafka_conf_t *mc_kafka_conf_new_for(rd_kafka_type_t type, const char *const *defaults,
+                                       const char *const *forced, char *const *envp,
+                                       char *err, size_t errlen)
+{
+    int consumer = type == RD_KAFKA_CONSUMER;
+    return kafka__conf_new(consumer ? ENV_CONSUMER : ENV_PRODUCER, consumer ? 'C' : 'P',
+                           defaults, forced, envp, err, errlen);
 }
 
 rd_kafka_t *mc_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *err, size_t errlen)

@@ -1,5 +1,6 @@
 /* change_stream.c - consume-transform-produce in Kafka transactions. */
 #include "change_stream.h"
+#include "dedupe.h"
 #include "delivery.h"
 #include "mc_contract.h"
 #include "mc_error.h"
@@ -17,22 +18,51 @@
 #define CS_TXN_TIMEOUT_MS 30000
 #define CS_RETRY_MS 500
 #define CS_FINISH_TRIES 5          /* retriable commit/abort attempts before giving up */
+#define CS_REBUILD_TIMEOUT_MS 10000 /* reading a partition's recent ce_ids back */
+#define CS_FENCE_TIMEOUT_MS 10000   /* describing the group, fencing a vanished member */
+#define CS_RENEW_EVERY_MS 60000     /* a fenced producer is replaced at most this often */
+
+/*
+ * Group and transaction timing (defaults; MC_KAFKA_CONSUMER_* / MC_KAFKA_PRODUCER_* may
+ * override them). A member that dies keeps its partitions until its session times out:
+ * 6 s is the broker's default group.min.session.timeout.ms. With static membership an
+ * instance restarted under the same id takes its partitions back at once, without a
+ * rebalance. A transaction left open by a dead instance holds back every read_committed
+ * reader of the partitions it wrote until the broker aborts it, transaction.timeout.ms
+ * after it began (checked every transaction.abort.timed.out.transaction.cleanup.interval.ms
+ * on the broker); batches commit within a fraction of a second.
+ */
+#define CS_SESSION_TIMEOUT_MS "6000"
+#define CS_HEARTBEAT_MS "1000"
+#define CS_TRANSACTION_TIMEOUT_MS "5000"
 
 struct change_stream {
     char *changes_topic, *deliveries_topic, *dlq_topic;
     const mc_policy_t *policy;
     long batch, batch_window_ms;
+    void (*on_stop)(void *arg);
+    void *on_stop_arg;
     int transform_failed;   /* a delivery of the open batch could not be produced */
+    int revoked;            /* the group took partitions away during the open batch */
     char *buf;              /* serialization buffer of the stream thread */
     size_t bufsize;
+    dedupe_t *dedupe;       /* stream thread only (and the rebalance callback, same thread) */
     rd_kafka_t *consumer;
     rd_kafka_t *producer;
+    rd_kafka_t *reader;     /* assign-mode consumer that rebuilds dedupe windows (and
+                               the handle for admin requests) */
+    char *group_id, *self_id;
+    json_t *members;        /* group.instance.ids of the group at the last assignment */
+    long last_renewal;      /* when the producer was last replaced after a fence (ms) */
+    int committed;          /* a transaction of this process has committed */
     pthread_t thread;
     int started;
     _Atomic int running;
-    _Atomic int ready;
+    _Atomic int txn_ready;  /* transactions initialised */
+    _Atomic int assigned;   /* the group has given this member its partitions once */
+    _Atomic int partitions; /* assigned now */
     _Atomic int alive;
-    mc_metric_t *in, *out, *removes, *dlq, *aborted, *lag;
+    mc_metric_t *in, *out, *removes, *dlq, *aborted, *lag, *dups, *rebuilt;
 };
 
 static long cs__now_ms(void)
@@ -52,6 +82,235 @@ static void cs__dr(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
                 rd_kafka_err2str(msg->err));
 }
 
+/*
+ * Refills the dedupe window of each assigned partition whose window does not end at its
+ * committed offset c (a fresh start, or another member committed it since): reads the
+ * events [c - window, c) back from the changes topic. Then an event republished by the
+ * relay is recognised across an authz restart or a rebalance as well.
+ */
+static void cs__rebuild(change_stream_t *cs, const rd_kafka_topic_partition_list_t *assigned)
+{
+    long window = dedupe_window(cs->dedupe);
+    rd_kafka_topic_partition_list_t *parts, *reads;
+    int64_t *ends;
+    int pending = 0;
+    long t0 = cs__now_ms(), read = 0;
+
+    if (window == 0 || assigned->cnt == 0)
+        return;
+    parts = rd_kafka_topic_partition_list_copy(assigned);
+    reads = rd_kafka_topic_partition_list_new(assigned->cnt);
+    ends = calloc((size_t)assigned->cnt, sizeof *ends);
+    if (!ends)
+        goto out;
+    rd_kafka_resp_err_t rc = rd_kafka_committed(cs->consumer, parts, CS_REBUILD_TIMEOUT_MS);
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *p = &parts->elems[i];
+        int64_t c = rc == RD_KAFKA_RESP_ERR_NO_ERROR && !p->err && p->offset >= 0 ? p->offset : -1;
+        int64_t lo, hi;
+        MC_DEBUG("authz: partition %d committed at %lld (%s), window ends at %lld",
+                 p->partition, (long long)c, rd_kafka_err2str(rc ? rc : p->err),
+                 (long long)dedupe_end(cs->dedupe, p->partition));
+        if (c >= 0 && dedupe_end(cs->dedupe, p->partition) == c)
+            continue; /* this member committed it last: the window is current */
+        dedupe_reset(cs->dedupe, p->partition, c);
+        if (c <= 0)
+            continue;
+        rd_kafka_resp_err_t wrc = rd_kafka_query_watermark_offsets(
+            cs->reader, p->topic, p->partition, &lo, &hi, CS_REBUILD_TIMEOUT_MS);
+        if (wrc) {
+            MC_WARN("authz: partition %d: watermarks: %s; its window starts empty", p->partition,
+                    rd_kafka_err2str(wrc));
+            continue;
+        }
+        int64_t from = c - window > lo ? c - window : lo;
+        if (from >= c)
+            continue;
+        rd_kafka_topic_partition_list_add(reads, p->topic, p->partition)->offset = from;
+        ends[reads->cnt - 1] = c;
+        pending++;
+    }
+    if (pending == 0)
+        goto out;
+    if ((rc = rd_kafka_assign(cs->reader, reads)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        MC_WARN("authz: reading recent ce_ids back: %s", rd_kafka_err2str(rc));
+        goto out;
+    }
+    while (pending > 0 && cs__now_ms() - t0 < CS_REBUILD_TIMEOUT_MS) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(cs->reader, 100);
+        if (!m)
+            continue;
+        for (int i = 0; i < reads->cnt; i++) {
+            rd_kafka_topic_partition_t *r = &reads->elems[i];
+            if (r->partition != m->partition || r->offset == RD_KAFKA_OFFSET_END)
+                continue;
+            char id[128];
+            if (!m->err && m->offset < ends[i] &&
+                mc_kafka_header(m, MC_HEADER_CE_ID, id, sizeof id) == MC_OK) {
+                dedupe_push(cs->dedupe, m->partition, m->offset, id);
+                read++;
+            }
+            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF || (!m->err && m->offset + 1 >= ends[i])) {
+                r->offset = RD_KAFKA_OFFSET_END; /* done */
+                pending--;
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_assign(cs->reader, NULL);
+    /* dedupe_reset set each window's end to the committed offset; it stays there. */
+    if (pending > 0)
+        MC_WARN("authz: %d partition(s) not read back within %d ms: repeats of their older "
+                "events are not recognised", pending, CS_REBUILD_TIMEOUT_MS);
+    mc_metric_add(cs->rebuilt, (double)read);
+    MC_INFO("authz: read back %ld recent ce_ids of %d partition(s) in %ld ms", read, reads->cnt,
+            cs__now_ms() - t0);
+out:
+    free(ends);
+    rd_kafka_topic_partition_list_destroy(reads);
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/*
+ * The group.instance.ids of the group's members now (a JSON array of strings), or NULL
+ * when the broker cannot say within CS_FENCE_TIMEOUT_MS.
+ */
+static json_t *cs__members(change_stream_t *cs)
+{
+    const char *groups[] = {cs->group_id};
+    rd_kafka_queue_t *q = rd_kafka_queue_new(cs->reader);
+    rd_kafka_AdminOptions_t *o =
+        rd_kafka_AdminOptions_new(cs->reader, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
+    json_t *out = NULL;
+    char why[256];
+    rd_kafka_AdminOptions_set_request_timeout(o, CS_FENCE_TIMEOUT_MS, why, sizeof why);
+    rd_kafka_DescribeConsumerGroups(cs->reader, groups, 1, o, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, CS_FENCE_TIMEOUT_MS + 1000);
+    const rd_kafka_DescribeConsumerGroups_result_t *res =
+        ev ? rd_kafka_event_DescribeConsumerGroups_result(ev) : NULL;
+    size_t n = 0;
+    const rd_kafka_ConsumerGroupDescription_t **g =
+        res ? rd_kafka_DescribeConsumerGroups_result_groups(res, &n) : NULL;
+    if (!ev || rd_kafka_event_error(ev) || n != 1 || rd_kafka_ConsumerGroupDescription_error(g[0])) {
+        MC_WARN("authz: describing group %s: %s", cs->group_id,
+                !ev ? "timed out"
+                    : rd_kafka_event_error(ev)
+                          ? rd_kafka_event_error_string(ev)
+                          : n == 1 ? rd_kafka_error_string(rd_kafka_ConsumerGroupDescription_error(g[0]))
+                                   : "no answer");
+    } else if ((out = json_array())) {
+        for (size_t i = 0; i < rd_kafka_ConsumerGroupDescription_member_count(g[0]); i++) {
+            const char *id = rd_kafka_MemberDescription_group_instance_id(
+                rd_kafka_ConsumerGroupDescription_member(g[0], i));
+            if (id && *id)
+                json_array_append_new(out, json_string_nocheck(id));
+        }
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(o);
+    rd_kafka_queue_destroy(q);
+    return out;
+}
+
+static int cs__has(const json_t *list, const char *id)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) {
+        if (strcmp(json_string_value(v), id) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * Aborts the open transaction of every member that was in the group at the last
+ * assignment and is gone now (its session expired: killed, or stopped): a new producer
+ * under its transactional id (= its group.instance.id) fences it, and the broker aborts
+ * what it left open. Without this, read_committed readers of every partition it wrote
+ * would wait until the broker times the transaction out (transaction.timeout.ms, then up
+ * to transaction.abort.timed.out.transaction.cleanup.interval.ms more, 10 s by default).
+ * A member that was only slow finds itself fenced, stops and exits, and is restarted.
+ */
+static void cs__fence_vanished(change_stream_t *cs)
+{
+    json_t *now = cs__members(cs);
+    size_t i;
+    json_t *v;
+    if (!now)
+        return;
+    json_array_foreach(cs->members, i, v) {
+        const char *id = json_string_value(v);
+        if (strcmp(id, cs->self_id) == 0 || cs__has(now, id))
+            continue;
+        char err[512];
+        long t0 = cs__now_ms();
+        const char *forced[] = {"transactional.id", id, "client.id", "modelcast-authz-fence",
+                                NULL};
+        rd_kafka_conf_t *conf =
+            mc_kafka_conf_new_for(RD_KAFKA_PRODUCER, NULL, forced, NULL, err, sizeof err);
+        rd_kafka_t *p = conf ? mc_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err) : NULL;
+        rd_kafka_error_t *e = p ? rd_kafka_init_transactions(p, CS_FENCE_TIMEOUT_MS) : NULL;
+        if (!p)
+            MC_WARN("authz: fencing %s: %s", id, err);
+        else if (e)
+            MC_WARN("authz: fencing %s: %s", id, rd_kafka_error_string(e));
+        else
+            MC_INFO("authz: member %s left the group: fenced its transactional id, which "
+                    "aborted any transaction it left open (%ld ms)", id, cs__now_ms() - t0);
+        if (e)
+            rd_kafka_error_destroy(e);
+        if (p)
+            rd_kafka_destroy(p);
+    }
+    json_decref(cs->members);
+    cs->members = now;
+}
+
+static void cs__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                          rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    change_stream_t *cs = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        /* Assigned first: the consumer starts fetching while the vanished members are
+         * fenced and the dedupe windows are read back; nothing is processed before both. */
+        rd_kafka_resp_err_t rc = rd_kafka_assign(rk, parts);
+        if (rc)
+            MC_WARN("authz: assign: %s", rd_kafka_err2str(rc));
+        cs__fence_vanished(cs);
+        cs__rebuild(cs, parts);
+        atomic_store(&cs->partitions, parts->cnt);
+        atomic_store(&cs->assigned, 1);
+        MC_INFO("authz: %d partition(s) of %s assigned", parts->cnt, cs->changes_topic);
+        return;
+    }
+    /* Revoked (or a rebalance error): what the open batch read is no longer ours to commit. */
+    cs->revoked = 1;
+    rd_kafka_assign(rk, NULL);
+    atomic_store(&cs->partitions, 0);
+    if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+        MC_INFO("authz: %d partition(s) revoked", parts->cnt);
+    else
+        MC_WARN("authz: rebalance: %s", rd_kafka_err2str(err));
+}
+
+/* The transactional producer under this instance's transactional id. NULL with err. */
+static rd_kafka_t *cs__producer_new(change_stream_t *cs, char *err, size_t errlen)
+{
+    const char *pdefaults[] = {"compression.type", "lz4", "linger.ms", "1", "client.id",
+                               "modelcast-authz", "partitioner", "murmur2_random",
+                               "transaction.timeout.ms", CS_TRANSACTION_TIMEOUT_MS, NULL};
+    const char *pforced[] = {"transactional.id", cs->self_id, "enable.idempotence", "true",
+                             NULL};
+    rd_kafka_conf_t *pconf =
+        mc_kafka_conf_new_for(RD_KAFKA_PRODUCER, pdefaults, pforced, NULL, err, errlen);
+    if (!pconf)
+        return NULL;
+    rd_kafka_conf_set_dr_msg_cb(pconf, cs__dr);
+    return mc_kafka_new(RD_KAFKA_PRODUCER, pconf, err, errlen);
+}
+
 change_stream_t *change_stream_new(const change_stream_opts_t *opts, mc_metrics_t *metrics,
                                    char *err, size_t errlen)
 {
@@ -66,31 +325,45 @@ change_stream_t *change_stream_new(const change_stream_opts_t *opts, mc_metrics_
     cs->policy = opts->policy;
     cs->batch = opts->batch;
     cs->batch_window_ms = opts->batch_window_ms;
-    if (!cs->changes_topic || !cs->deliveries_topic || !cs->dlq_topic) {
+    cs->on_stop = opts->on_stop;
+    cs->on_stop_arg = opts->on_stop_arg;
+    cs->dedupe = dedupe_new(opts->dedupe_window);
+    cs->group_id = strdup(opts->group_id);
+    cs->self_id = strdup(opts->transactional_id);
+    cs->members = json_array();
+    if (!cs->changes_topic || !cs->deliveries_topic || !cs->dlq_topic || !cs->dedupe ||
+        !cs->group_id || !cs->self_id || !cs->members) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
 
     const char *cdefaults[] = {"auto.offset.reset", "earliest", "client.id", "modelcast-authz",
-                               NULL};
-    const char *cforced[] = {"group.id", opts->group_id, "enable.auto.commit", "false",
+                               "session.timeout.ms", CS_SESSION_TIMEOUT_MS,
+                               "heartbeat.interval.ms", CS_HEARTBEAT_MS, NULL};
+    /* Static membership under the transactional id: one stable identity per instance. */
+    const char *cforced[] = {"group.id", opts->group_id, "group.instance.id",
+                             opts->transactional_id, "enable.auto.commit", "false",
                              "isolation.level", "read_committed", NULL};
-    rd_kafka_conf_t *cconf = mc_kafka_conf_new(cdefaults, cforced, NULL, err, errlen);
-    if (!cconf || !(cs->consumer = mc_kafka_new(RD_KAFKA_CONSUMER, cconf, err, errlen)))
+    rd_kafka_conf_t *cconf =
+        mc_kafka_conf_new_for(RD_KAFKA_CONSUMER, cdefaults, cforced, NULL, err, errlen);
+    if (!cconf)
+        goto fail;
+    rd_kafka_conf_set_rebalance_cb(cconf, cs__rebalance);
+    rd_kafka_conf_set_opaque(cconf, cs);
+    if (!(cs->consumer = mc_kafka_new(RD_KAFKA_CONSUMER, cconf, err, errlen)))
         goto fail;
 
-    const char *pdefaults[] = {"compression.type", "lz4", "linger.ms", "1", "client.id",
-                               "modelcast-authz", "partitioner", "murmur2_random", NULL};
-    /* A short transaction timeout: an instance that dies with a transaction open holds
-     * back every read_committed reader of the partitions it wrote until the broker aborts
-     * it. Batches commit within a fraction of a second, so 10 s is ample. */
-    const char *pforced[] = {"transactional.id", opts->transactional_id, "enable.idempotence",
-                             "true", "transaction.timeout.ms", "10000", NULL};
-    rd_kafka_conf_t *pconf = mc_kafka_conf_new(pdefaults, pforced, NULL, err, errlen);
-    if (!pconf)
+    const char *rdefaults[] = {"client.id", "modelcast-authz-dedupe", NULL};
+    /* librdkafka wants a group.id even for assign(); this one never joins or commits. */
+    const char *rforced[] = {"group.id", "modelcast-authz-dedupe-reader", "enable.auto.commit",
+                             "false", "enable.partition.eof", "true", "isolation.level",
+                             "read_committed", NULL};
+    rd_kafka_conf_t *rconf =
+        mc_kafka_conf_new_for(RD_KAFKA_CONSUMER, rdefaults, rforced, NULL, err, errlen);
+    if (!rconf || !(cs->reader = mc_kafka_new(RD_KAFKA_CONSUMER, rconf, err, errlen)))
         goto fail;
-    rd_kafka_conf_set_dr_msg_cb(pconf, cs__dr);
-    if (!(cs->producer = mc_kafka_new(RD_KAFKA_PRODUCER, pconf, err, errlen)))
+
+    if (!(cs->producer = cs__producer_new(cs, err, errlen)))
         goto fail;
 
     cs->in = mc_metrics_counter(metrics, "modelcast_authz_changes_in_total",
@@ -105,6 +378,10 @@ change_stream_t *change_stream_new(const change_stream_opts_t *opts, mc_metrics_
                                      "Transactions aborted and retried.", NULL);
     cs->lag = mc_metrics_gauge(metrics, "modelcast_authz_lag",
                                "Change events not yet read on the assigned partitions.", NULL);
+    cs->dups = mc_metrics_counter(metrics, "modelcast_authz_duplicates_dropped_total",
+                                  "Change events dropped as repeats of a recent ce_id.", NULL);
+    cs->rebuilt = mc_metrics_counter(metrics, "modelcast_authz_dedupe_read_back_total",
+                                     "Recent ce_ids read back on partition assignment.", NULL);
     return cs;
 fail:
     change_stream_free(cs);
@@ -189,15 +466,34 @@ static void cs__produce(change_stream_t *cs, const char *topic, const char *key,
         MC_WARN("authz: produce to %s: %s", topic, rd_kafka_err2str(rc));
 }
 
-/* Writes the deliveries of one change event (or its dead letter) into the open transaction. */
+/*
+ * Writes the deliveries of one change event (or its dead letter) into the open
+ * transaction, unless the event repeats a recent one (same ce_id on its partition).
+ */
 static void cs__transform(change_stream_t *cs, const rd_kafka_message_t *msg)
 {
     char event_id[128], reason[256];
     json_t *deliveries = NULL;
-    int have_id = mc_kafka_header(msg, MC_HEADER_CE_ID, event_id, sizeof event_id) == MC_OK;
+    int have_id = mc_kafka_header(msg, MC_HEADER_CE_ID, event_id, sizeof event_id) == MC_OK &&
+                  event_id[0];
+    mc_metric_add(cs->in, 1);
+    if (have_id) {
+        int repeat = dedupe_seen(cs->dedupe, msg->partition, event_id);
+        /* Repeats are staged too: the window counts events, the copies included. */
+        if (dedupe_stage(cs->dedupe, msg->partition, msg->offset, event_id) != MC_OK) {
+            cs->transform_failed = 1;
+            return;
+        }
+        if (repeat) {
+            MC_DEBUG("authz: change at %s[%d]@%lld repeats ce_id %s: dropped",
+                     rd_kafka_topic_name(msg->rkt), msg->partition, (long long)msg->offset,
+                     event_id);
+            mc_metric_add(cs->dups, 1);
+            return;
+        }
+    }
     int rc = delivery_route(cs->policy, msg->payload, msg->len, have_id ? event_id : NULL,
                             &deliveries, reason, sizeof reason);
-    mc_metric_add(cs->in, 1);
     if (rc != MC_OK) {
         char key[256] = "";
         if (msg->key && msg->key_len < sizeof key) {
@@ -257,35 +553,75 @@ static void cs__measure_lag(change_stream_t *cs)
     rd_kafka_topic_partition_list_destroy(parts);
 }
 
-/* One batch in one transaction. Returns 0 on success or nothing to do, -1 to retry, -2 fatal. */
-static int cs__batch(change_stream_t *cs)
+/* Logs the consumer's fatal error (a fenced group.instance.id, for one). */
+static void cs__consumer_fatal(change_stream_t *cs)
 {
-    rd_kafka_message_t **msgs = calloc((size_t)cs->batch, sizeof *msgs);
-    int n = 0, rc = 0;
-    long window_end = 0;
-    rd_kafka_error_t *error;
+    char why[512];
+    rd_kafka_resp_err_t orig = rd_kafka_fatal_error(cs->consumer, why, sizeof why);
+    MC_ERROR("authz: consumer fatal error %s: %s", rd_kafka_err2name(orig), why);
+}
 
-    if (!msgs)
-        return -1;
+/*
+ * Reads one batch into msgs: waits up to CS_POLL_MS for a first change, then takes what
+ * has already been fetched (with batch_window_ms 0) or what arrives within the window,
+ * up to cs->batch. A batch interrupted by a revocation starts over. Returns the number
+ * of messages (0: none yet), or -2 on a fatal consumer error.
+ */
+static int cs__gather(change_stream_t *cs, rd_kafka_message_t **msgs)
+{
+    int n = 0;
+    long window_end = 0;
+    cs->revoked = 0;
     while (n < cs->batch && atomic_load(&cs->running)) {
         long wait = n == 0 ? CS_POLL_MS : window_end - cs__now_ms();
-        if (wait < 0)
-            break;
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(cs->consumer, (int)wait);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(cs->consumer, wait > 0 ? (int)wait : 0);
+        if (cs->revoked) {
+            /* Partitions were taken away during this poll: their messages are another
+             * member's now (the new assignment re-fetches from committed offsets). */
+            for (int i = 0; i < n; i++)
+                rd_kafka_message_destroy(msgs[i]);
+            n = 0;
+            cs->revoked = 0;
+        }
         if (!m) {
-            if (n > 0 || wait == CS_POLL_MS)
+            if (n > 0 || wait <= 0 || cs__now_ms() >= window_end)
                 break;
             continue;
         }
         if (m->err) {
-            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            int fatal = m->err == RD_KAFKA_RESP_ERR__FATAL;
+            if (fatal)
+                cs__consumer_fatal(cs);
+            else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 MC_WARN("authz: consume: %s", rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
+            if (fatal) {
+                for (int i = 0; i < n; i++)
+                    rd_kafka_message_destroy(msgs[i]);
+                return -2;
+            }
             continue;
         }
         if (n == 0)
             window_end = cs__now_ms() + cs->batch_window_ms;
         msgs[n++] = m;
+    }
+    return n;
+}
+
+/* One batch in one transaction. Returns 0 on success or nothing to do, -1 to retry, -2 fatal. */
+static int cs__batch(change_stream_t *cs)
+{
+    rd_kafka_message_t **msgs = calloc((size_t)cs->batch, sizeof *msgs);
+    int n = 0, rc = 0;
+    rd_kafka_error_t *error;
+
+    if (!msgs)
+        return -1;
+    n = cs__gather(cs, msgs);
+    if (n < 0) {
+        free(msgs);
+        return -2;
     }
     if (n == 0)
         goto out;
@@ -321,8 +657,12 @@ static int cs__batch(change_stream_t *cs)
     }
     if (!error)
         error = cs__finish(cs, rd_kafka_commit_transaction, "commit transaction");
-    if (!error)
+    if (!error) {
+        cs->committed = 1;
+        if (dedupe_commit(cs->dedupe) != MC_OK)
+            MC_WARN("authz: out of memory remembering ce_ids: a repeat may be delivered again");
         goto out;
+    }
     if (!rd_kafka_error_txn_requires_abort(error)) {
         /* Neither committed nor abortable (fatal, or the retries ran out): the producer is
          * in an unknown state; stop, so that health checks see it and a restart fences it. */
@@ -344,38 +684,86 @@ abort:
 rewind:
     cs__rewind(cs);
 out:
+    dedupe_rollback(cs->dedupe); /* whatever was not committed is redone */
     for (int i = 0; i < n; i++)
         rd_kafka_message_destroy(msgs[i]);
     free(msgs);
     return rc;
 }
 
+/* Initialises transactions, retrying while the broker is unreachable. 0, or -2 if fatal. */
+static int cs__init_transactions(change_stream_t *cs)
+{
+    rd_kafka_error_t *error;
+    while (atomic_load(&cs->running) &&
+           (error = rd_kafka_init_transactions(cs->producer, CS_TXN_TIMEOUT_MS))) {
+        if (cs__error("init transactions", error))
+            return -2;
+        struct timespec pause = {0, CS_RETRY_MS * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    return 0;
+}
+
+/*
+ * After a fatal error of the stream: when the producer of a process that has not committed
+ * anything yet was fenced while its consumer still holds the group membership, it was a
+ * peer that fenced this id when it took the member for dead (its session had expired) at
+ * the moment this process restarted under the id. Then the producer is replaced (at most
+ * every CS_RENEW_EVERY_MS) and the batch is redone from the committed offsets; the group
+ * generation still guards every offset commit. Any other fence stops the stream: an
+ * instance that has committed and finds itself fenced has a twin under its id, or was
+ * taken for dead (stopped, starved) and its partitions have moved. Returns 1 to go on.
+ */
+static int cs__renew_producer(change_stream_t *cs)
+{
+    char why[256] = "", cwhy[256], err[512];
+    rd_kafka_resp_err_t perr = rd_kafka_fatal_error(cs->producer, why, sizeof why);
+    int fenced = perr == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+                 perr == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH ||
+                 perr == RD_KAFKA_RESP_ERR__FENCED;
+    if (!fenced || cs->committed || rd_kafka_fatal_error(cs->consumer, cwhy, sizeof cwhy) ||
+        (cs->last_renewal && cs__now_ms() - cs->last_renewal < CS_RENEW_EVERY_MS))
+        return 0;
+    MC_WARN("authz: the producer of %s was fenced (%s) before its first commit, while this "
+            "instance keeps its group membership (a peer took the previous process under this "
+            "id for dead): starting a new producer and redoing the open batch",
+            cs->self_id, why);
+    rd_kafka_t *fresh = cs__producer_new(cs, err, sizeof err);
+    if (!fresh) {
+        MC_ERROR("authz: %s", err);
+        return 0;
+    }
+    rd_kafka_destroy(cs->producer);
+    cs->producer = fresh;
+    cs->last_renewal = cs__now_ms();
+    if (cs__init_transactions(cs) != 0)
+        return 0;
+    cs__rewind(cs);
+    return 1;
+}
+
 static void *cs__main(void *arg)
 {
     change_stream_t *cs = arg;
     char err[512];
-    rd_kafka_error_t *error;
     long last_lag = 0;
 
-    /* Retries until the broker answers: it may still be starting. */
-    while (atomic_load(&cs->running) &&
-           (error = rd_kafka_init_transactions(cs->producer, CS_TXN_TIMEOUT_MS))) {
-        int fatal = cs__error("init transactions", error);
-        if (fatal)
-            goto dead;
-        struct timespec pause = {0, CS_RETRY_MS * 1000000L};
-        nanosleep(&pause, NULL);
-    }
+    /* Joining the group goes on in the background while transactions are initialised (which
+     * aborts what a previous process under this id left open); the assignment is taken at
+     * the first poll, after both. init retries until the broker answers: it may be starting. */
     const char *topics[] = {cs->changes_topic};
     if (mc_kafka_subscribe(cs->consumer, topics, 1, err, sizeof err) != MC_OK) {
         MC_ERROR("authz: %s", err);
         goto dead;
     }
-    atomic_store(&cs->ready, 1);
+    if (cs__init_transactions(cs) != 0)
+        goto dead;
+    atomic_store(&cs->txn_ready, 1);
     MC_INFO("authz: streaming %s → %s", cs->changes_topic, cs->deliveries_topic);
     while (atomic_load(&cs->running)) {
         int rc = cs__batch(cs);
-        if (rc == -2)
+        if (rc == -2 && !cs__renew_producer(cs))
             goto dead;
         if (rc == -1) {
             struct timespec pause = {0, CS_RETRY_MS * 1000000L};
@@ -389,8 +777,9 @@ static void *cs__main(void *arg)
     return NULL;
 dead:
     MC_ERROR("authz: the change stream stopped on a fatal error; restart the service");
-    atomic_store(&cs->ready, 0);
     atomic_store(&cs->alive, 0);
+    if (cs->on_stop)
+        cs->on_stop(cs->on_stop_arg);
     return NULL;
 }
 
@@ -409,7 +798,12 @@ int change_stream_start(change_stream_t *cs)
 
 int change_stream_ready(change_stream_t *cs)
 {
-    return atomic_load(&cs->ready);
+    return atomic_load(&cs->alive) && atomic_load(&cs->txn_ready) && atomic_load(&cs->assigned);
+}
+
+int change_stream_partitions(change_stream_t *cs)
+{
+    return atomic_load(&cs->partitions);
 }
 
 int change_stream_alive(change_stream_t *cs)
@@ -431,6 +825,14 @@ void change_stream_free(change_stream_t *cs)
     }
     if (cs->producer)
         rd_kafka_destroy(cs->producer);
+    if (cs->reader) {
+        rd_kafka_consumer_close(cs->reader);
+        rd_kafka_destroy(cs->reader);
+    }
+    dedupe_free(cs->dedupe);
+    json_decref(cs->members);
+    free(cs->group_id);
+    free(cs->self_id);
     free(cs->changes_topic);
     free(cs->deliveries_topic);
     free(cs->dlq_topic);
