@@ -36,7 +36,7 @@ rd_kafka_conf_t *feed_kafka_conf_new(char *err, size_t errlen)
     static const char *const forced[] = {
         "enable.auto.commit", "false", "enable.auto.offset.store", "false",
         "isolation.level", "read_committed", "enable.partition.eof", "false", NULL};
-    return mc_kafka_conf_new(defaults, forced, NULL, err, errlen);
+    return mc_kafka_conf_new_for(RD_KAFKA_CONSUMER, defaults, forced, NULL, err, errlen);
 }
 
 feed_t *feed_new(const char *topic, rd_kafka_conf_t *conf, feed_sink_fn sink, void *sink_arg,
