@@ -1,5 +1,5 @@
-"""deploy/grafana/modelcast.json is a well-formed Grafana dashboard, and every metric it queries
-is one the services expose.
+"""deploy/grafana/modelcast.json is a well-formed Grafana dashboard, and every metric it (and
+deploy/prometheus/modelcast-alerts.yml) queries is one the services expose.
 
 Every PromQL expression of the dashboard (panel targets and template variables) is parsed with
 promql-parser (a PromQL parser compatible with Prometheus'), after Grafana's range variables
@@ -11,7 +11,9 @@ when it scrapes), and a value it matches exactly must be one they have. The JWKS
 only in a service verifying with a key set: a model-api started here with MC_JWT_JWKS_FILE
 supplies them.
 
-The check goes from the dashboard to /metrics only: a metric that no panel shows is fine.
+The alert rules get the same checks, and the labels their annotations name must be labels of
+their result. The check goes from the queries to /metrics only: a metric that no panel or
+alert shows is fine.
 """
 
 import base64
@@ -25,6 +27,7 @@ import subprocess
 import promql_parser as pql
 import pytest
 import requests
+import yaml
 from cryptography.hazmat.primitives.asymmetric import ec
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -32,6 +35,7 @@ from conftest import REPO, free_ports
 from mc_testlib import HTTP_TIMEOUT, wait_ready
 
 DASHBOARD = REPO / "deploy" / "grafana" / "modelcast.json"
+ALERTS = REPO / "deploy" / "prometheus" / "modelcast-alerts.yml"
 DATASOURCE = {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}
 TARGET_LABELS = {"job", "instance"}  # attached by Prometheus to every scraped series
 GRID_WIDTH = 24
@@ -41,6 +45,7 @@ LABEL_VALUES_RE = re.compile(r"^label_values\((.+),\s*([A-Za-z_][A-Za-z0-9_]*)\)
 RANGE_VAR_RE = re.compile(r"\[\$\{?(\w+)\}?([:\]])")
 VAR_RE = re.compile(r"\$\{?(\w+)")
 LEGEND_LABEL_RE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+ALERT_LABEL_RE = re.compile(r"\$labels\.(\w+)")
 
 
 # ------------------------------------------------------------------ the dashboard's queries
@@ -284,30 +289,41 @@ def check_selector(sel, where, everything, problems):
     return series
 
 
-def test_every_queried_metric_is_exposed(dashboard, exposed):
-    everything = {}
+def check_query(where, expr, everything, problems, checked):
+    """Adds to problems what expr asks for that no exposed series has, and its metric names to
+    checked; returns the labels its result can carry."""
+    ast = parse(expr, where)
+    series_of = {}
+    for sel in selectors(ast):
+        series_of[str(sel)] = check_selector(sel, where, everything, problems)
+        checked.add(metric_name(sel))
+    for node in nodes(ast):
+        if isinstance(node, pql.AggregateExpr) and node.modifier is not None:
+            below = set(TARGET_LABELS)
+            for sel in selectors(node.expr):
+                below |= {k for s in everything.get(metric_name(sel), []) for k in s}
+            missing = set(node.modifier.labels) - below
+            if missing:
+                problems.append(f"{where}: groups by {sorted(missing)}, a label of none of "
+                                f"its metrics")
+    return result_labels(
+        ast, lambda sel: TARGET_LABELS.union(*series_of.get(str(sel), []))) or set()
+
+
+@pytest.fixture(scope="module")
+def everything(exposed):
+    """{sample name: [labels, ...]} of all the services together."""
+    out = {}
     for series in exposed.values():
         for name, labels in series.items():
-            everything.setdefault(name, []).extend(labels)
-    problems, checked = [], set()
+            out.setdefault(name, []).extend(labels)
+    return out
 
+
+def test_every_queried_metric_is_exposed(dashboard, exposed, everything):
+    problems, checked = [], set()
     for where, expr, legend in panel_queries(dashboard):
-        ast = parse(expr, where)
-        series_of = {}
-        for sel in selectors(ast):
-            series_of[str(sel)] = check_selector(sel, where, everything, problems)
-            checked.add(metric_name(sel))
-        available = result_labels(
-            ast, lambda sel: TARGET_LABELS.union(*series_of.get(str(sel), []))) or set()
-        for node in nodes(ast):
-            if isinstance(node, pql.AggregateExpr) and node.modifier is not None:
-                below = set(TARGET_LABELS)
-                for sel in selectors(node.expr):
-                    below |= {k for s in everything.get(metric_name(sel), []) for k in s}
-                missing = set(node.modifier.labels) - below
-                if missing:
-                    problems.append(f"{where}: groups by {sorted(missing)}, a label of none "
-                                    f"of its metrics")
+        available = check_query(where, expr, everything, problems, checked)
         for label in LEGEND_LABEL_RE.findall(legend):
             if label not in available:
                 problems.append(f"{where}: legend {{{{{label}}}}} is not a label of its "
@@ -324,3 +340,22 @@ def test_every_queried_metric_is_exposed(dashboard, exposed):
         assert checked & set(exposed[service]), f"no panel shows a metric of {service}"
     jwks_only = set(exposed["model-api with a JWKS"]) - set(exposed["model-api"])
     assert checked & jwks_only, f"no panel shows a JWKS metric ({sorted(jwks_only)})"
+
+
+def test_every_alert_metric_is_exposed(everything):
+    """deploy/prometheus/modelcast-alerts.yml: the same checks for each rule's expression, and
+    each $labels.X of its annotations is a label of its result."""
+    rules = [r for g in yaml.safe_load(ALERTS.read_text())["groups"] for r in g["rules"]]
+    assert rules, f"{ALERTS} has no rules"
+    problems, names = [], [r["alert"] for r in rules]
+    assert len(names) == len(set(names)), f"duplicate alert names: {names}"
+    for rule in rules:
+        where = f"alert {rule['alert']}"
+        available = check_query(where, rule["expr"], everything, problems, set())
+        assert rule.get("labels", {}).get("severity"), f"{where} has no severity"
+        for text in rule.get("annotations", {}).values():
+            for label in ALERT_LABEL_RE.findall(text):
+                if label not in available:
+                    problems.append(f"{where}: $labels.{label} is not a label of its result "
+                                    f"(only {sorted(available)})")
+    assert not problems, "\n".join(problems)
