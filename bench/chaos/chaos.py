@@ -621,6 +621,8 @@ class TopicReader(threading.Thread):
         self.messages = collections.Counter()           # ce_id -> times read
         self.by_change = collections.defaultdict(set)   # (model, id, version, op) -> ce_ids
         self.repeats = []                               # (time read, change) of each extra copy
+        self.last_rank = {}                             # (model, id) -> (version, destroyed)
+        self.disorder = []                              # examples of per-record order broken
         self.invalid = []
         self.failure = None
 
@@ -639,6 +641,13 @@ class TopicReader(threading.Thread):
                         k = change_key(v["model"], v["id"], v["version"], v["op"])
                         if self.messages[ev.ce_id]:
                             self.repeats.append((now(), k))
+                        else:
+                            # Per record (one key, one partition), first copies in commit order.
+                            rank = (k[2], k[3] == "destroy")
+                            prev = self.last_rank.get(k[:2])
+                            if prev is not None and rank <= prev and len(self.disorder) < EXAMPLES:
+                                self.disorder.append(f"{k} after v{prev[0]}{' destroy' if prev[1] else ''}")
+                            self.last_rank[k[:2]] = max(rank, prev or rank)
                         self.messages[ev.ce_id] += 1
                         self.by_change[k].add(ev.ce_id)
                     self.reader.events.clear()  # the counters above keep what is needed
@@ -935,15 +944,13 @@ def run(stack, opts, log=None):
             return False
 
     def drained():
-        if not outbox_empty():
-            return False
         if topic.has(keys):
             return False
         for c in clients:
             with c.lock:
                 if not expected[c.cname].keys() <= c.delivered:
                     return False
-        return True
+        return outbox_empty()
 
     t_drain = now()
     chaos.wait(30, outbox_empty)
@@ -1023,7 +1030,9 @@ def _result(opts, t0, chaos, t_chaos_end, t_stop, ledger, keys, expected, client
 
     checks = collections.defaultdict(list)
     client_rows = {}
+    lost_by = collections.Counter()
     change_of = {}  # delivery key -> ledger change, over all clients
+    at_of = {k: r["at"] for r, k in zip(ledger, keys)}
     for exp in expected.values():
         change_of.update(exp)
     for c in clients:
@@ -1040,14 +1049,15 @@ def _result(opts, t0, chaos, t_chaos_end, t_stop, ledger, keys, expected, client
                     exempt += 1
                 else:
                     w["lost_clients"] += 1
-                    if len(checks["lost_clients"]) < EXAMPLES * 2:
-                        checks["lost_clients"].append(f"{c.cname}: {key}")
+                    lost_by[c.cname] += 1
+                    if lost_by[c.cname] <= EXAMPLES // 2:
+                        checks["lost_clients"].append(
+                            f"{c.cname}: {key}, committed at +{at_of[ck] - t0:.1f}s")
             for t, key in c.dup_log:
                 wins[window_of(t)]["duplicates"] += 1
             for key, n in list(c.dup_frames.items()) + list(c.dup_changes.items()):
                 if len(checks["duplicates"]) < EXAMPLES * 2:
-                    ck = change_of.get(key)
-                    at = next((r["at"] for r, k in zip(ledger, keys) if k == ck), None) if ck else None
+                    at = at_of.get(change_of.get(key))
                     when = f", committed at +{at - t0:.1f}s" if at else ""
                     checks["duplicates"].append(f"{c.cname}: {key} repeated {n}x{when}")
             extra = delivered - exp.keys()
@@ -1069,11 +1079,15 @@ def _result(opts, t0, chaos, t_chaos_end, t_stop, ledger, keys, expected, client
                 records=c.counts["state_records"], db_records=c.counts["db_records"])
             if c.failure:
                 checks["harness"].append(f"{c.cname}: {c.failure}")
+    if lost_by:
+        checks["lost_clients"].insert(0, "lost per client: " + ", ".join(
+            f"{n} {m}" for n, m in sorted(lost_by.items())))
     for r, k in zip(ledger, keys):
         if k not in topic.by_change and len(checks["lost_topic"]) < EXAMPLES * 2:
             checks["lost_topic"].append(f"{k} (committed at +{r['at'] - t0:.1f}s)")
     checks["phantom_events"] = [str(k) for k in phantom[:EXAMPLES]]
     checks["invalid_events"] = list(topic.invalid)
+    checks["topic_order"] = list(topic.disorder)
     checks["state"] = state_problems[:EXAMPLES * 3]
     if len(state_problems) > EXAMPLES * 3:
         checks["state"].append(f"... {len(state_problems)} differences in all")
@@ -1181,6 +1195,8 @@ def report(res, markdown=False):
                "exits/liveness: restarts by the harness after the process exited by itself / "
                "after /healthz failed.")
     out.append("")
+    if markdown:
+        out.append("```")
     out.append("kills (seconds from the start; down = killed → restart issued):")
     for k in res.kills:
         rec = f"{k.recovery:.1f}" if k.recovery is not None else "none"
@@ -1197,6 +1213,8 @@ def report(res, markdown=False):
     for name, items in sorted(bad.items()):
         out.append(f"  {name}:")
         out += [f"    {x}" for x in items[:EXAMPLES * 2]]
+    if markdown:
+        out.append("```")
     return "\n".join(out)
 
 
