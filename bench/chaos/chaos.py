@@ -17,8 +17,9 @@ What runs (all on 127.0.0.1, against a stack started by deploy/local/up):
   against docs/events.schema.json), deduplicating by ce_id;
 - the chaos loop: each chosen component once in a random order, then at random, is SIGKILLed,
   restarted with deploy/local/up after a short outage, and timed until a change written after
-  the restart reaches a client (its recovery). Components that exit on their own are restarted
-  too (an orchestrator would) and counted.
+  the restart reaches a client (its recovery). Components that exit on their own, and
+  services whose /healthz fails 3 times in a row, are restarted too (as an orchestrator's
+  liveness probe would) and counted.
 
 At the end (writers stopped, every component up) it waits, bounded, until the topic and every
 client hold what the ledger says they must, then checks: every committed change is on the
@@ -705,14 +706,18 @@ class Chaos:
         self.t0 = now()
 
     def _up(self, name):
-        """deploy/local/up name, retried a few times (PostgreSQL refuses to start while
-        backends of the killed postmaster still hold its shared memory)."""
+        """deploy/local/up name, retried a few times: PostgreSQL refuses to start while
+        backends of the killed postmaster still hold its shared memory, and `up` adopts a
+        killed postmaster that is still a zombie (FINDINGS), then fails on psql."""
         last = None
         for attempt in range(1, 6):
             proc = conftest._run_script("up", self.stack.env, 300, name)
             if proc.returncode == 0 and self.stack.pid(name):
                 return attempt
             last = (proc.stdout + proc.stderr)[-1500:]
+            lines = [x for x in (proc.stdout + proc.stderr).splitlines() if x.strip()]
+            self.log(f"deploy/local/up {name} failed (attempt {attempt}): "
+                     + " | ".join(lines[-2:])[:300])
             time.sleep(1.0 * attempt)
         raise RuntimeError(f"deploy/local/up {name} failed 5 times:\n{last}")
 
