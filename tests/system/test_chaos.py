@@ -47,7 +47,7 @@ def test_chaos_loses_repeats_and_reorders_nothing(stack_factory):
     stack = stack_factory()
     seed = int(os.environ.get("MC_CHAOS_SEED") or random.randrange(1_000_000))
     opts = chaos.Options(duration=DURATION_S, seed=seed, rate=15, sql_every=1.0,
-                         recover_timeout=60, drain_timeout=120, first_round_cap=240,
+                         recover_timeout=90, drain_timeout=120, first_round_cap=300,
                          progress=lambda m: print(m, flush=True))
     print(f"chaos seed {seed} (MC_CHAOS_SEED={seed} repeats the order)")
     try:
