@@ -222,9 +222,10 @@ class Event:
 
 class ChangeReader:
     """Reads modelcast.changes from the beginning (fresh group, read_committed) and keeps every
-    event it has read, validated. Call close() (or use as a context manager)."""
+    event it has read, validated. config: more consumer properties (e.g. log_level). Call
+    close() (or use as a context manager)."""
 
-    def __init__(self, bootstrap, topic=CHANGES_TOPIC):
+    def __init__(self, bootstrap, topic=CHANGES_TOPIC, config=None):
         self.topic = topic
         self.consumer = Consumer({
             "bootstrap.servers": bootstrap,
@@ -233,6 +234,7 @@ class ChangeReader:
             "isolation.level": "read_committed",
             "enable.auto.commit": False,
             "enable.partition.eof": False,
+            **(config or {}),
         })
         self.consumer.subscribe([topic])
         self.events = []
