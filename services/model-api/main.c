@@ -17,6 +17,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #define STARTUP_PG_WAIT_MS 30000
 
@@ -39,10 +41,16 @@ int main(int argc, char **argv)
     PGconn *conn = NULL;
     mc_http_server_t http = {0};
     sigset_t sigs;
+    const struct timespec health_every = {1, 0};
 
     if ((rc = mc_service_init(api_config_options, &cfg, "modelcast-model-api", "model-api",
                               summary, argc, argv, &sigs)) >= 0)
         return rc;
+    if (api_config_check(&cfg, err, sizeof err) != MC_OK) {
+        fprintf(stderr, "modelcast-model-api: %s\n", err);
+        mc_config_cleanup(api_config_options, &cfg);
+        return 2;
+    }
 
     if (mc_schema_load(cfg.models_path, &schema, err, sizeof err) != MC_OK ||
         mc_policy_load(cfg.policies_path, schema, &policy, err, sizeof err) != MC_OK ||
@@ -70,7 +78,7 @@ int main(int argc, char **argv)
         goto out;
     }
     outbox_relay_opts_t ropts = {cfg.pg_conninfo, cfg.changes_topic, cfg.ce_source,
-                                 cfg.relay_batch, cfg.relay_idle_max_ms};
+                                 cfg.relay_batch, cfg.relay_idle_max_ms, cfg.event_max_bytes};
     if (!(relay = outbox_relay_new(&ropts, metrics, err, sizeof err))) {
         MC_ERROR("relay: %s", err);
         goto out;
@@ -93,9 +101,21 @@ int main(int argc, char **argv)
     MC_INFO("listening on http://%s:%ld (%zu models from %s)", cfg.http_bind, cfg.http_port,
             schema->nmodels, cfg.models_path);
 
-    if (sigwait(&sigs, &sig) == 0)
-        MC_INFO("received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    exit_code = 0;
+    /* Until SIGTERM/SIGINT; a relay that stopped for good ends the process (exit 1), so
+     * that whatever supervises it starts a new one. */
+    for (;;) {
+        outbox_relay_status_t st;
+        if ((sig = sigtimedwait(&sigs, NULL, &health_every)) > 0) {
+            MC_INFO("received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            exit_code = 0;
+            break;
+        }
+        outbox_relay_status(relay, &st);
+        if (strcmp(st.role, "failed") == 0) {
+            MC_ERROR("%s: exiting", st.why);
+            break;
+        }
+    }
 out:
     mc_http_stop(&http);
     outbox_relay_free(relay);

@@ -40,6 +40,11 @@ static json_t *oa__attr_schema(const mc_attr_t *a)
     case MC_ATTR_JSON:
     default:
         type = NULL; /* any JSON value */
+        if (a->max_bytes)
+            json_object_set_new(s, "description",
+                                json_sprintf("any JSON value of at most %ld bytes as a change "
+                                             "event prints it (PostgreSQL jsonb text)",
+                                             a->max_bytes));
         break;
     }
     if (type) {

@@ -325,6 +325,8 @@ static json_t *rest__attr_spec(const mc_attr_t *a)
                              a->required);
     if (a->max_length)
         json_object_set_new(spec, "max_length", json_integer(a->max_length));
+    if (a->max_bytes)
+        json_object_set_new(spec, "max_bytes", json_integer(a->max_bytes));
     if (a->references)
         json_object_set_new(spec, "references", json_string(a->references));
     if (a->unique)
@@ -521,6 +523,27 @@ static json_t *rest__body(call_t *c, int partial)
     return body;
 }
 
+/*
+ * Whether the change event of this write fits in MC_EVENT_MAX_BYTES (before and after as
+ * mc_model_event_bytes() takes them); if not, answers 422 change_too_large. A record made
+ * larger by SQL than the declared limits allow can still be written by SQL, whose events
+ * the relay sets aside when Kafka refuses them; this API never writes a change it could
+ * not publish.
+ */
+static int rest__event_fits(call_t *c, const json_t *before, const json_t *after)
+{
+    size_t bytes = mc_model_event_bytes(c->m, before, after);
+    size_t max = (size_t)c->rest->cfg->event_max_bytes;
+    if (bytes <= max)
+        return 1;
+    mc_http_error(c->resp, 422, "change_too_large",
+                  json_pack("{s:I, s:I}", "event_bytes", (json_int_t)bytes, "max_bytes",
+                            (json_int_t)max),
+                  "the change event of this write could take %zu bytes, more than the %zu a "
+                  "change event may take", bytes, max);
+    return 0;
+}
+
 /* Ends "WITH w AS (<write>" with " RETURNING *) SELECT <the record as one JSON text>". */
 static void rest__returning(const mc_model_t *m, mc_sql_t *sql)
 {
@@ -556,7 +579,7 @@ static int rest_create(const struct _u_request *req, struct _u_response *resp, v
     json_t *body = NULL;
     mc_sql_init(&sql);
     if (call_begin(&c, ud, req, resp, WRITE_MODEL) != 0 || !(body = rest__body(&c, 0)) ||
-        !rest__may_write(&c, "create", NULL, body))
+        !rest__may_write(&c, "create", NULL, body) || !rest__event_fits(&c, NULL, body))
         goto out;
     mc_sql_add(&sql, "WITH w AS (INSERT INTO ");
     mc_sql_ident(&sql, c.m->table);
@@ -664,7 +687,7 @@ static int rest_update(const struct _u_request *req, struct _u_response *resp, v
         goto out;
     after = json_deep_copy(before);
     json_object_foreach(body, key, v) json_object_set(after, key, v);
-    if (!rest__may_write(&c, "update", before, after))
+    if (!rest__may_write(&c, "update", before, after) || !rest__event_fits(&c, before, after))
         goto out;
     mc_sql_add(&sql, "WITH w AS (UPDATE ");
     mc_sql_ident(&sql, c.m->table);
@@ -693,7 +716,7 @@ static int rest_destroy(const struct _u_request *req, struct _u_response *resp, 
     json_t *before = NULL;
     mc_sql_init(&sql);
     if (call_begin(&c, ud, req, resp, READ_MODEL) != 0 || !(before = rest__lock_record(&c)) ||
-        !rest__may_write(&c, "destroy", before, NULL))
+        !rest__may_write(&c, "destroy", before, NULL) || !rest__event_fits(&c, before, NULL))
         goto out;
     mc_sql_add(&sql, "DELETE FROM ");
     mc_sql_ident(&sql, c.m->table);
@@ -719,14 +742,18 @@ static int rest_openapi(const struct _u_request *req, struct _u_response *resp, 
     return U_CALLBACK_COMPLETE;
 }
 
+/*
+ * Ready means "can serve": PostgreSQL answers. Kafka trouble, a backlog in the outbox or
+ * events set aside do not stop this instance from serving requests (writes succeed, the
+ * outbox holds the changes): they show as "degraded" with the reasons, still 200.
+ */
 static int rest_readyz(const struct _u_request *req, struct _u_response *resp, void *ud)
 {
     const route_t *r = ud;
     call_t c = {.route = r, .rest = r->rest, .req = req, .resp = resp, .t0 = rest__now()};
     char err[256];
-    int pg_ok = 0, kafka_ok;
-    long depth = 0;
-    double age = 0;
+    int pg_ok = 0;
+    outbox_relay_status_t st;
 
     PGconn *conn = pg_pool_acquire(r->rest->pool, 1000, err, sizeof err);
     if (conn) {
@@ -735,14 +762,38 @@ static int rest_readyz(const struct _u_request *req, struct _u_response *resp, v
         PQclear(res);
         pg_pool_release(r->rest->pool, conn);
     }
-    kafka_ok = outbox_relay_kafka_ok(r->rest->relay, 1000);
-    outbox_relay_lag(r->rest->relay, &depth, &age);
-    mc_http_json(resp, pg_ok && kafka_ok ? 200 : 503,
-                 json_pack("{s:s, s:s, s:s, s:I, s:f}", "status",
-                           pg_ok && kafka_ok ? "ready" : "not_ready", "postgres",
-                           pg_ok ? "ok" : "unreachable", "kafka", kafka_ok ? "ok" : "unreachable",
-                           "outbox_depth", (json_int_t)depth, "outbox_lag_seconds", age));
+    outbox_relay_status(r->rest->relay, &st);
+    json_t *degraded = json_array();
+    if (!st.kafka_ok)
+        json_array_append_new(degraded,
+                              json_string("kafka: not answering; changes wait in the outbox"));
+    if (st.dead > 0)
+        json_array_append_new(degraded,
+                              json_sprintf("relay: %ld change event%s Kafka refused set aside in "
+                                           "modelcast_outbox_dead", st.dead,
+                                           st.dead == 1 ? "" : "s"));
+    const char *status = !pg_ok ? "not_ready" : json_array_size(degraded) ? "degraded" : "ready";
+    mc_http_json(resp, pg_ok ? 200 : 503,
+                 json_pack("{s:s, s:s, s:s, s:s, s:I, s:f, s:I, s:o}", "status", status,
+                           "postgres", pg_ok ? "ok" : "unreachable", "kafka",
+                           st.kafka_ok ? "ok" : "unreachable", "relay", st.role,
+                           "outbox_depth", (json_int_t)st.depth, "outbox_lag_seconds", st.age_s,
+                           "outbox_dead", (json_int_t)st.dead, "degraded", degraded));
     return call_end(&c);
+}
+
+/* Alive unless the relay stopped for good or is stuck: then an orchestrator restarts us. */
+static int rest_healthz(const struct _u_request *req, struct _u_response *resp, void *ud)
+{
+    outbox_relay_status_t st;
+    (void)req;
+    outbox_relay_status(((rest_t *)ud)->relay, &st);
+    if (st.alive)
+        mc_http_json(resp, 200, json_pack("{s:s, s:s}", "status", "ok", "relay", st.role));
+    else
+        mc_http_json(resp, 503, json_pack("{s:s, s:s, s:s}", "status", "failing", "relay",
+                                          st.role, "reason", st.why));
+    return U_CALLBACK_COMPLETE;
 }
 
 /* What rest_register() adds for each route of the enum, and the route's metric label. */
@@ -802,6 +853,14 @@ rest_t *rest_new(const api_config_t *cfg, const mc_schema_t *schema, const mc_po
         rest->routes[i].rest = rest;
         rest->routes[i].route = rest_routes[i].label;
     }
+    for (size_t i = 0; i < schema->nmodels; i++) {
+        size_t worst = mc_model_event_bytes_max(&schema->models[i]);
+        if (!schema->models[i].server_only && worst > (size_t)cfg->event_max_bytes)
+            MC_WARN("model %s: its limits allow change events of up to %zu bytes (an update "
+                    "carries the record twice), more than MC_EVENT_MAX_BYTES %ld; writes "
+                    "that would exceed it are refused (422 change_too_large)",
+                    schema->models[i].name, worst, cfg->event_max_bytes);
+    }
     json_t *doc = openapi_build(schema, cfg->list_limit_max, cfg->max_body);
     rest->openapi = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
@@ -825,7 +884,7 @@ int rest_register(rest_t *rest, struct _u_instance *inst)
                                          rest_not_allowed[i].priority, rest_method_not_allowed,
                                          (void *)rest_not_allowed[i].allow);
     rc |= ulfius_add_endpoint_by_val(inst, "GET", "/openapi.json", NULL, 0, rest_openapi, rest);
-    rc |= ulfius_add_endpoint_by_val(inst, "GET", "/healthz", NULL, 0, mc_http_healthz, NULL);
+    rc |= ulfius_add_endpoint_by_val(inst, "GET", "/healthz", NULL, 0, rest_healthz, rest);
     rc |= ulfius_add_endpoint_by_val(inst, "GET", "/metrics", NULL, 0, mc_http_metrics,
                                      rest->metrics);
     rc |= ulfius_set_default_endpoint(inst, mc_http_not_found, NULL);

@@ -177,16 +177,28 @@ def test_kafka_down_writes_succeed_then_every_change_arrives(healthy, api):
         depth = int(stack.psql("SELECT count(*) FROM modelcast_outbox").strip())
         assert depth >= 20 + 20 + 20 + len(deleted), f"outbox rows while Kafka is down: {depth}"
 
-        def not_ready():
+        # Ready means "can serve": still 200, the detail says Kafka is away and the outbox
+        # lag grows; the writes above succeeded meanwhile.
+        def degraded():
             r = requests.get(stack.api_url + "/readyz", timeout=5)
-            return r.status_code == 503 and r.json().get("kafka") == "unreachable" and r.json()
-        body = wait_until(not_ready, "/readyz says 503, kafka unreachable", 30)
-        assert body["outbox_depth"] >= 0, f"readyz body: {body!r}"
+            body = r.json()
+            return (r.status_code == 200 and body.get("status") == "degraded"
+                    and body.get("kafka") == "unreachable" and body.get("outbox_depth", 0) >= depth
+                    and body.get("outbox_lag_seconds", 0) > 0 and body)
+        body = wait_until(degraded, "/readyz 200 degraded: kafka unreachable, outbox lag growing", 30)
+        assert body["postgres"] == "ok" and body["degraded"], f"readyz body: {body!r}"
+        lag = body["outbox_lag_seconds"]
+        wait_until(lambda: requests.get(stack.api_url + "/readyz", timeout=5).json()["outbox_lag_seconds"] > lag,
+                   "outbox_lag_seconds grows while Kafka is away", 30)
+        check_eq(requests.get(stack.api_url + "/healthz", timeout=5).status_code, 200,
+                 "/healthz while Kafka is away (alive: nothing to restart)")
+        api.create(W, {"name": "during", "tag": tag, "qty": 99})  # still writable
     finally:
         stack.up("kafka")
     wait_ready(stack.api_url)
     expected = committed_changes(stack, tag)
-    check_eq(len(expected), 15 * 2 + 10 * 2, "changes to the surviving rows (create, 2 patches for 10, SQL update)")
+    check_eq(len(expected), 15 * 2 + 10 * 2 + 1,
+             "changes to the surviving rows (create, 2 patches for 10, SQL update; one more create)")
     # Deleted rows: create (1) + SQL update (2) + destroy (also version 2).
     with ChangeReader(stack.kafka_bootstrap) as reader:
         del_keys = {f"{W}:{r['id']}" for r in deleted}
@@ -196,6 +208,68 @@ def test_kafka_down_writes_succeed_then_every_change_arrives(healthy, api):
         want = sorted((k, v, op) for k in del_keys for v, op in ((1, "create"), (2, "update"), (2, "destroy")))
         check_eq(got, want, "events of the rows deleted while Kafka was down")
     read_all_changes(stack, expected, "after the Kafka outage")
+
+
+# ------------------------------------------------------------ an event Kafka cannot take
+
+def test_oversized_sql_change_is_set_aside_and_the_stream_goes_on(healthy, api):
+    """A change made too large for Kafka by plain SQL (the REST limits do not apply there):
+    the relay moves its event to modelcast_outbox_dead, logs it, counts it, /readyz says
+    degraded (still 200), and the changes after it - of every model - are published."""
+    stack = healthy
+    tag = new_tag()
+    big = api.create(W, {"name": "big", "tag": tag})
+    dead_before = metric_value(stack.api_url, "modelcast_relay_dead_total") or 0
+    # 1.1 MB of notes: the update event holds it once (before has none), over 1,048,588.
+    stack.psql(f"UPDATE widgets SET notes = repeat('x', 1100000) WHERE id = {big['id']}")
+    after = api.create(W, {"name": "after", "tag": tag})
+    author = api.create("Author", {"name": "after the big one"})
+    stack.psql(f"INSERT INTO widgets (name, tag) VALUES ('sql after', '{tag}')")
+    sql_id = int(stack.psql(f"SELECT id FROM widgets WHERE tag = '{tag}' AND name = 'sql after'"))
+    want = {f"{W}:{after['id']}", f"Author:{author['id']}", f"{W}:{sql_id}"}
+    with ChangeReader(stack.kafka_bootstrap) as reader:
+        reader.read_until(lambda rd: want <= {e.key for e in rd.distinct(want)},
+                          "the changes after the oversized one on the topic")
+        got = {(e.key, e.value["version"]) for e in reader.distinct({f"{W}:{big['id']}"})}
+        assert (f"{W}:{big['id']}", 2) not in got, f"the oversized event was published: {got!r}"
+    rows = stack.psql("SELECT model, record_id, version, op, event_bytes, error "
+                      f"FROM modelcast_outbox_dead WHERE record_id = {big['id']} AND model = '{W}'")
+    fields = rows.strip().split("|")
+    assert len(rows.strip().splitlines()) == 1 and fields[:4] == [W, str(big["id"]), "2", "update"], (
+        f"dead-letter row of the oversized change: {rows!r}")
+    assert int(fields[4]) > 1_048_588 and "MSG_SIZE_TOO_LARGE" in fields[5], f"dead-letter row: {rows!r}"
+    wait_until(lambda: (metric_value(stack.api_url, "modelcast_relay_dead_total") or 0) >= dead_before + 1,
+               "modelcast_relay_dead_total counts the event set aside", 10)
+    log = stack.log("model-api")
+    assert f"change event {W}:{big['id']} version 2" in log and "set aside" in log, (
+        "no error log naming the record set aside")
+
+    def degraded():
+        r = requests.get(stack.api_url + "/readyz", timeout=5)
+        return r.status_code == 200 and r.json().get("outbox_dead", 0) >= 1 and r.json()
+    body = wait_until(degraded, "/readyz 200 with outbox_dead >= 1", 10)
+    check_eq(body["status"], "degraded", f"/readyz status with a dead-letter row ({body!r})")
+    # Through REST, a write whose event would not fit is refused before anything changes.
+    r = api.request("PATCH", f"/v1/{W}/{big['id']}", json={"qty": 1})
+    err = check_json_error(r, 422, "change_too_large", what="PATCH of a record grown past the limit by SQL")
+    assert err["details"]["event_bytes"] > err["details"]["max_bytes"], f"details: {err!r}"
+    check_json_error(api.request("DELETE", f"/v1/{W}/{big['id']}"), 422, "change_too_large",
+                     what="DELETE of a record grown past the limit by SQL")
+    check_eq(stack.psql(f"SELECT version FROM widgets WHERE id = {big['id']}").strip(), "2",
+             "version of the refused record")
+    # Set right by SQL, the record streams again: the repair itself (version 3) still carries
+    # the large notes as its before and is set aside too; the next change is published.
+    stack.psql(f"UPDATE widgets SET notes = NULL WHERE id = {big['id']}")
+    stack.psql(f"UPDATE widgets SET qty = 5 WHERE id = {big['id']}")
+    with ChangeReader(stack.kafka_bootstrap) as reader:
+        reader.read_until(lambda rd: any(e.value["version"] == 4 for e in rd.distinct({f"{W}:{big['id']}"})),
+                          "version 4 of the repaired record")
+    check_eq(stack.psql(f"SELECT version FROM modelcast_outbox_dead WHERE record_id = {big['id']} "
+                        f"AND model = '{W}' ORDER BY id").split(), ["2", "3"],
+             "versions set aside: the oversized change and the one that repaired it")
+    stack.psql(f"DELETE FROM modelcast_outbox_dead WHERE record_id = {big['id']} AND model = '{W}'")
+    wait_until(lambda: requests.get(stack.api_url + "/readyz", timeout=5).json().get("status") == "ready",
+               "/readyz ready once the dead letter is cleared", 10)
 
 
 # --------------------------------------------------------------------- kill -9 under load
