@@ -29,8 +29,8 @@ WATCHED = {
 # Exactly these among WATCHED in NEEDED.
 NEEDED = {
     "pusher": {"rdkafka", "jansson", "websockets", "uv", "curl"},
-    "authz": {"rdkafka", "jansson", "ulfius", "jwt"},
-    "model-api": {"rdkafka", "jansson", "pq", "ulfius", "jwt"},
+    "authz": {"rdkafka", "jansson", "ulfius", "microhttpd", "jwt"},
+    "model-api": {"rdkafka", "jansson", "pq", "ulfius", "microhttpd", "jwt"},
 }
 
 # None of these anywhere in what ldd lists.
