@@ -48,6 +48,10 @@ const mc_cfg_option_t api_config_options[] = {
         "relay at once; this bounds the delay for other SQL writers)"),
     OPT("MC_LIST_LIMIT_MAX", MC_CFG_INT, "500", list_limit_max, 1, 100000,
         "largest page size of list requests"),
+    OPT("MC_CORS_ORIGINS", MC_CFG_STRING, "", cors_origins, 0, 0,
+        "web origins whose pages may call the API (CORS): comma-separated exact origins "
+        "such as https://app.example.com, or * for any (never with credentials); none by "
+        "default"),
     MC_CFG_END,
 };
 

@@ -24,6 +24,7 @@ typedef struct {
     long relay_batch;
     long relay_idle_max_ms;
     long list_limit_max;
+    char *cors_origins;
 } api_config_t;
 
 extern const mc_cfg_option_t api_config_options[];

@@ -1,6 +1,7 @@
 /* main.c - model-api: reads settings, loads the models, migrates, starts the relay and
  * the REST listener, and waits for SIGTERM/SIGINT. */
 #include "api_config.h"
+#include "cors.h"
 #include "mc_error.h"
 #include "mc_http.h"
 #include "mc_log.h"
@@ -38,6 +39,7 @@ int main(int argc, char **argv)
     pg_pool_t *pool = NULL;
     outbox_relay_t *relay = NULL;
     rest_t *rest = NULL;
+    cors_t *cors = NULL;
     PGconn *conn = NULL;
     mc_http_server_t http = {0};
     sigset_t sigs;
@@ -46,7 +48,8 @@ int main(int argc, char **argv)
     if ((rc = mc_service_init(api_config_options, &cfg, "modelcast-model-api", "model-api",
                               summary, argc, argv, &sigs)) >= 0)
         return rc;
-    if (api_config_check(&cfg, err, sizeof err) != MC_OK) {
+    if (api_config_check(&cfg, err, sizeof err) != MC_OK ||
+        cors_new(cfg.cors_origins, &cors, err, sizeof err) != MC_OK) {
         fprintf(stderr, "modelcast-model-api: %s\n", err);
         mc_config_cleanup(api_config_options, &cfg);
         return 2;
@@ -83,7 +86,7 @@ int main(int argc, char **argv)
         MC_ERROR("relay: %s", err);
         goto out;
     }
-    if (!(rest = rest_new(&cfg, schema, policy, verifier, pool, relay, metrics))) {
+    if (!(rest = rest_new(&cfg, schema, policy, verifier, pool, relay, cors, metrics))) {
         MC_ERROR("out of memory");
         goto out;
     }
@@ -98,8 +101,9 @@ int main(int argc, char **argv)
         MC_ERROR("starting: %s", err);
         goto out;
     }
-    MC_INFO("listening on http://%s:%ld (%zu models from %s)", cfg.http_bind, cfg.http_port,
-            schema->nmodels, cfg.models_path);
+    MC_INFO("listening on http://%s:%ld (%zu models from %s; CORS origins: %s)", cfg.http_bind,
+            cfg.http_port, schema->nmodels, cfg.models_path,
+            cfg.cors_origins && *cfg.cors_origins ? cfg.cors_origins : "none");
 
     /* Until SIGTERM/SIGINT; a relay that stopped for good ends the process (exit 1), so
      * that whatever supervises it starts a new one. */
@@ -120,6 +124,7 @@ out:
     mc_http_stop(&http);
     outbox_relay_free(relay);
     rest_free(rest);
+    cors_free(cors);
     pg_pool_free(pool);
     PQfinish(conn);
     mc_metrics_free(metrics);

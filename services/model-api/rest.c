@@ -1,6 +1,7 @@
 /* rest.c - REST handlers over the declared models, enforcing the policies: every read is
  * narrowed by the compiled read predicate and attribute filter, every write is checked. */
 #include "rest.h"
+#include "cors.h"
 #include "list_query.h"
 #include "mc_auth.h"
 #include "mc_error.h"
@@ -33,6 +34,7 @@ struct rest {
     const mc_jwt_verifier_t *verifier;
     pg_pool_t *pool;
     outbox_relay_t *relay;
+    const cors_t *cors;
     mc_metrics_t *metrics;
     mc_metric_t *latency;
     route_t routes[R__COUNT];
@@ -59,6 +61,44 @@ static double rest__now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Request headers a cross-origin script may send (the preflight's Allow-Headers). */
+#define REST_CORS_ALLOW_HEADERS "Authorization, Content-Type, If-Match"
+/* Response headers a cross-origin script may read besides the CORS-safelisted ones. */
+#define REST_CORS_EXPOSE_HEADERS "ETag, Location"
+/* How long a browser may keep a preflight's answer, seconds. */
+#define REST_CORS_MAX_AGE "600"
+
+/*
+ * Adds the CORS headers of an actual (not preflight) response: for an allowed Origin,
+ * Access-Control-Allow-Origin and -Expose-Headers; Vary: Origin whenever the answer depends
+ * on the Origin (exact origins configured). A refused or absent Origin gets no CORS header.
+ * Never Access-Control-Allow-Credentials: tokens travel in Authorization, not cookies.
+ */
+static void rest__cors(const rest_t *rest, const struct _u_request *req,
+                       struct _u_response *resp)
+{
+    if (!cors_enabled(rest->cors))
+        return;
+    if (!cors_any(rest->cors))
+        u_map_put(resp->map_header, "Vary", "Origin");
+    const char *allow = cors_allow(rest->cors, u_map_get_case(req->map_header, "Origin"));
+    if (!allow)
+        return;
+    u_map_put(resp->map_header, "Access-Control-Allow-Origin", allow);
+    u_map_put(resp->map_header, "Access-Control-Expose-Headers", REST_CORS_EXPOSE_HEADERS);
+}
+
+/* Sets ETag to the record's version (what If-Match takes). */
+static void rest__etag(struct _u_response *resp, const json_t *rec)
+{
+    char etag[32];
+    json_t *v = json_object_get(rec, "version");
+    if (!json_is_integer(v))
+        return;
+    snprintf(etag, sizeof etag, "\"%" JSON_INTEGER_FORMAT "\"", json_integer_value(v));
+    u_map_put(resp->map_header, "ETag", etag);
 }
 
 /* Whether the caller may see anything of model at all. */
@@ -147,6 +187,7 @@ static int call_end(call_t *c)
         pg_pool_release(c->rest->pool, c->conn);
     }
     json_decref(c->claims);
+    rest__cors(c->rest, c->req, c->resp);
     snprintf(labels, sizeof labels, "route=\"%s\",status=\"%ld\"", c->route->route,
              c->resp->status);
     mc_metric_add(mc_metrics_counter(c->rest->metrics, "modelcast_http_requests_total",
@@ -378,9 +419,10 @@ static int rest_get(const struct _u_request *req, struct _u_response *resp, void
     if (call_begin(&c, ud, req, resp, READ_MODEL) == 0 && (id = rest__path_id(&c)) &&
         (rec = rest__fetch(&c, id, 0))) {
         json_t *vis = mc_policy_visible(c.rest->policy, c.m->name, c.claims, rec);
-        if (vis)
+        if (vis) {
+            rest__etag(resp, rec);
             mc_http_json(resp, 200, vis);
-        else /* not for this caller: the same answer as absent */
+        } else /* not for this caller: the same answer as absent */
             mc_http_error(resp, 404, "not_found", NULL, "no %s with id %lld", c.m->name, id);
     }
     json_decref(rec);
@@ -459,15 +501,97 @@ static int rest_count_route(const struct _u_request *req, struct _u_response *re
 }
 
 /* Known paths with a method they do not take. */
+/*
+ * The methods path takes ("GET, POST"...), or NULL when no route serves it. Model names
+ * and ids are not looked up: any /v1/{model}/{id} shape counts.
+ */
+static const char *rest__allow(const char *path)
+{
+    static const char *const get_only[] = {"/openapi.json", "/healthz", "/readyz", "/metrics",
+                                           "/v1/models"};
+    const char *seg[4];
+    size_t len[4], n = 0;
+    for (size_t i = 0; i < sizeof get_only / sizeof get_only[0]; i++)
+        if (strcmp(path, get_only[i]) == 0)
+            return "GET";
+    for (const char *p = path; *p == '/' && n < 4;) {
+        seg[n] = ++p;
+        len[n] = strcspn(p, "/");
+        if (len[n] == 0)
+            return NULL;
+        p += len[n++];
+        if (*p && *p != '/')
+            return NULL;
+        if (!*p)
+            break;
+    }
+    if (n < 2 || n > 3 || len[0] != 2 || strncmp(seg[0], "v1", 2) != 0 ||
+        path[strlen(path) - 1] == '/')
+        return NULL;
+    if (n == 2)
+        return "GET, POST";
+    return len[2] == 5 && strncmp(seg[2], "count", 5) == 0 ? "GET" : "GET, PATCH, DELETE";
+}
+
+/* Known paths with a method they do not take: 405 with Allow. */
 static int rest_method_not_allowed(const struct _u_request *req, struct _u_response *resp,
                                    void *ud)
 {
-    const char *allow = ud;
+    const char *allow = rest__allow(req->url_path ? req->url_path : "");
+    rest__cors(ud, req, resp);
     if (mc_http_check_request(req, resp) != MC_OK)
         return U_CALLBACK_COMPLETE;
+    if (!allow) {
+        mc_http_error(resp, 404, "not_found", NULL, "no route for %s", req->http_verb);
+        return U_CALLBACK_COMPLETE;
+    }
     u_map_put(resp->map_header, "Allow", allow);
     mc_http_error(resp, 405, "method_not_allowed", NULL, "%s is not allowed here (allowed: %s)",
                   req->http_verb, allow);
+    return U_CALLBACK_COMPLETE;
+}
+
+/*
+ * OPTIONS on any path. A CORS preflight (Origin and Access-Control-Request-Method) from an
+ * allowed origin gets 204 with what the path takes; from any other origin a 403 without
+ * CORS headers, so the browser refuses the request. A plain OPTIONS gets 204 with Allow.
+ */
+static int rest_options(const struct _u_request *req, struct _u_response *resp, void *ud)
+{
+    const rest_t *rest = ud;
+    const char *origin = u_map_get_case(req->map_header, "Origin");
+    const char *method = u_map_get_case(req->map_header, "Access-Control-Request-Method");
+    const char *allow = rest__allow(req->url_path ? req->url_path : "");
+    char methods[64];
+
+    if (mc_http_check_request(req, resp) != MC_OK)
+        return U_CALLBACK_COMPLETE;
+    if (!allow) {
+        rest__cors(rest, req, resp);
+        mc_http_error(resp, 404, "not_found", NULL, "no route for OPTIONS");
+        return U_CALLBACK_COMPLETE;
+    }
+    snprintf(methods, sizeof methods, "%s, OPTIONS", allow);
+    if (!origin || !method) {
+        rest__cors(rest, req, resp);
+        u_map_put(resp->map_header, "Allow", methods);
+        ulfius_set_empty_body_response(resp, 204);
+        return U_CALLBACK_COMPLETE;
+    }
+    if (!cors_any(rest->cors))
+        u_map_put(resp->map_header, "Vary", "Origin");
+    const char *allowed = cors_allow(rest->cors, origin);
+    if (!allowed) {
+        mc_http_error(resp, 403, "origin_not_allowed", NULL,
+                      "the origin %.200s may not call this API from a browser (MC_CORS_ORIGINS)",
+                      origin);
+        return U_CALLBACK_COMPLETE;
+    }
+    u_map_put(resp->map_header, "Access-Control-Allow-Origin", allowed);
+    u_map_put(resp->map_header, "Access-Control-Allow-Methods", allow);
+    u_map_put(resp->map_header, "Access-Control-Allow-Headers", REST_CORS_ALLOW_HEADERS);
+    u_map_put(resp->map_header, "Access-Control-Max-Age", REST_CORS_MAX_AGE);
+    ulfius_set_empty_body_response(resp, 204);
     return U_CALLBACK_COMPLETE;
 }
 
@@ -565,6 +689,7 @@ static void rest__send_written(call_t *c, unsigned status, const PGresult *res)
         u_map_put(c->resp->map_header, "Location", location);
     }
     json_t *vis = mc_policy_visible(c->rest->policy, c->m->name, c->claims, rec);
+    rest__etag(c->resp, rec);
     mc_http_json(c->resp, status,
                  vis ? vis
                      : json_pack("{s:O?, s:O?}", "id", json_object_get(rec, "id"), "version",
@@ -736,10 +861,22 @@ out:
 static int rest_openapi(const struct _u_request *req, struct _u_response *resp, void *ud)
 {
     const char *doc = ((rest_t *)ud)->openapi;
-    (void)req;
+    rest__cors(ud, req, resp);
     u_map_put(resp->map_header, "Content-Type", "application/json");
     ulfius_set_binary_body_response(resp, 200, doc, strlen(doc));
     return U_CALLBACK_COMPLETE;
+}
+
+static int rest_metrics(const struct _u_request *req, struct _u_response *resp, void *ud)
+{
+    rest__cors(ud, req, resp);
+    return mc_http_metrics(req, resp, ((rest_t *)ud)->metrics);
+}
+
+static int rest_not_found(const struct _u_request *req, struct _u_response *resp, void *ud)
+{
+    rest__cors(ud, req, resp);
+    return mc_http_not_found(req, resp, NULL);
 }
 
 /*
@@ -786,7 +923,7 @@ static int rest_readyz(const struct _u_request *req, struct _u_response *resp, v
 static int rest_healthz(const struct _u_request *req, struct _u_response *resp, void *ud)
 {
     outbox_relay_status_t st;
-    (void)req;
+    rest__cors(ud, req, resp);
     outbox_relay_status(((rest_t *)ud)->relay, &st);
     if (st.alive)
         mc_http_json(resp, 200, json_pack("{s:s, s:s}", "status", "ok", "relay", st.role));
@@ -822,19 +959,16 @@ static const struct {
 static const struct {
     const char *method, *pattern;
     unsigned priority;
-    const char *allow;
 } rest_not_allowed[] = {
-    {"POST", "models", 0, "GET"},     {"POST", ":model/count", 0, "GET"},
-    {"PUT", "models", 0, "GET"},      {"PUT", ":model/count", 0, "GET"},
-    {"PATCH", "models", 0, "GET"},    {"PATCH", ":model/count", 0, "GET"},
-    {"DELETE", "models", 0, "GET"},   {"DELETE", ":model/count", 0, "GET"},
-    {"*", "models", 9, "GET"},        {"*", ":model/count", 8, "GET"},
-    {"*", ":model", 9, "GET, POST"},  {"*", ":model/:id", 9, "GET, PATCH, DELETE"},
+    {"POST", "models", 0},   {"POST", ":model/count", 0},   {"PUT", "models", 0},
+    {"PUT", ":model/count", 0}, {"PATCH", "models", 0},     {"PATCH", ":model/count", 0},
+    {"DELETE", "models", 0}, {"DELETE", ":model/count", 0}, {"*", "models", 9},
+    {"*", ":model/count", 8}, {"*", ":model", 9},           {"*", ":model/:id", 9},
 };
 
 rest_t *rest_new(const api_config_t *cfg, const mc_schema_t *schema, const mc_policy_t *policy,
                  const mc_jwt_verifier_t *verifier, pg_pool_t *pool, outbox_relay_t *relay,
-                 mc_metrics_t *metrics)
+                 const cors_t *cors, mc_metrics_t *metrics)
 {
     rest_t *rest = calloc(1, sizeof *rest);
     if (!rest)
@@ -845,6 +979,7 @@ rest_t *rest_new(const api_config_t *cfg, const mc_schema_t *schema, const mc_po
     rest->verifier = verifier;
     rest->pool = pool;
     rest->relay = relay;
+    rest->cors = cors;
     rest->metrics = metrics;
     rest->latency = mc_metrics_histogram(metrics, "modelcast_http_request_duration_seconds",
                                          "HTTP request latency.", NULL,
@@ -861,7 +996,7 @@ rest_t *rest_new(const api_config_t *cfg, const mc_schema_t *schema, const mc_po
                     "that would exceed it are refused (422 change_too_large)",
                     schema->models[i].name, worst, cfg->event_max_bytes);
     }
-    json_t *doc = openapi_build(schema, cfg->list_limit_max, cfg->max_body);
+    json_t *doc = openapi_build(schema, policy, cfg->list_limit_max, cfg->max_body);
     rest->openapi = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     if (!rest->openapi) {
@@ -882,12 +1017,13 @@ int rest_register(rest_t *rest, struct _u_instance *inst)
         rc |= ulfius_add_endpoint_by_val(inst, rest_not_allowed[i].method, "/v1",
                                          rest_not_allowed[i].pattern,
                                          rest_not_allowed[i].priority, rest_method_not_allowed,
-                                         (void *)rest_not_allowed[i].allow);
+                                         rest);
+    /* Before the 405 routes, which take any method ("*"): every OPTIONS request. */
+    rc |= ulfius_add_endpoint_by_val(inst, "OPTIONS", "*", NULL, 0, rest_options, rest);
     rc |= ulfius_add_endpoint_by_val(inst, "GET", "/openapi.json", NULL, 0, rest_openapi, rest);
     rc |= ulfius_add_endpoint_by_val(inst, "GET", "/healthz", NULL, 0, rest_healthz, rest);
-    rc |= ulfius_add_endpoint_by_val(inst, "GET", "/metrics", NULL, 0, mc_http_metrics,
-                                     rest->metrics);
-    rc |= ulfius_set_default_endpoint(inst, mc_http_not_found, NULL);
+    rc |= ulfius_add_endpoint_by_val(inst, "GET", "/metrics", NULL, 0, rest_metrics, rest);
+    rc |= ulfius_set_default_endpoint(inst, rest_not_found, rest);
     return rc ? MC_ERR_NOMEM : MC_OK;
 }
 

@@ -23,7 +23,8 @@ import requests
 
 from conftest import free_ports, pid_alive, wait_pid_gone
 from mc_testlib import (CORE, MODELS_FILE, POLICIES_FILE, Api, ChangeReader, check_eq, check_json_error,
-                        check_per_record_order, metric_value, new_tag, wait_ready, wait_until)
+                        check_per_record_order, metric_value, new_tag, start_second_model_api,
+                        stop_process, wait_ready, wait_until)
 
 W = "Widget"
 EVENT_DEADLINE_S = 120  # Kafka back after an outage: message timeout (10 s) + relay backoff
@@ -391,34 +392,6 @@ def test_postgres_restart_first_requests_succeed(healthy, api):
 
 
 # ----------------------------------------------------------------- two instances, one relay
-
-def start_second_model_api(stack):
-    """Starts another model-api on the same database and Kafka: the environment of the
-    running one, with its own port and log ($MC_VAR/log/model-api-2.log)."""
-    pid1 = stack.pid("model-api")
-    assert pid1, "model-api is not running"
-    with open(f"/proc/{pid1}/environ", "rb") as f:
-        env = dict(item.decode().split("=", 1) for item in f.read().split(b"\0") if b"=" in item)
-    exe = os.readlink(f"/proc/{pid1}/exe")
-    port = free_ports(1)[0]
-    env["MC_HTTP_PORT"] = str(port)
-    stack.extra_logs.append("model-api-2")
-    log = open(stack.log_path("model-api-2"), "ab")
-    proc = subprocess.Popen([exe], env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    log.close()
-    return proc, f"http://127.0.0.1:{port}"
-
-
-def stop_process(proc):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(15)
-
 
 def test_two_instances_one_relay_and_takeover(healthy, api):
     stack = healthy
