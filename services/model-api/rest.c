@@ -500,7 +500,6 @@ static int rest_count_route(const struct _u_request *req, struct _u_response *re
     return rest__query(ud, req, resp, 1);
 }
 
-/* Known paths with a method they do not take. */
 /*
  * The methods path takes ("GET, POST"...), or NULL when no route serves it. Model names
  * and ids are not looked up: any /v1/{model}/{id} shape counts.
