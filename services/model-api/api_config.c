@@ -44,8 +44,12 @@ const mc_cfg_option_t api_config_options[] = {
     OPT("MC_RELAY_BATCH", MC_CFG_INT, "500", relay_batch, 1, 100000,
         "outbox rows published per relay round"),
     OPT("MC_RELAY_IDLE_MAX_MS", MC_CFG_INT, "50", relay_idle_max_ms, 1, 60000,
-        "longest pause between outbox polls when idle (writes through this API wake the "
-        "relay at once; this bounds the delay for other SQL writers)"),
+        "longest pause between outbox polls when idle, a safety net: writes through this "
+        "API wake the relay at once, other SQL sessions by the outbox trigger's NOTIFY (unless "
+        "they set modelcast.notify = off: then this bounds their delay)"),
+    OPT("MC_RELAY_STALL_S", MC_CFG_INT, "300", relay_stall_s, 1, 86400,
+        "seconds the outbox relay may show no progress (blocked on PostgreSQL...) before "
+        "/healthz fails, so that an orchestrator restarts the instance"),
     OPT("MC_LIST_LIMIT_MAX", MC_CFG_INT, "500", list_limit_max, 1, 100000,
         "largest page size of list requests"),
     OPT("MC_CORS_ORIGINS", MC_CFG_STRING, "", cors_origins, 0, 0,

@@ -23,6 +23,7 @@ typedef struct {
     char *ce_source;
     long relay_batch;
     long relay_idle_max_ms;
+    long relay_stall_s;
     long list_limit_max;
     char *cors_origins;
 } api_config_t;

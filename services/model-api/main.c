@@ -81,7 +81,8 @@ int main(int argc, char **argv)
         goto out;
     }
     outbox_relay_opts_t ropts = {cfg.pg_conninfo, cfg.changes_topic, cfg.ce_source,
-                                 cfg.relay_batch, cfg.relay_idle_max_ms, cfg.event_max_bytes};
+                                 cfg.relay_batch, cfg.relay_idle_max_ms, cfg.event_max_bytes,
+                                 cfg.relay_stall_s};
     if (!(relay = outbox_relay_new(&ropts, metrics, err, sizeof err))) {
         MC_ERROR("relay: %s", err);
         goto out;

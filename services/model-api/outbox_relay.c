@@ -28,9 +28,6 @@
 /* Kafka is asked for metadata when nothing was heard from it for this long. */
 #define RELAY_KAFKA_CHECK_MS 1000
 #define RELAY_PING_TIMEOUT_MS 500
-/* The relay thread is taken for stuck when it shows no progress for this long: its longest
- * waits are a delivery timeout (message.timeout.ms, 10 s) and a backoff (5 s). */
-#define RELAY_STALL_S 300.0
 /* Key, CloudEvents headers and record-batch framing around an event's value: with the
  * default MC_EVENT_MAX_BYTES of 1,000,000 the producer needs 1,048,588, the broker's
  * default message.max.bytes. */
@@ -46,6 +43,8 @@ enum { WOKE_TIMEOUT = 0, WOKE_KICK = 1, WOKE_NOTIFY = 2 };
 struct outbox_relay {
     char *conninfo, *topic, *ce_source;
     long batch, idle_max_ms, event_max_bytes;
+    double stall_s;                /* its longest own waits: a delivery timeout (10 s), a backoff
+                                      (5 s); beyond that it is blocked (PostgreSQL...) */
 
     rd_kafka_t *producer;          /* relay thread only, after start */
     PGconn *conn;                  /* relay thread only */
@@ -193,6 +192,7 @@ outbox_relay_t *outbox_relay_new(const outbox_relay_opts_t *opts, mc_metrics_t *
     relay->batch = opts->batch;
     relay->idle_max_ms = opts->idle_max_ms;
     relay->event_max_bytes = opts->event_max_bytes;
+    relay->stall_s = (double)opts->stall_s;
     relay->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (!relay->conninfo || !relay->topic || !relay->ce_source || relay->wake_fd < 0) {
         snprintf(err, errlen, "%s", relay->wake_fd < 0 ? strerror(errno) : "out of memory");
@@ -247,6 +247,8 @@ static int relay__wait(outbox_relay_t *relay, long ms)
 {
     struct pollfd fds[2] = {{.fd = relay->wake_fd, .events = POLLIN}, {.fd = -1}};
     int nfds = 1, woke = WOKE_TIMEOUT;
+    /* Waiting is progress: the thread is due back by then (a long MC_RELAY_IDLE_MAX_MS). */
+    atomic_store(&relay->beat_ms, relay__now_ms() + ms);
     if (relay->listening && relay->conn && PQsocket(relay->conn) >= 0) {
         fds[1].fd = PQsocket(relay->conn);
         fds[1].events = POLLIN;
@@ -660,8 +662,9 @@ void outbox_relay_status(outbox_relay_t *relay, outbox_relay_status_t *st)
     st->depth = atomic_load(&relay->depth);
     st->age_s = atomic_load(&relay->age_s);
     st->dead = atomic_load(&relay->dead);
-    st->beat_age_s = (double)(relay__now_ms() - atomic_load(&relay->beat_ms)) / 1000.0;
-    st->alive = outbox_relay_alive(st->role, st->beat_age_s, RELAY_STALL_S);
+    long beat_age_ms = relay__now_ms() - atomic_load(&relay->beat_ms);
+    st->beat_age_s = beat_age_ms > 0 ? (double)beat_age_ms / 1000.0 : 0;
+    st->alive = outbox_relay_alive(st->role, st->beat_age_s, relay->stall_s);
     if (role == ROLE_FAILED)
         snprintf(st->why, sizeof st->why, "the outbox relay stopped for good (see the log)");
     else if (!st->alive)

@@ -25,6 +25,7 @@ typedef struct {
     long batch;                /* rows per round */
     long idle_max_ms;          /* longest idle pause between polls */
     long event_max_bytes;      /* largest event the API writes; the producer must take it */
+    long stall_s;              /* no progress for this long: not alive (outbox_relay_status) */
 } outbox_relay_opts_t;
 
 /* What /readyz and /healthz report of the relay (outbox_relay_status). */
@@ -35,7 +36,8 @@ typedef struct {
     double age_s;              /* age of the oldest of them, seconds */
     long dead;                 /* rows in modelcast_outbox_dead, as last measured */
     double beat_age_s;         /* seconds since the relay thread last showed progress */
-    int alive;                 /* 0 once the relay stopped for good or is stuck */
+    int alive;                 /* 0 once the relay stopped for good or is stuck (no progress
+                                  for opts->stall_s) */
     char why[160];             /* when not alive: the reason */
 } outbox_relay_status_t;
 

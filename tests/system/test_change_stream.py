@@ -211,6 +211,41 @@ def test_kafka_down_writes_succeed_then_every_change_arrives(healthy, api):
     read_all_changes(stack, expected, "after the Kafka outage")
 
 
+# --------------------------------------------------------------------------- liveness
+
+def test_stuck_relay_fails_healthz_and_recovers(healthy):
+    """/healthz is liveness: it fails when the relay shows no progress for MC_RELAY_STALL_S
+    (here 3 s; blocked on a lock held on the outbox), so an orchestrator would restart the
+    instance, and passes again once the relay moves. /readyz (can serve) stays 200."""
+    stack = healthy
+    proc, url = start_second_model_api(stack, {"MC_RELAY_STALL_S": "3"}, name="model-api-stall")
+    locker = None
+    try:
+        wait_ready(url)
+        check_eq(requests.get(url + "/healthz", timeout=5).status_code, 200, "/healthz before")
+        locker = subprocess.Popen(
+            ["psql", "-X", "-q", stack.pg_conninfo, "-c",
+             "BEGIN; LOCK TABLE modelcast_outbox IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120) AS modelcast_stall_test"],
+            env=stack.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def failing():
+            r = requests.get(url + "/healthz", timeout=5)
+            return r.status_code == 503 and r.json()
+        body = wait_until(failing, "/healthz 503 while the relay is blocked", 60)
+        check_eq(body["status"], "failing", f"/healthz body ({body!r})")
+        assert "no progress" in body["reason"], body
+        check_eq(requests.get(url + "/readyz", timeout=5).status_code, 200, "/readyz while the relay is blocked")
+        stack.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                   "WHERE query LIKE '%modelcast_stall_test%' AND pid <> pg_backend_pid()")
+        wait_until(lambda: requests.get(url + "/healthz", timeout=5).status_code == 200,
+                   "/healthz 200 once the relay moves again", 60)
+    finally:
+        if locker:
+            locker.kill()
+            locker.wait(15)
+        stop_process(proc)
+
+
 # ------------------------------------------------------------ an event Kafka cannot take
 
 def test_oversized_sql_change_is_set_aside_and_the_stream_goes_on(healthy, api):
