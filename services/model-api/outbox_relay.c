@@ -33,6 +33,19 @@
  * default message.max.bytes. */
 #define RELAY_MESSAGE_OVERHEAD 48588
 #define RELAY_MESSAGE_MAX_DEFAULT "1048588"
+/* The events one round keeps in memory: a backlog of large events (a bulk SQL update of
+ * big records) is read a few at a time, not MC_RELAY_BATCH of them at once. */
+#define RELAY_ROUND_BYTES (16L * 1024 * 1024)
+
+/* The rows one round read: one PGresult of one row each (libpq's single-row mode). */
+typedef struct {
+    PGresult **res;
+    int n;
+} relay_rows_t;
+
+/* Column col of row i of the round (the columns of relay__read's SELECT). */
+#define RELAY_VAL(rows, i, col) PQgetvalue((rows)->res[i], 0, (col))
+#define RELAY_LEN(rows, i, col) PQgetlength((rows)->res[i], 0, (col))
 
 enum { ROLE_STARTING, ROLE_ACTIVE, ROLE_STANDBY, ROLE_FAILED };
 static const char *const relay__role_names[] = {"starting", "active", "standby", "failed"};
@@ -52,6 +65,7 @@ struct outbox_relay {
     long next_lock_ms;             /* a standby tries the lock again from then on */
     long next_lag_ms;
     long long isolate;             /* outbox id to send alone next round (outbox_batch.h) */
+    long limit;                    /* rows the next round asks for (relay__read) */
 
     pthread_t thread;
     int started;
@@ -190,6 +204,7 @@ outbox_relay_t *outbox_relay_new(const outbox_relay_opts_t *opts, mc_metrics_t *
     relay->topic = strdup(opts->topic);
     relay->ce_source = strdup(opts->ce_source);
     relay->batch = opts->batch;
+    relay->limit = opts->batch;
     relay->idle_max_ms = opts->idle_max_ms;
     relay->event_max_bytes = opts->event_max_bytes;
     relay->stall_s = (double)opts->stall_s;
@@ -392,13 +407,13 @@ static int relay__check_fatal(outbox_relay_t *relay)
     return 1;
 }
 
-/* Produces row i of res (the columns of relay__round's SELECT) with row as its opaque. */
-static rd_kafka_resp_err_t relay__produce(outbox_relay_t *relay, const PGresult *res, int i,
+/* Produces row i of the round with row as its opaque. */
+static rd_kafka_resp_err_t relay__produce(outbox_relay_t *relay, const relay_rows_t *rows, int i,
                                           ob_row_t *row)
 {
-    const char *event_id = PQgetvalue(res, i, 1), *model = PQgetvalue(res, i, 2);
-    const char *rid = PQgetvalue(res, i, 3), *op = PQgetvalue(res, i, 4);
-    const char *time = PQgetvalue(res, i, 5), *value = PQgetvalue(res, i, 6);
+    const char *event_id = RELAY_VAL(rows, i, 1), *model = RELAY_VAL(rows, i, 2);
+    const char *rid = RELAY_VAL(rows, i, 3), *op = RELAY_VAL(rows, i, 4);
+    const char *time = RELAY_VAL(rows, i, 5), *value = RELAY_VAL(rows, i, 6);
     const char *type = relay__ce_type(op);
     char key[192], subject[192];
     rd_kafka_resp_err_t rc;
@@ -409,7 +424,7 @@ static rd_kafka_resp_err_t relay__produce(outbox_relay_t *relay, const PGresult 
         rc = rd_kafka_producev(
             relay->producer, RD_KAFKA_V_TOPIC(relay->topic),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, strlen(key)),
-            RD_KAFKA_V_VALUE((void *)value, (size_t)PQgetlength(res, i, 6)),
+            RD_KAFKA_V_VALUE((void *)value, (size_t)RELAY_LEN(rows, i, 6)),
             RD_KAFKA_V_OPAQUE(row),
             RD_KAFKA_V_HEADER(MC_HEADER_CE_SPECVERSION, MC_CE_SPECVERSION,
                               (ssize_t)strlen(MC_CE_SPECVERSION)),
@@ -429,10 +444,10 @@ static rd_kafka_resp_err_t relay__produce(outbox_relay_t *relay, const PGresult 
 }
 
 /*
- * Moves row i of res, an event Kafka refused for good, to modelcast_outbox_dead with the
+ * Moves row i of the round, an event Kafka refused for good, to modelcast_outbox_dead with the
  * reason, in one statement, and says so in the log. Returns MC_OK or MC_ERR_PG.
  */
-static int relay__set_aside(outbox_relay_t *relay, const PGresult *res, int i,
+static int relay__set_aside(outbox_relay_t *relay, const relay_rows_t *rows, int i,
                             const ob_row_t *row)
 {
     static const char sql[] =
@@ -442,22 +457,22 @@ static int relay__set_aside(outbox_relay_t *relay, const PGresult *res, int i,
         "SELECT id, event_id, model, record_id, op, version, before, after, changed, txid, "
         "committed_at, $2, $3::bigint FROM d";
     char err[512], bytes[32], reason[256];
-    snprintf(bytes, sizeof bytes, "%d", PQgetlength(res, i, 6));
+    snprintf(bytes, sizeof bytes, "%d", RELAY_LEN(rows, i, 6));
     snprintf(reason, sizeof reason, "%s: %s (%s)", rd_kafka_err2name(row->err),
              rd_kafka_err2str(row->err),
              row->at_produce ? "refused by the producer" : "refused by the broker");
-    const char *params[3] = {PQgetvalue(res, i, 0), reason, bytes};
+    const char *params[3] = {RELAY_VAL(rows, i, 0), reason, bytes};
     PGresult *r = PQexecParams(relay->conn, sql, 3, NULL, params, NULL, NULL, 0);
     int rc = mc_pg_check(relay->conn, r, PGRES_COMMAND_OK, err, sizeof err);
     PQclear(r);
     if (rc != MC_OK) {
-        MC_WARN("relay: setting aside outbox id %s: %s", PQgetvalue(res, i, 0), err);
+        MC_WARN("relay: setting aside outbox id %s: %s", RELAY_VAL(rows, i, 0), err);
         return rc;
     }
     MC_ERROR("relay: change event %s:%s version %s (outbox id %s, %s bytes) set aside in "
              "modelcast_outbox_dead: %s; the stream goes on",
-             PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 7),
-             PQgetvalue(res, i, 0), bytes, reason);
+             RELAY_VAL(rows, i, 2), RELAY_VAL(rows, i, 3), RELAY_VAL(rows, i, 7),
+             RELAY_VAL(rows, i, 0), bytes, reason);
     mc_metric_add(relay->set_aside, 1);
     atomic_fetch_add(&relay->dead, 1);
     return MC_OK;
@@ -492,13 +507,23 @@ static int relay__delete_acked(outbox_relay_t *relay, const ob_row_t *rows, size
     return rc;
 }
 
+static void relay__rows_free(relay_rows_t *rows)
+{
+    for (int i = 0; i < rows->n; i++)
+        PQclear(rows->res[i]);
+    free(rows->res);
+    rows->res = NULL;
+    rows->n = 0;
+}
+
 /*
- * One round: read up to batch rows in id order, publish them, wait for every delivery
- * report, delete the acknowledged rows and set aside the refused ones (outbox_batch.h).
- * Returns the rows finished (or 1 when a refused row is to be sent alone next), 0 when the
- * outbox is empty, -1 when the round failed (back off).
+ * Reads the next outbox rows in id order, as many as fit in RELAY_ROUND_BYTES (at least
+ * one), row by row (single-row mode). Rows past the budget are read and dropped, to be read
+ * again next round, and the next round asks for only as many rows as fitted; the number
+ * grows back (doubling up to MC_RELAY_BATCH) once rows are small again. Returns MC_OK with
+ * rows filled (maybe none), or MC_ERR_*.
  */
-static int relay__round(outbox_relay_t *relay)
+static int relay__read(outbox_relay_t *relay, relay_rows_t *rows)
 {
     static const char select_sql[] =
         "SELECT id, event_id::text, model, record_id, op, to_json(committed_at) #>> '{}', "
@@ -508,32 +533,79 @@ static int relay__round(outbox_relay_t *relay)
         "'" MC_FIELD_COMMITTED_AT "', committed_at)::text, version "
         "FROM modelcast_outbox ORDER BY id LIMIT $1";
     char limit[32], err[512];
-    snprintf(limit, sizeof limit, "%ld", relay->batch);
+    long bytes = 0;
+    int rc = MC_OK, full = 0;
+    PGresult *r;
+
+    memset(rows, 0, sizeof *rows);
+    snprintf(limit, sizeof limit, "%ld", relay->limit);
     const char *params[1] = {limit};
-    PGresult *res = PQexecParams(relay->conn, select_sql, 1, NULL, params, NULL, NULL, 0);
-    if (mc_pg_check(relay->conn, res, PGRES_TUPLES_OK, err, sizeof err) != MC_OK) {
-        MC_WARN("relay: reading the outbox: %s", err);
-        PQclear(res);
-        return -1;
+    if (!(rows->res = calloc((size_t)relay->limit, sizeof *rows->res)))
+        return MC_ERR_NOMEM;
+    if (!PQsendQueryParams(relay->conn, select_sql, 1, NULL, params, NULL, NULL, 0) ||
+        !PQsetSingleRowMode(relay->conn)) {
+        MC_WARN("relay: reading the outbox: %s", PQerrorMessage(relay->conn));
+        while ((r = PQgetResult(relay->conn)))
+            PQclear(r);
+        relay__rows_free(rows);
+        return MC_ERR_PG;
     }
-    int n = PQntuples(res);
+    /* Every result is read, so that the connection is free afterwards. */
+    while ((r = PQgetResult(relay->conn))) {
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_SINGLE_TUPLE && rc == MC_OK && !full && rows->n < relay->limit &&
+            (rows->n == 0 || bytes + PQgetlength(r, 0, 6) <= RELAY_ROUND_BYTES)) {
+            bytes += PQgetlength(r, 0, 6);
+            rows->res[rows->n++] = r;
+            continue;
+        }
+        if (st == PGRES_SINGLE_TUPLE)
+            full = 1; /* over the budget: this row and the rest wait for the next round */
+        else if (st != PGRES_TUPLES_OK &&
+                 mc_pg_check(relay->conn, r, PGRES_TUPLES_OK, err, sizeof err) != MC_OK) {
+            MC_WARN("relay: reading the outbox: %s", err);
+            rc = MC_ERR_PG;
+        }
+        PQclear(r);
+    }
+    if (rc != MC_OK)
+        relay__rows_free(rows);
+    else if (full)
+        relay->limit = rows->n;
+    else if (rows->n == relay->limit && relay->limit < relay->batch)
+        relay->limit = relay->limit * 2 < relay->batch ? relay->limit * 2 : relay->batch;
+    return rc;
+}
+
+/*
+ * One round: read the next rows (relay__read), publish them, wait for every delivery
+ * report, delete the acknowledged rows and set aside the refused ones (outbox_batch.h).
+ * Returns the rows finished (or 1 when a refused row is to be sent alone next), 0 when the
+ * outbox is empty, -1 when the round failed (back off).
+ */
+static int relay__round(outbox_relay_t *relay)
+{
+    relay_rows_t res;
+    if (relay__read(relay, &res) != MC_OK)
+        return -1;
+    int n = res.n;
     if (n == 0) {
-        PQclear(res);
+        relay__rows_free(&res);
         return 0;
     }
     ob_row_t *rows = calloc((size_t)n, sizeof *rows);
     if (!rows) {
-        PQclear(res);
+        relay__rows_free(&res);
         return -1;
     }
     for (int i = 0; i < n; i++)
-        rows[i].id = atoll(PQgetvalue(res, i, 0));
+        rows[i].id = atoll(RELAY_VAL(&res, i, 0));
     /* A row refused in a shared batch goes alone, to learn whether it is at fault. */
     int alone = relay->isolate && rows[0].id == relay->isolate;
     int nsend = alone ? 1 : n;
     relay->isolate = 0;
     for (int i = 0; i < nsend; i++) {
-        rd_kafka_resp_err_t rc = relay__produce(relay, res, i, &rows[i]);
+        rd_kafka_resp_err_t rc = relay__produce(relay, &res, i, &rows[i]);
         if (rc == RD_KAFKA_RESP_ERR_NO_ERROR) {
             rows[i].state = OB_SENT;
             relay->pending++;
@@ -561,7 +633,7 @@ static int relay__round(outbox_relay_t *relay)
     outbox_batch_settle(rows, (size_t)nsend, alone, &out);
     int rc = (int)out.done;
     for (size_t i = 0; i < out.done && rc >= 0; i++)
-        if (rows[i].state == OB_REFUSED && relay__set_aside(relay, res, (int)i, &rows[i]))
+        if (rows[i].state == OB_REFUSED && relay__set_aside(relay, &res, (int)i, &rows[i]))
             rc = -1;
     if (rc >= 0 && relay__delete_acked(relay, rows, out.done) != MC_OK)
         rc = -1;
@@ -579,7 +651,7 @@ static int relay__round(outbox_relay_t *relay)
         rc = -1;
     }
     free(rows);
-    PQclear(res);
+    relay__rows_free(&res);
     return rc;
 }
 
