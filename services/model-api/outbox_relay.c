@@ -631,12 +631,11 @@ static int relay__round(outbox_relay_t *relay)
     }
     ob_outcome_t out;
     outbox_batch_settle(rows, (size_t)nsend, alone, &out);
-    int rc = (int)out.done;
+    /* The published rows go first: a failure to set one aside must not republish them. */
+    int rc = relay__delete_acked(relay, rows, out.done) == MC_OK ? (int)out.done : -1;
     for (size_t i = 0; i < out.done && rc >= 0; i++)
         if (rows[i].state == OB_REFUSED && relay__set_aside(relay, &res, (int)i, &rows[i]))
             rc = -1;
-    if (rc >= 0 && relay__delete_acked(relay, rows, out.done) != MC_OK)
-        rc = -1;
     if (out.isolate) {
         relay->isolate = out.isolate;
         MC_WARN("relay: Kafka refused a batch holding outbox id %lld (%s); sending it alone",
