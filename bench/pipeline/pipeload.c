@@ -8,7 +8,10 @@
  *
  * Usage: pipeload --api host:port --ws host:port [--n 1000] [--procs 2] [--rate 500]
  *          [--duration 20] [--writers 16] [--model Dictionary] [--channel Application]
- *          [--drain 30] [--connect-timeout 60] [--samples FILE]
+ *          [--drain 30] [--connect-timeout 60] [--samples FILE] [--sql CONNINFO]
+ * --sql: the writers are plain SQL sessions (libpq, INSERT INTO dictionary ... RETURNING id,
+ * one autocommit statement each) instead of REST calls: the path of other SQL writers,
+ * which the outbox trigger's NOTIFY wakes the relay for.
  * Prints one JSON object; --samples writes one line per write:
  *   i send_us response_us status id first_recv_us last_recv_us receivers
  * Everything is bounded: connects (--connect-timeout), the paced writes (--duration, and
@@ -30,6 +33,8 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <libpq-fe.h>
 
 #include "clock.h"
 #include "latency.h"
@@ -54,9 +59,9 @@ typedef struct {           /* one per write, in shared memory */
 } sample_t;
 
 static struct {
-    const char *api, *ws, *model, *channel, *samples;
+    const char *api, *ws, *model, *channel, *samples, *sql;
     int n, procs, rate, duration, writers, drain, connect_timeout;
-} opt = {NULL, NULL, "Dictionary", "Application", NULL, 1000, 2, 500, 20, 16, 30, 60};
+} opt = {NULL, NULL, "Dictionary", "Application", NULL, NULL, 1000, 2, 500, 20, 16, 30, 60};
 
 static shared_t *sh;
 static lat_hist_t *lat; /* push latencies: its count is the changes received */
@@ -140,12 +145,78 @@ typedef struct {
     long idx;              /* write in flight, or -1 */
     char buf[16384];
     size_t len;
+    PGconn *pg;            /* --sql: the session */
 } writer_t;
+
+/* --sql: opens the writer's session, non-blocking, its socket in the epoll set. */
+static int writer_connect_sql(writer_t *w, int ep)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
+    w->pg = PQconnectdb(opt.sql);
+    if (PQstatus(w->pg) != CONNECTION_OK) {
+        fprintf(stderr, "pipeload: %s", PQerrorMessage(w->pg));
+        PQfinish(w->pg);
+        w->pg = NULL;
+        w->fd = -1;
+        return -1;
+    }
+    PQsetnonblocking(w->pg, 1);
+    w->fd = PQsocket(w->pg);
+    w->idx = -1;
+    epoll_ctl(ep, EPOLL_CTL_ADD, w->fd, &ev);
+    return 0;
+}
+
+/* --sql: one INSERT, autocommit; the answer is read by writer_read_sql. */
+static int writer_send_sql(writer_t *w, long i)
+{
+    char word[64], def[64];
+    int64_t t = bench_now_us();
+    snprintf(word, sizeof word, "pl-%d-%ld", run_id, i);
+    snprintf(def, sizeof def, "ts:%" PRId64, t);
+    const char *params[2] = {word, def};
+    samples[i].send_us = t;
+    w->idx = i;
+    if (!PQsendQueryParams(w->pg,
+                           "INSERT INTO dictionary (word, definition, pronunciation) "
+                           "VALUES ($1, $2, 'p') RETURNING id",
+                           2, NULL, params, NULL, NULL, 0))
+        return -1;
+    while (PQflush(w->pg) == 1)
+        ;
+    return 0;
+}
+
+/* --sql: 1 when the INSERT's answer is complete, 0 when more is needed, -1 on error. */
+static int writer_read_sql(writer_t *w)
+{
+    PGresult *res;
+    int ok = 0;
+    if (!PQconsumeInput(w->pg))
+        return -1;
+    if (PQisBusy(w->pg))
+        return 0;
+    while ((res = PQgetResult(w->pg))) {
+        if (w->idx >= 0 && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+            samples[w->idx].id = atoll(PQgetvalue(res, 0, 0));
+            ok = 1;
+        }
+        PQclear(res);
+    }
+    if (w->idx < 0)
+        return 0;
+    samples[w->idx].resp_us = bench_now_us();
+    samples[w->idx].status = ok ? 201 : 500;
+    w->idx = -1;
+    return 1;
+}
 
 static int writer_connect(writer_t *w, int ep, const struct sockaddr_in *sa)
 {
     int one = 1;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
+    if (opt.sql)
+        return writer_connect_sql(w, ep);
     w->fd = socket(AF_INET, SOCK_STREAM, 0);
     if (w->fd < 0)
         return -1;
@@ -161,9 +232,22 @@ static int writer_connect(writer_t *w, int ep, const struct sockaddr_in *sa)
     return 0;
 }
 
+static void writer_close(writer_t *w, int ep)
+{
+    epoll_ctl(ep, EPOLL_CTL_DEL, w->fd, NULL);
+    if (w->pg)
+        PQfinish(w->pg); /* closes the socket */
+    else
+        close(w->fd);
+    w->pg = NULL;
+    w->fd = -1;
+}
+
 static int writer_send(writer_t *w, long i)
 {
     char body[256], req[768];
+    if (opt.sql)
+        return writer_send_sql(w, i);
     int64_t t = bench_now_us();
     int bl = snprintf(body, sizeof body,
                       "{\"word\":\"pl-%d-%ld\",\"definition\":\"ts:%" PRId64
@@ -181,6 +265,8 @@ static int writer_send(writer_t *w, long i)
 /* Reads a response; returns 1 when one is complete, 0 when more is needed, -1 on error. */
 static int writer_read(writer_t *w)
 {
+    if (opt.sql)
+        return writer_read_sql(w);
     ssize_t r = recv(w->fd, w->buf + w->len, sizeof w->buf - 1 - w->len, MSG_DONTWAIT);
     char *hend, *cl, *idp;
     size_t hlen, blen;
@@ -256,8 +342,7 @@ static void write_paced(write_stats_t *st)
             if (writer_send(w, i) != 0) {
                 samples[i].status = -1;
                 st->failed++;
-                close(w->fd);
-                epoll_ctl(ep, EPOLL_CTL_DEL, w->fd, NULL);
+                writer_close(w, ep);
                 writer_connect(w, ep, &sa);
             } else
                 inflight++;
@@ -280,8 +365,7 @@ static void write_paced(write_stats_t *st)
                     samples[w->idx].status = -1;
                     inflight--;
                 }
-                epoll_ctl(ep, EPOLL_CTL_DEL, w->fd, NULL);
-                close(w->fd);
+                writer_close(w, ep);
                 writer_connect(w, ep, &sa);
             }
         }
@@ -295,7 +379,7 @@ static void write_paced(write_stats_t *st)
     }
     for (int k = 0; k < opt.writers; k++)
         if (ws[k].fd >= 0)
-            close(ws[k].fd);
+            writer_close(&ws[k], ep);
     close(ep);
     free(ws);
 }
@@ -332,6 +416,7 @@ int main(int argc, char **argv)
         else if (!strcmp(k, "--drain")) opt.drain = atoi(v);
         else if (!strcmp(k, "--connect-timeout")) opt.connect_timeout = atoi(v);
         else if (!strcmp(k, "--samples")) opt.samples = v;
+        else if (!strcmp(k, "--sql")) opt.sql = v;
         else {
             fprintf(stderr, "pipeload: unknown option %s\n", k);
             return 2;

@@ -10,6 +10,8 @@ Kafka is its own, fresh), finds each write's change event and delivery by its wo
 
   REST answer        send -> 201 received by the writer
   to changes topic   send -> Kafka timestamp of the change event (outbox relay produce())
+  relay after answer 201/commit received -> Kafka timestamp of the change event (the relay's
+                     own share: wake-up, read, produce; negative when it beat the answer)
   authz              change timestamp -> delivery timestamp (authz produce())
   pusher to 1st      delivery timestamp -> first subscriber received it
   fan-out spread     first -> last subscriber
@@ -76,7 +78,7 @@ def main():
     word = re.compile(b'"pl-%d-(\\d+)"' % run)
     ch_raw = read_topic(bootstrap, changes, word)
     dl_raw = read_topic(bootstrap, deliveries, word)
-    stages = {k: [] for k in ("rest", "to_changes", "authz", "pusher_first", "spread", "e2e")}
+    stages = {k: [] for k in ("rest", "to_changes", "relay", "authz", "pusher_first", "spread", "e2e")}
     missing_ch = missing_dl = 0
     for i, send, resp, status, rid, first, last, n in rows:
         if not 200 <= status < 300:
@@ -88,6 +90,7 @@ def main():
             missing_ch += 1
         else:
             stages["to_changes"].append(ch - send_ms)
+            stages["relay"].append(ch - resp / 1000.0)
         if dl is None:
             missing_dl += 1
         elif ch is not None:
@@ -99,6 +102,7 @@ def main():
             stages["e2e"].append((last - send) / 1000.0)
     names = [("rest", "REST answer (send → 201)"),
              ("to_changes", "send → change in Kafka (commit, relay, produce)"),
+             ("relay", "answer → change in Kafka (the relay's share; ±1 ms)"),
              ("authz", "change → delivery in Kafka (authz)"),
              ("pusher_first", "delivery → first subscriber (pusher)"),
              ("spread", "first → last subscriber (fan-out of %s)"

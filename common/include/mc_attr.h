@@ -26,7 +26,8 @@ typedef struct {
     char *name;             /* [a-z][a-z0-9_]*, also the column name */
     mc_attr_type_t type;
     int required;           /* NOT NULL, must be given on create */
-    long max_length;        /* string: characters (default 255); 0 = none */
+    long max_length;        /* string (default 255), text (default 10,000): characters */
+    long max_bytes;         /* json: bytes in a change event (default 65,536) */
     char *references;       /* reference: the target model's name */
     int unique;             /* UNIQUE index */
     int has_min, has_max;   /* numeric bounds (integer, bigint, float) */
@@ -50,6 +51,17 @@ const char *mc_attr_sql_type(const mc_attr_t *attr, char *buf, size_t buflen);
  */
 const char *mc_attr_check_value(const mc_attr_t *attr, const json_t *value, char *buf,
                                 size_t buflen);
+
+/*
+ * An upper bound of the bytes value takes where PostgreSQL renders the stored value as
+ * JSON in a change event (jsonb text: `{"a": 1}`, control characters as \u00XX, a number
+ * such as 1e300 written out digit by digit). Counts the value only, not its key. Used for
+ * json's max_bytes and for the size of change events.
+ */
+size_t mc_attr_event_bytes(const mc_attr_t *attr, const json_t *value);
+
+/* The largest mc_attr_event_bytes() of any value attr accepts, or 0 when unbounded. */
+size_t mc_attr_event_bytes_max(const mc_attr_t *attr);
 
 /*
  * Renders value (already validated for attr) as the text form bound to a PostgreSQL

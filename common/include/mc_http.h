@@ -1,6 +1,8 @@
 /*
  * mc_http.h - HTTP server helpers over ulfius: an epoll + thread-pool listener bound to one
  * address, JSON responses, the error envelope, and the /healthz and /metrics endpoints.
+ * Every listener refuses a request line holding a raw NUL byte (400, before any handler)
+ * and never parses bodies as forms (handlers see them as they came).
  */
 #ifndef MC_HTTP_H
 #define MC_HTTP_H
@@ -38,6 +40,8 @@ int mc_http_init(mc_http_server_t *srv, const mc_http_opts_t *opts, char *err, s
 
 /*
  * Starts listening with MHD's epoll thread pool (not ulfius's select() default) - step 2.
+ * The request-line check runs in front of ulfius's dispatcher (http.c defines the
+ * MHD_start_daemon ulfius calls); start fails when it could not be put in place.
  * Returns MC_OK or MC_ERR_IO (port in use...) with err filled.
  */
 int mc_http_start(mc_http_server_t *srv, char *err, size_t errlen);

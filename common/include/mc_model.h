@@ -91,4 +91,19 @@ int mc_model_parse_order(const mc_model_t *model, const char *spec, mc_order_key
 int mc_model_validate(const mc_model_t *model, const json_t *body, int partial,
                       json_t **errors);
 
+/*
+ * An upper bound of the bytes of the change event of a write to a record of model (its
+ * JSON value as the relay publishes it): before and after are the record before and after
+ * the write as objects of column -> value (NULL for a create's before or a destroy's
+ * after; a column after lacks counts as its largest value for a system column and as null
+ * otherwise), with the envelope (model, id, op, version, changed, txid, committed_at).
+ */
+size_t mc_model_event_bytes(const mc_model_t *model, const json_t *before, const json_t *after);
+
+/*
+ * The largest event any write can produce under the declared limits: the envelope and
+ * twice the largest record (an update carries before and after).
+ */
+size_t mc_model_event_bytes_max(const mc_model_t *model);
+
 #endif

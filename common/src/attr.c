@@ -128,6 +128,8 @@ int mc_attr_parse_time(const char *text, double *out)
     return 0;
 }
 
+static int attr__json_huge(const json_t *v);
+
 /* Characters (UTF-8 code points) in s. */
 static size_t attr__utf8_len(const char *s)
 {
@@ -178,6 +180,13 @@ const char *mc_attr_check_value(const mc_attr_t *a, const json_t *v, char *buf,
             return "must be an RFC 3339 timestamp, e.g. 2026-11-27T10:00:00Z";
         break;
     case MC_ATTR_JSON:
+        if (attr__json_huge(v))
+            return "holds a number beyond the 64-bit integer range";
+        if (a->max_bytes > 0 && mc_attr_event_bytes(a, v) > (size_t)a->max_bytes) {
+            snprintf(buf, buflen, "is larger than %ld bytes", a->max_bytes);
+            return buf;
+        }
+        break;
     default:
         break;
     }
@@ -202,6 +211,137 @@ const char *mc_attr_check_value(const mc_attr_t *a, const json_t *v, char *buf,
         return "is not one of the allowed values";
     }
     return NULL;
+}
+
+/* Bytes of s as a JSON string the way PostgreSQL escapes it, quotes included. */
+static size_t attr__escaped_bytes(const char *s, size_t len)
+{
+    size_t n = 2;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' ||
+            c == '\t')
+            n += 2;
+        else if (c < 0x20)
+            n += 6; /* \u00XX */
+        else
+            n += 1;
+    }
+    return n;
+}
+
+/*
+ * A number as PostgreSQL's numeric prints it: never with an exponent, so 1e300 takes 301
+ * digits. At most 17 significant digits (a double), a sign, a point and "0.".
+ */
+static size_t attr__real_bytes(double d)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.17e", d);
+    const char *e = strchr(buf, 'e');
+    long x = e ? strtol(e + 1, NULL, 10) : 0;
+    return 24 + (size_t)(x < 0 ? -x : x);
+}
+
+/* Upper bound of any JSON value rendered as jsonb text. */
+static size_t attr__json_bytes(const json_t *v)
+{
+    size_t n = 0, i;
+    const char *key;
+    json_t *item;
+    char buf[32];
+
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        n = 2;
+        json_object_foreach((json_t *)v, key, item)
+            n += (n > 2 ? 2 : 0) + attr__escaped_bytes(key, strlen(key)) + 2 +
+                 attr__json_bytes(item);
+        return n;
+    case JSON_ARRAY:
+        n = 2;
+        json_array_foreach(v, i, item)
+            n += (i ? 2 : 0) + attr__json_bytes(item);
+        return n;
+    case JSON_STRING:
+        return attr__escaped_bytes(json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+        return (size_t)snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    case JSON_REAL:
+        return attr__real_bytes(json_real_value(v));
+    case JSON_FALSE:
+        return 5;
+    case JSON_TRUE:
+    case JSON_NULL:
+    default:
+        return 4;
+    }
+}
+
+/*
+ * Whether v holds a number PostgreSQL's jsonb would print as an integer beyond 64 bits
+ * (1e19 is stored as numeric and printed "10000000000000000000"): such a record could not
+ * be read back as JSON here.
+ */
+static int attr__json_huge(const json_t *v)
+{
+    size_t i;
+    const char *key;
+    json_t *item;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        json_object_foreach((json_t *)v, key, item)
+            if (attr__json_huge(item))
+                return 1;
+        return 0;
+    case JSON_ARRAY:
+        json_array_foreach(v, i, item)
+            if (attr__json_huge(item))
+                return 1;
+        return 0;
+    case JSON_REAL:
+        return json_real_value(v) >= 9223372036854775807.0 ||
+               json_real_value(v) <= -9223372036854775807.0;
+    default:
+        return 0;
+    }
+}
+
+/* A timestamptz as jsonb prints it: "294276-12-31T23:59:59.999999+00:00", room for " BC". */
+#define ATTR_TIMESTAMP_BYTES 48
+/* The widest double: 4.9e-324 is "0." and 323 zeros before its digits. */
+#define ATTR_FLOAT_BYTES (24 + 324)
+
+size_t mc_attr_event_bytes(const mc_attr_t *attr, const json_t *value)
+{
+    if (!value || json_is_null(value))
+        return 4;
+    if (attr && attr->type == MC_ATTR_TIMESTAMP && json_is_string(value))
+        return ATTR_TIMESTAMP_BYTES;
+    return attr__json_bytes(value);
+}
+
+size_t mc_attr_event_bytes_max(const mc_attr_t *attr)
+{
+    switch (attr->type) {
+    case MC_ATTR_STRING:
+    case MC_ATTR_TEXT:
+        return attr->max_length > 0 ? 6 * (size_t)attr->max_length + 2 : 0;
+    case MC_ATTR_INTEGER:
+    case MC_ATTR_BIGINT:
+    case MC_ATTR_REFERENCE:
+        return 20;
+    case MC_ATTR_FLOAT:
+        return ATTR_FLOAT_BYTES;
+    case MC_ATTR_BOOLEAN:
+        return 5;
+    case MC_ATTR_TIMESTAMP:
+        return ATTR_TIMESTAMP_BYTES;
+    case MC_ATTR_JSON:
+        return attr->max_bytes > 0 ? (size_t)attr->max_bytes : 0;
+    default:
+        return 0;
+    }
 }
 
 char *mc_attr_param_text(const mc_attr_t *attr, const json_t *value, int *failed)

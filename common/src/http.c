@@ -5,9 +5,72 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+/*
+ * The access handler ulfius gives libmicrohttpd (its dispatcher, a static function of
+ * libulfius: the same for every instance), captured by MHD_start_daemon below. Written once
+ * by mc_http_start(), before any request thread exists.
+ */
+static MHD_AccessHandlerCallback http__ulfius_dispatch;
+
+static const char http__nul_body[] =
+    "{\"error\":{\"code\":\"bad_query\",\"message\":\"the request line holds a NUL byte\"}}";
+
+/*
+ * What libmicrohttpd calls for every request, in front of ulfius's dispatcher: it refuses
+ * a request whose request line holds a raw NUL byte. libmicrohttpd hands on the URL as a C
+ * string, so "GET /v1/Word?word=a\0b" would be served as "?word=a": ulfius copies the URL
+ * (request->http_url) at the request line, where `url` and `version` still point into the
+ * received line ("<url> <version>"): a copy shorter than the span between them was cut by
+ * a NUL. Answered before any handler runs; the rest of the request is not read.
+ */
+static enum MHD_Result http__dispatch(void *cls, struct MHD_Connection *conn, const char *url,
+                                      const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_data_size,
+                                      void **con_cls)
+{
+    const struct connection_info_struct *ci = *con_cls;
+    if (ci && ci->callback_first_iteration && ci->request && ci->request->http_url && url &&
+        version && *version && (uintptr_t)version > (uintptr_t)url) {
+        size_t span = (size_t)((uintptr_t)version - (uintptr_t)url) - 1;
+        if (strlen(ci->request->http_url) != span) {
+            struct MHD_Response *r = MHD_create_response_from_buffer(
+                sizeof http__nul_body - 1, (void *)http__nul_body, MHD_RESPMEM_PERSISTENT);
+            enum MHD_Result ret = MHD_NO;
+            if (r) {
+                MHD_add_response_header(r, "Content-Type", "application/json");
+                ret = MHD_queue_response(conn, 400, r);
+                MHD_destroy_response(r);
+            }
+            return ret;
+        }
+    }
+    return http__ulfius_dispatch(cls, conn, url, method, version, upload_data, upload_data_size,
+                                 con_cls);
+}
+
+/*
+ * libmicrohttpd's MHD_start_daemon as ulfius calls it: this process's definition comes
+ * before the library's (symbol interposition), so ulfius's call lands here, and the daemon
+ * starts through MHD_start_daemon_va with http__dispatch in front of ulfius's dispatcher.
+ * mc_http_start() checks that this happened.
+ */
+struct MHD_Daemon *MHD_start_daemon(unsigned int flags, uint16_t port,
+                                    MHD_AcceptPolicyCallback apc, void *apc_cls,
+                                    MHD_AccessHandlerCallback dh, void *dh_cls, ...)
+{
+    va_list ap;
+    struct MHD_Daemon *d;
+    http__ulfius_dispatch = dh;
+    va_start(ap, dh_cls);
+    d = MHD_start_daemon_va(flags, port, apc, apc_cls, http__dispatch, dh_cls, ap);
+    va_end(ap);
+    return d;
+}
 
 int mc_http_init(mc_http_server_t *srv, const mc_http_opts_t *opts, char *err, size_t errlen)
 {
@@ -35,6 +98,10 @@ int mc_http_init(mc_http_server_t *srv, const mc_http_opts_t *opts, char *err, s
     inst->check_utf8 = 0;
     /* One byte over the limit so that mc_http_body_object() can tell truncation. */
     inst->max_post_body_size = opts->max_body + 1;
+    /* No form parsing: bodies are JSON. With it, ulfius feeds a form Content-Type's body
+     * to libmicrohttpd's post processor before any handler, and a body that is not a form
+     * ends the connection without an answer; without it, the handler answers 415. */
+    inst->allowed_post_processor = U_POST_PROCESS_NONE;
     return MC_OK;
 }
 
@@ -58,6 +125,13 @@ int mc_http_start(mc_http_server_t *srv, char *err, size_t errlen)
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO;
     if (ulfius_start_framework_with_mhd_options(inst, flags, ops) != U_OK) {
         snprintf(err, errlen, "cannot listen on %s:%ld (address in use?)", opts->bind, opts->port);
+        return MC_ERR_IO;
+    }
+    if (!http__ulfius_dispatch) {
+        /* ulfius did not start libmicrohttpd through MHD_start_daemon (linked statically?) */
+        snprintf(err, errlen, "the request-line check is not in place (ulfius bypassed "
+                              "MHD_start_daemon)");
+        ulfius_stop_framework(inst);
         return MC_ERR_IO;
     }
     return MC_OK;

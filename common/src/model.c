@@ -2,6 +2,7 @@
 #include "mc_model.h"
 #include "mc_error.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,4 +145,65 @@ int mc_model_validate(const mc_model_t *model, const json_t *body, int partial,
     }
     *errors = errs;
     return MC_ERR_INVAL;
+}
+
+/* Envelope of an event besides before and after: the keys and separators of
+ * json_build_object ("model" : ...), model, id, op, version, txid, committed_at. */
+#define MODEL_EVENT_ENVELOPE 256
+
+/* Bytes of one column in a record: "key": value, and the ", " before it. */
+static size_t model__column_bytes(const char *name, size_t value)
+{
+    return strlen(name) + 2 + 2 + value + 2;
+}
+
+/* The bound of a record (NULL: the JSON null of a create's before, a destroy's after). */
+static size_t model__record_bytes(const mc_model_t *m, const json_t *rec)
+{
+    size_t n = 2;
+    if (!rec)
+        return 4;
+    for (size_t i = 0; i < MC_MODEL_NSYSTEM; i++) {
+        const json_t *v = json_object_get(rec, model__system_attrs[i].name);
+        n += model__column_bytes(model__system_attrs[i].name,
+                                 v ? mc_attr_event_bytes(&model__system_attrs[i], v)
+                                   : mc_attr_event_bytes_max(&model__system_attrs[i]));
+    }
+    for (size_t i = 0; i < m->nattrs; i++)
+        n += model__column_bytes(m->attrs[i].name,
+                                 mc_attr_event_bytes(&m->attrs[i],
+                                                     json_object_get(rec, m->attrs[i].name)));
+    return n;
+}
+
+/* The envelope: fixed fields, the model's name and "changed", a list of column names. */
+static size_t model__envelope_bytes(const mc_model_t *m)
+{
+    size_t n = MODEL_EVENT_ENVELOPE + strlen(m->name);
+    for (size_t i = 0; i < MC_MODEL_NSYSTEM; i++)
+        n += strlen(model__system_attrs[i].name) + 4;
+    for (size_t i = 0; i < m->nattrs; i++)
+        n += strlen(m->attrs[i].name) + 4;
+    return n;
+}
+
+size_t mc_model_event_bytes(const mc_model_t *model, const json_t *before, const json_t *after)
+{
+    return model__envelope_bytes(model) + model__record_bytes(model, before) +
+           model__record_bytes(model, after);
+}
+
+size_t mc_model_event_bytes_max(const mc_model_t *model)
+{
+    size_t rec = 2;
+    for (size_t i = 0; i < MC_MODEL_NSYSTEM; i++)
+        rec += model__column_bytes(model__system_attrs[i].name,
+                                   mc_attr_event_bytes_max(&model__system_attrs[i]));
+    for (size_t i = 0; i < model->nattrs; i++) {
+        size_t v = mc_attr_event_bytes_max(&model->attrs[i]);
+        if (v == 0)
+            return SIZE_MAX;
+        rec += model__column_bytes(model->attrs[i].name, v > 4 ? v : 4);
+    }
+    return model__envelope_bytes(model) + 2 * rec;
 }

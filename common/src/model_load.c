@@ -10,6 +10,9 @@
 #include <string.h>
 
 #define MODEL_DEFAULT_MAX_LENGTH 255
+#define MODEL_DEFAULT_TEXT_LENGTH 10000
+#define MODEL_DEFAULT_JSON_BYTES 65536
+#define MODEL_MAX_JSON_BYTES (64L * 1024 * 1024)
 #define MODEL_NAME_MAX 63
 
 /* Model names: [A-Z][A-Za-z0-9_]*; attribute and table names: [a-z_][a-z0-9_]*. */
@@ -80,6 +83,14 @@ static int model__parse_attr_option(const char *file, const char *mname, const c
             FAIL("%s: models.%s.attributes.%s.max_length: expected an integer in "
                  "[1, 10485760]", file, mname, aname);
         a->max_length = (long)json_integer_value(v);
+    } else if (strcmp(key, "max_bytes") == 0) {
+        if (a->type != MC_ATTR_JSON)
+            FAIL("%s: models.%s.attributes.%s.max_bytes: only for json", file, mname, aname);
+        if (!json_is_integer(v) || json_integer_value(v) < 16 ||
+            json_integer_value(v) > MODEL_MAX_JSON_BYTES)
+            FAIL("%s: models.%s.attributes.%s.max_bytes: expected an integer in [16, %ld]",
+                 file, mname, aname, MODEL_MAX_JSON_BYTES);
+        a->max_bytes = (long)json_integer_value(v);
     } else if (strcmp(key, "references") == 0) {
         if (a->type != MC_ATTR_REFERENCE || !json_is_string(v))
             FAIL("%s: models.%s.attributes.%s.references: a model name, only for type "
@@ -125,7 +136,8 @@ static int model__parse_attr_option(const char *file, const char *mname, const c
         a->enum_values = json_incref(v);
     } else {
         FAIL("%s: models.%s.attributes.%s.%s: unknown key (known: type, required, "
-             "max_length, references, unique, min, max, enum)", file, mname, aname, key);
+             "max_length, max_bytes, references, unique, min, max, enum)", file, mname, aname,
+             key);
     }
     return MC_OK;
 }
@@ -157,7 +169,11 @@ static int model__parse_attr(const char *file, const char *mname, const char *an
              aname, type);
     if (!(a->name = strdup(aname)))
         return MC_ERR_NOMEM;
-    a->max_length = a->type == MC_ATTR_STRING ? MODEL_DEFAULT_MAX_LENGTH : 0;
+    /* Every value has a bounded size, so that every change event fits in a Kafka message. */
+    a->max_length = a->type == MC_ATTR_STRING ? MODEL_DEFAULT_MAX_LENGTH
+                    : a->type == MC_ATTR_TEXT ? MODEL_DEFAULT_TEXT_LENGTH
+                                              : 0;
+    a->max_bytes = a->type == MC_ATTR_JSON ? MODEL_DEFAULT_JSON_BYTES : 0;
 
     json_object_foreach((json_t *)spec, key, v) {
         if (strcmp(key, "type") == 0)

@@ -1,6 +1,7 @@
 /* main.c - model-api: reads settings, loads the models, migrates, starts the relay and
  * the REST listener, and waits for SIGTERM/SIGINT. */
 #include "api_config.h"
+#include "cors.h"
 #include "mc_error.h"
 #include "mc_http.h"
 #include "mc_log.h"
@@ -17,6 +18,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #define STARTUP_PG_WAIT_MS 30000
 
@@ -36,13 +39,21 @@ int main(int argc, char **argv)
     pg_pool_t *pool = NULL;
     outbox_relay_t *relay = NULL;
     rest_t *rest = NULL;
+    cors_t *cors = NULL;
     PGconn *conn = NULL;
     mc_http_server_t http = {0};
     sigset_t sigs;
+    const struct timespec health_every = {1, 0};
 
     if ((rc = mc_service_init(api_config_options, &cfg, "modelcast-model-api", "model-api",
                               summary, argc, argv, &sigs)) >= 0)
         return rc;
+    if (api_config_check(&cfg, err, sizeof err) != MC_OK ||
+        cors_new(cfg.cors_origins, &cors, err, sizeof err) != MC_OK) {
+        fprintf(stderr, "modelcast-model-api: %s\n", err);
+        mc_config_cleanup(api_config_options, &cfg);
+        return 2;
+    }
 
     if (mc_schema_load(cfg.models_path, &schema, err, sizeof err) != MC_OK ||
         mc_policy_load(cfg.policies_path, schema, &policy, err, sizeof err) != MC_OK ||
@@ -71,12 +82,13 @@ int main(int argc, char **argv)
         goto out;
     }
     outbox_relay_opts_t ropts = {cfg.pg_conninfo, cfg.changes_topic, cfg.ce_source,
-                                 cfg.relay_batch, cfg.relay_idle_max_ms};
+                                 cfg.relay_batch, cfg.relay_idle_max_ms, cfg.event_max_bytes,
+                                 cfg.relay_stall_s};
     if (!(relay = outbox_relay_new(&ropts, metrics, err, sizeof err))) {
         MC_ERROR("relay: %s", err);
         goto out;
     }
-    if (!(rest = rest_new(&cfg, schema, policy, verifier, pool, relay, metrics))) {
+    if (!(rest = rest_new(&cfg, schema, policy, verifier, pool, relay, cors, metrics))) {
         MC_ERROR("out of memory");
         goto out;
     }
@@ -91,16 +103,30 @@ int main(int argc, char **argv)
         MC_ERROR("starting: %s", err);
         goto out;
     }
-    MC_INFO("listening on http://%s:%ld (%zu models from %s)", cfg.http_bind, cfg.http_port,
-            schema->nmodels, cfg.models_path);
+    MC_INFO("listening on http://%s:%ld (%zu models from %s; CORS origins: %s)", cfg.http_bind,
+            cfg.http_port, schema->nmodels, cfg.models_path,
+            cfg.cors_origins && *cfg.cors_origins ? cfg.cors_origins : "none");
 
-    if (sigwait(&sigs, &sig) == 0)
-        MC_INFO("received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    exit_code = 0;
+    /* Until SIGTERM/SIGINT; a relay that stopped for good ends the process (exit 1), so
+     * that whatever supervises it starts a new one. */
+    for (;;) {
+        outbox_relay_status_t st;
+        if ((sig = sigtimedwait(&sigs, NULL, &health_every)) > 0) {
+            MC_INFO("received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            exit_code = 0;
+            break;
+        }
+        outbox_relay_status(relay, &st);
+        if (strcmp(st.role, "failed") == 0) {
+            MC_ERROR("%s: exiting", st.why);
+            break;
+        }
+    }
 out:
     mc_http_stop(&http);
     outbox_relay_free(relay);
     rest_free(rest);
+    cors_free(cors);
     pg_pool_free(pool);
     PQfinish(conn);
     mc_metrics_free(metrics);

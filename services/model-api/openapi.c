@@ -40,6 +40,11 @@ static json_t *oa__attr_schema(const mc_attr_t *a)
     case MC_ATTR_JSON:
     default:
         type = NULL; /* any JSON value */
+        if (a->max_bytes)
+            json_object_set_new(s, "description",
+                                json_sprintf("any JSON value of at most %ld bytes as a change "
+                                             "event prints it (PostgreSQL jsonb text)",
+                                             a->max_bytes));
         break;
     }
     if (type) {
@@ -86,8 +91,51 @@ static json_t *oa__param(const char *name, const char *in, int required, json_t 
                      "schema", schema, "description", description);
 }
 
-static void oa__model(json_t *paths, json_t *schemas, const mc_model_t *m, long limit_max,
-                      long max_body)
+/*
+ * The security requirement of an operation: the bearer token, or nothing (anonymous) as
+ * well when anonymous is true.
+ */
+static json_t *oa__security(int anonymous)
+{
+    json_t *sec = json_pack("[{s:[]}]", "bearerAuth");
+    if (anonymous)
+        json_array_append_new(sec, json_object());
+    return sec;
+}
+
+/* Whether the policies let an anonymous caller do op ("read" or a write op) on m; a write
+ * is tried on a record without attributes (rules on attribute values may admit more). */
+static int oa__anonymous(const mc_policy_t *policy, const mc_model_t *m, const char *op)
+{
+    if (!policy)
+        return 1;
+    if (strcmp(op, "read") == 0) {
+        json_t *cols = mc_policy_visible_attributes(policy, m->name, NULL);
+        json_decref(cols);
+        return cols != NULL;
+    }
+    json_t *rec = json_object();
+    int create = strcmp(op, "create") == 0;
+    int ok = mc_policy_can_write(policy, m->name, op, NULL, create ? NULL : rec,
+                                 strcmp(op, "destroy") == 0 ? NULL : rec, NULL);
+    json_decref(rec);
+    return ok;
+}
+
+/* Sets the security of the operation method of path item. */
+static void oa__secure(json_t *item, const char *method, int anonymous)
+{
+    json_t *op = json_object_get(item, method);
+    if (op) {
+        json_object_set_new(op, "security", oa__security(anonymous));
+        if (json_object_get(op, "responses"))
+            json_object_set_new(json_object_get(op, "responses"), "401",
+                                oa__error("the token was refused, or the policies need one"));
+    }
+}
+
+static void oa__model(json_t *paths, json_t *schemas, const mc_model_t *m,
+                      const mc_policy_t *policy, long limit_max, long max_body)
 {
     char name[160], path[192];
     json_t *record = json_object(), *props = json_object(), *required = json_array();
@@ -221,9 +269,21 @@ static void oa__model(json_t *paths, json_t *schemas, const mc_model_t *m, long 
                   "parameters", if_match, "responses", "204", oa__response("deleted", NULL),
                   "404", oa__error("no such record"), "412", oa__error("stale If-Match version")));
     json_decref(if_match);
+
+    int read = oa__anonymous(policy, m, "read");
+    snprintf(path, sizeof path, "/v1/%s", m->name);
+    oa__secure(json_object_get(paths, path), "get", read);
+    oa__secure(json_object_get(paths, path), "post", oa__anonymous(policy, m, "create"));
+    snprintf(path, sizeof path, "/v1/%s/count", m->name);
+    oa__secure(json_object_get(paths, path), "get", read);
+    snprintf(path, sizeof path, "/v1/%s/{id}", m->name);
+    oa__secure(json_object_get(paths, path), "get", read);
+    oa__secure(json_object_get(paths, path), "patch", oa__anonymous(policy, m, "update"));
+    oa__secure(json_object_get(paths, path), "delete", oa__anonymous(policy, m, "destroy"));
 }
 
-json_t *openapi_build(const mc_schema_t *schema, long list_limit_max, long max_body)
+json_t *openapi_build(const mc_schema_t *schema, const mc_policy_t *policy, long list_limit_max,
+                      long max_body)
 {
     json_t *paths = json_object(), *schemas = json_object();
 
@@ -240,21 +300,37 @@ json_t *openapi_build(const mc_schema_t *schema, long list_limit_max, long max_b
                                                                           "object"))));
     for (size_t i = 0; i < schema->nmodels; i++)
         if (!schema->models[i].server_only)
-            oa__model(paths, schemas, &schema->models[i], list_limit_max, max_body);
+            oa__model(paths, schemas, &schema->models[i], policy, list_limit_max, max_body);
     json_object_set_new(paths, "/healthz",
                         json_pack("{s:{s:s, s:{s:o}}}", "get", "summary", "Liveness",
                                   "responses", "200", oa__response("alive", NULL)));
     json_object_set_new(paths, "/readyz",
                         json_pack("{s:{s:s, s:{s:o, s:o}}}", "get", "summary",
-                                  "Readiness: PostgreSQL and Kafka reachable, outbox lag",
+                                  "Readiness: PostgreSQL answers (Kafka and the outbox in the detail)",
                                   "responses", "200", oa__response("ready", NULL), "503",
                                   oa__response("not ready", NULL)));
     json_object_set_new(paths, "/metrics",
                         json_pack("{s:{s:s, s:{s:o}}}", "get", "summary", "Prometheus metrics",
                                   "responses", "200", oa__response("text exposition", NULL)));
-    return json_pack("{s:s, s:{s:s, s:s, s:s}, s:o, s:{s:o}}", "openapi", "3.1.0", "info",
-                     "title", "modelcast model-api", "version", MC_VERSION, "description",
+    /* /v1/models answers every caller (what it lists depends on the token); the
+     * operational endpoints take no token at all. */
+    oa__secure(json_object_get(paths, "/v1/models"), "get", 1);
+    static const char *const open_paths[] = {"/healthz", "/readyz", "/metrics"};
+    for (size_t i = 0; i < sizeof open_paths / sizeof open_paths[0]; i++)
+        json_object_set_new(json_object_get(json_object_get(paths, open_paths[i]), "get"),
+                            "security", json_array());
+    json_t *schemes = json_pack(
+        "{s:{s:s, s:s, s:s, s:s}}", "bearerAuth", "type", "http", "scheme", "bearer",
+        "bearerFormat", "JWT", "description",
+        "A JWT verified with the pinned MC_JWT_ALG and MC_JWT_KEY (exp, nbf, iss, aud checked). "
+        "Without it the caller is anonymous: what it may read and write is what "
+        "config/policies.json gives anonymous callers; an operation lists an empty "
+        "requirement where that allows it.");
+    return json_pack("{s:s, s:{s:s, s:s, s:s}, s:o, s:{s:o, s:o}, s:[{s:[]}, {}]}", "openapi",
+                     "3.1.0", "info", "title", "modelcast model-api", "version", MC_VERSION,
+                     "description",
                      "REST over the models of models.json; every committed change is published "
                      "to Kafka (docs/events.md).",
-                     "paths", paths, "components", "schemas", schemas);
+                     "paths", paths, "components", "schemas", schemas, "securitySchemes",
+                     schemes, "security", "bearerAuth");
 }

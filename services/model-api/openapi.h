@@ -9,8 +9,14 @@
 #include <jansson.h>
 
 #include "mc_model.h"
+#include "mc_policy.h"
 
-/* Builds the document for schema. Returns a new object (caller owns), or NULL. */
-json_t *openapi_build(const mc_schema_t *schema, long list_limit_max, long max_body);
+/*
+ * Builds the document for schema. Every operation declares the bearer scheme (a JWT in
+ * Authorization); those policy lets an anonymous caller perform also the empty requirement
+ * (anonymous allowed). Returns a new object (caller owns), or NULL.
+ */
+json_t *openapi_build(const mc_schema_t *schema, const mc_policy_t *policy, long list_limit_max,
+                      long max_body);
 
 #endif

@@ -53,10 +53,16 @@ void pg_pool_free(pg_pool_t *pool)
     free(pool);
 }
 
+/*
+ * Opens a connection for requests. Its writes wake this process's relay directly
+ * (outbox_relay_kick), so the outbox trigger skips its NOTIFY for them (modelcast.notify):
+ * a NOTIFY takes a database-wide lock at commit and would serialize the API's writers.
+ */
 static PGconn *pool__open(pg_pool_t *pool, char *err, size_t errlen)
 {
     PGconn *conn = mc_pg_connect(pool->conninfo, 0, err, errlen);
-    if (conn && mc_pg_exec(conn, "SET TIME ZONE 'UTC'", err, errlen) != 0) {
+    if (conn &&
+        mc_pg_exec(conn, "SET TIME ZONE 'UTC'; SET modelcast.notify = 'off'", err, errlen) != 0) {
         PQfinish(conn);
         conn = NULL;
     }

@@ -1,6 +1,7 @@
 /* rest.c - REST handlers over the declared models, enforcing the policies: every read is
  * narrowed by the compiled read predicate and attribute filter, every write is checked. */
 #include "rest.h"
+#include "cors.h"
 #include "list_query.h"
 #include "mc_auth.h"
 #include "mc_error.h"
@@ -33,6 +34,7 @@ struct rest {
     const mc_jwt_verifier_t *verifier;
     pg_pool_t *pool;
     outbox_relay_t *relay;
+    const cors_t *cors;
     mc_metrics_t *metrics;
     mc_metric_t *latency;
     route_t routes[R__COUNT];
@@ -59,6 +61,44 @@ static double rest__now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Request headers a cross-origin script may send (the preflight's Allow-Headers). */
+#define REST_CORS_ALLOW_HEADERS "Authorization, Content-Type, If-Match"
+/* Response headers a cross-origin script may read besides the CORS-safelisted ones. */
+#define REST_CORS_EXPOSE_HEADERS "ETag, Location"
+/* How long a browser may keep a preflight's answer, seconds. */
+#define REST_CORS_MAX_AGE "600"
+
+/*
+ * Adds the CORS headers of an actual (not preflight) response: for an allowed Origin,
+ * Access-Control-Allow-Origin and -Expose-Headers; Vary: Origin whenever the answer depends
+ * on the Origin (exact origins configured). A refused or absent Origin gets no CORS header.
+ * Never Access-Control-Allow-Credentials: tokens travel in Authorization, not cookies.
+ */
+static void rest__cors(const rest_t *rest, const struct _u_request *req,
+                       struct _u_response *resp)
+{
+    if (!cors_enabled(rest->cors))
+        return;
+    if (!cors_any(rest->cors))
+        u_map_put(resp->map_header, "Vary", "Origin");
+    const char *allow = cors_allow(rest->cors, u_map_get_case(req->map_header, "Origin"));
+    if (!allow)
+        return;
+    u_map_put(resp->map_header, "Access-Control-Allow-Origin", allow);
+    u_map_put(resp->map_header, "Access-Control-Expose-Headers", REST_CORS_EXPOSE_HEADERS);
+}
+
+/* Sets ETag to the record's version (what If-Match takes). */
+static void rest__etag(struct _u_response *resp, const json_t *rec)
+{
+    char etag[32];
+    json_t *v = json_object_get(rec, "version");
+    if (!json_is_integer(v))
+        return;
+    snprintf(etag, sizeof etag, "\"%" JSON_INTEGER_FORMAT "\"", json_integer_value(v));
+    u_map_put(resp->map_header, "ETag", etag);
 }
 
 /* Whether the caller may see anything of model at all. */
@@ -147,6 +187,7 @@ static int call_end(call_t *c)
         pg_pool_release(c->rest->pool, c->conn);
     }
     json_decref(c->claims);
+    rest__cors(c->rest, c->req, c->resp);
     snprintf(labels, sizeof labels, "route=\"%s\",status=\"%ld\"", c->route->route,
              c->resp->status);
     mc_metric_add(mc_metrics_counter(c->rest->metrics, "modelcast_http_requests_total",
@@ -325,6 +366,8 @@ static json_t *rest__attr_spec(const mc_attr_t *a)
                              a->required);
     if (a->max_length)
         json_object_set_new(spec, "max_length", json_integer(a->max_length));
+    if (a->max_bytes)
+        json_object_set_new(spec, "max_bytes", json_integer(a->max_bytes));
     if (a->references)
         json_object_set_new(spec, "references", json_string(a->references));
     if (a->unique)
@@ -376,9 +419,10 @@ static int rest_get(const struct _u_request *req, struct _u_response *resp, void
     if (call_begin(&c, ud, req, resp, READ_MODEL) == 0 && (id = rest__path_id(&c)) &&
         (rec = rest__fetch(&c, id, 0))) {
         json_t *vis = mc_policy_visible(c.rest->policy, c.m->name, c.claims, rec);
-        if (vis)
+        if (vis) {
+            rest__etag(resp, rec);
             mc_http_json(resp, 200, vis);
-        else /* not for this caller: the same answer as absent */
+        } else /* not for this caller: the same answer as absent */
             mc_http_error(resp, 404, "not_found", NULL, "no %s with id %lld", c.m->name, id);
     }
     json_decref(rec);
@@ -456,16 +500,97 @@ static int rest_count_route(const struct _u_request *req, struct _u_response *re
     return rest__query(ud, req, resp, 1);
 }
 
-/* Known paths with a method they do not take. */
+/*
+ * The methods path takes ("GET, POST"...), or NULL when no route serves it. Model names
+ * and ids are not looked up: any /v1/{model}/{id} shape counts.
+ */
+static const char *rest__allow(const char *path)
+{
+    static const char *const get_only[] = {"/openapi.json", "/healthz", "/readyz", "/metrics",
+                                           "/v1/models"};
+    const char *seg[4];
+    size_t len[4], n = 0;
+    for (size_t i = 0; i < sizeof get_only / sizeof get_only[0]; i++)
+        if (strcmp(path, get_only[i]) == 0)
+            return "GET";
+    for (const char *p = path; *p == '/' && n < 4;) {
+        seg[n] = ++p;
+        len[n] = strcspn(p, "/");
+        if (len[n] == 0)
+            return NULL;
+        p += len[n++];
+        if (*p && *p != '/')
+            return NULL;
+        if (!*p)
+            break;
+    }
+    if (n < 2 || n > 3 || len[0] != 2 || strncmp(seg[0], "v1", 2) != 0 ||
+        path[strlen(path) - 1] == '/')
+        return NULL;
+    if (n == 2)
+        return "GET, POST";
+    return len[2] == 5 && strncmp(seg[2], "count", 5) == 0 ? "GET" : "GET, PATCH, DELETE";
+}
+
+/* Known paths with a method they do not take: 405 with Allow. */
 static int rest_method_not_allowed(const struct _u_request *req, struct _u_response *resp,
                                    void *ud)
 {
-    const char *allow = ud;
+    const char *allow = rest__allow(req->url_path ? req->url_path : "");
+    rest__cors(ud, req, resp);
     if (mc_http_check_request(req, resp) != MC_OK)
         return U_CALLBACK_COMPLETE;
+    if (!allow) {
+        mc_http_error(resp, 404, "not_found", NULL, "no route for %s", req->http_verb);
+        return U_CALLBACK_COMPLETE;
+    }
     u_map_put(resp->map_header, "Allow", allow);
     mc_http_error(resp, 405, "method_not_allowed", NULL, "%s is not allowed here (allowed: %s)",
                   req->http_verb, allow);
+    return U_CALLBACK_COMPLETE;
+}
+
+/*
+ * OPTIONS on any path. A CORS preflight (Origin and Access-Control-Request-Method) from an
+ * allowed origin gets 204 with what the path takes; from any other origin a 403 without
+ * CORS headers, so the browser refuses the request. A plain OPTIONS gets 204 with Allow.
+ */
+static int rest_options(const struct _u_request *req, struct _u_response *resp, void *ud)
+{
+    const rest_t *rest = ud;
+    const char *origin = u_map_get_case(req->map_header, "Origin");
+    const char *method = u_map_get_case(req->map_header, "Access-Control-Request-Method");
+    const char *allow = rest__allow(req->url_path ? req->url_path : "");
+    char methods[64];
+
+    if (mc_http_check_request(req, resp) != MC_OK)
+        return U_CALLBACK_COMPLETE;
+    if (!allow) {
+        rest__cors(rest, req, resp);
+        mc_http_error(resp, 404, "not_found", NULL, "no route for OPTIONS");
+        return U_CALLBACK_COMPLETE;
+    }
+    snprintf(methods, sizeof methods, "%s, OPTIONS", allow);
+    if (!origin || !method) {
+        rest__cors(rest, req, resp);
+        u_map_put(resp->map_header, "Allow", methods);
+        ulfius_set_empty_body_response(resp, 204);
+        return U_CALLBACK_COMPLETE;
+    }
+    if (!cors_any(rest->cors))
+        u_map_put(resp->map_header, "Vary", "Origin");
+    const char *allowed = cors_allow(rest->cors, origin);
+    if (!allowed) {
+        mc_http_error(resp, 403, "origin_not_allowed", NULL,
+                      "the origin %.200s may not call this API from a browser (MC_CORS_ORIGINS)",
+                      origin);
+        return U_CALLBACK_COMPLETE;
+    }
+    u_map_put(resp->map_header, "Access-Control-Allow-Origin", allowed);
+    u_map_put(resp->map_header, "Access-Control-Allow-Methods", allow);
+    u_map_put(resp->map_header, "Access-Control-Allow-Headers", REST_CORS_ALLOW_HEADERS);
+    u_map_put(resp->map_header, "Access-Control-Max-Age", REST_CORS_MAX_AGE);
+    ulfius_set_empty_body_response(resp, 204);
     return U_CALLBACK_COMPLETE;
 }
 
@@ -521,6 +646,27 @@ static json_t *rest__body(call_t *c, int partial)
     return body;
 }
 
+/*
+ * Whether the change event of this write fits in MC_EVENT_MAX_BYTES (before and after as
+ * mc_model_event_bytes() takes them); if not, answers 422 change_too_large. A record made
+ * larger by SQL than the declared limits allow can still be written by SQL, whose events
+ * the relay sets aside when Kafka refuses them; this API never writes a change it could
+ * not publish.
+ */
+static int rest__event_fits(call_t *c, const json_t *before, const json_t *after)
+{
+    size_t bytes = mc_model_event_bytes(c->m, before, after);
+    size_t max = (size_t)c->rest->cfg->event_max_bytes;
+    if (bytes <= max)
+        return 1;
+    mc_http_error(c->resp, 422, "change_too_large",
+                  json_pack("{s:I, s:I}", "event_bytes", (json_int_t)bytes, "max_bytes",
+                            (json_int_t)max),
+                  "the change event of this write could take %zu bytes, more than the %zu a "
+                  "change event may take", bytes, max);
+    return 0;
+}
+
 /* Ends "WITH w AS (<write>" with " RETURNING *) SELECT <the record as one JSON text>". */
 static void rest__returning(const mc_model_t *m, mc_sql_t *sql)
 {
@@ -542,6 +688,7 @@ static void rest__send_written(call_t *c, unsigned status, const PGresult *res)
         u_map_put(c->resp->map_header, "Location", location);
     }
     json_t *vis = mc_policy_visible(c->rest->policy, c->m->name, c->claims, rec);
+    rest__etag(c->resp, rec);
     mc_http_json(c->resp, status,
                  vis ? vis
                      : json_pack("{s:O?, s:O?}", "id", json_object_get(rec, "id"), "version",
@@ -556,7 +703,7 @@ static int rest_create(const struct _u_request *req, struct _u_response *resp, v
     json_t *body = NULL;
     mc_sql_init(&sql);
     if (call_begin(&c, ud, req, resp, WRITE_MODEL) != 0 || !(body = rest__body(&c, 0)) ||
-        !rest__may_write(&c, "create", NULL, body))
+        !rest__may_write(&c, "create", NULL, body) || !rest__event_fits(&c, NULL, body))
         goto out;
     mc_sql_add(&sql, "WITH w AS (INSERT INTO ");
     mc_sql_ident(&sql, c.m->table);
@@ -664,7 +811,7 @@ static int rest_update(const struct _u_request *req, struct _u_response *resp, v
         goto out;
     after = json_deep_copy(before);
     json_object_foreach(body, key, v) json_object_set(after, key, v);
-    if (!rest__may_write(&c, "update", before, after))
+    if (!rest__may_write(&c, "update", before, after) || !rest__event_fits(&c, before, after))
         goto out;
     mc_sql_add(&sql, "WITH w AS (UPDATE ");
     mc_sql_ident(&sql, c.m->table);
@@ -693,7 +840,7 @@ static int rest_destroy(const struct _u_request *req, struct _u_response *resp, 
     json_t *before = NULL;
     mc_sql_init(&sql);
     if (call_begin(&c, ud, req, resp, READ_MODEL) != 0 || !(before = rest__lock_record(&c)) ||
-        !rest__may_write(&c, "destroy", before, NULL))
+        !rest__may_write(&c, "destroy", before, NULL) || !rest__event_fits(&c, before, NULL))
         goto out;
     mc_sql_add(&sql, "DELETE FROM ");
     mc_sql_ident(&sql, c.m->table);
@@ -713,20 +860,36 @@ out:
 static int rest_openapi(const struct _u_request *req, struct _u_response *resp, void *ud)
 {
     const char *doc = ((rest_t *)ud)->openapi;
-    (void)req;
+    rest__cors(ud, req, resp);
     u_map_put(resp->map_header, "Content-Type", "application/json");
     ulfius_set_binary_body_response(resp, 200, doc, strlen(doc));
     return U_CALLBACK_COMPLETE;
 }
 
+static int rest_metrics(const struct _u_request *req, struct _u_response *resp, void *ud)
+{
+    rest__cors(ud, req, resp);
+    return mc_http_metrics(req, resp, ((rest_t *)ud)->metrics);
+}
+
+static int rest_not_found(const struct _u_request *req, struct _u_response *resp, void *ud)
+{
+    rest__cors(ud, req, resp);
+    return mc_http_not_found(req, resp, NULL);
+}
+
+/*
+ * Ready means "can serve": PostgreSQL answers. Kafka trouble, a backlog in the outbox or
+ * events set aside do not stop this instance from serving requests (writes succeed, the
+ * outbox holds the changes): they show as "degraded" with the reasons, still 200.
+ */
 static int rest_readyz(const struct _u_request *req, struct _u_response *resp, void *ud)
 {
     const route_t *r = ud;
     call_t c = {.route = r, .rest = r->rest, .req = req, .resp = resp, .t0 = rest__now()};
     char err[256];
-    int pg_ok = 0, kafka_ok;
-    long depth = 0;
-    double age = 0;
+    int pg_ok = 0;
+    outbox_relay_status_t st;
 
     PGconn *conn = pg_pool_acquire(r->rest->pool, 1000, err, sizeof err);
     if (conn) {
@@ -735,15 +898,41 @@ static int rest_readyz(const struct _u_request *req, struct _u_response *resp, v
         PQclear(res);
         pg_pool_release(r->rest->pool, conn);
     }
-    kafka_ok = outbox_relay_kafka_ok(r->rest->relay, 1000);
-    outbox_relay_lag(r->rest->relay, &depth, &age);
-    json_t *body = json_pack("{s:s, s:s, s:I, s:f}", "postgres", pg_ok ? "ok" : "unreachable",
-                             "kafka", kafka_ok ? "ok" : "unreachable", "outbox_depth",
-                             (json_int_t)depth, "outbox_lag_seconds", age);
-    int ok = mc_auth_ready(r->rest->verifier, body) && pg_ok && kafka_ok; /* + "jwks" */
-    json_object_set_new(body, "status", json_string(ok ? "ready" : "not_ready"));
+    outbox_relay_status(r->rest->relay, &st);
+    json_t *degraded = json_array();
+    if (!st.kafka_ok)
+        json_array_append_new(degraded,
+                              json_string("kafka: not answering; changes wait in the outbox"));
+    if (st.dead > 0)
+        json_array_append_new(degraded,
+                              json_sprintf("relay: %ld change event%s Kafka refused set aside in "
+                                           "modelcast_outbox_dead", st.dead,
+                                           st.dead == 1 ? "" : "s"));
+    json_t *body = json_pack("{s:s, s:s, s:s, s:I, s:f, s:I, s:o}", "postgres",
+                             pg_ok ? "ok" : "unreachable", "kafka",
+                             st.kafka_ok ? "ok" : "unreachable", "relay", st.role,
+                             "outbox_depth", (json_int_t)st.depth, "outbox_lag_seconds",
+                             st.age_s, "outbox_dead", (json_int_t)st.dead, "degraded", degraded);
+    /* With a JWKS, no key set loaded means no token can be verified: not ready. */
+    int ok = mc_auth_ready(r->rest->verifier, body) && pg_ok; /* + "jwks" */
+    const char *status = !ok ? "not_ready" : json_array_size(degraded) ? "degraded" : "ready";
+    json_object_set_new(body, "status", json_string(status));
     mc_http_json(resp, ok ? 200 : 503, body);
     return call_end(&c);
+}
+
+/* Alive unless the relay stopped for good or is stuck: then an orchestrator restarts us. */
+static int rest_healthz(const struct _u_request *req, struct _u_response *resp, void *ud)
+{
+    outbox_relay_status_t st;
+    rest__cors(ud, req, resp);
+    outbox_relay_status(((rest_t *)ud)->relay, &st);
+    if (st.alive)
+        mc_http_json(resp, 200, json_pack("{s:s, s:s}", "status", "ok", "relay", st.role));
+    else
+        mc_http_json(resp, 503, json_pack("{s:s, s:s, s:s}", "status", "failing", "relay",
+                                          st.role, "reason", st.why));
+    return U_CALLBACK_COMPLETE;
 }
 
 /* What rest_register() adds for each route of the enum, and the route's metric label. */
@@ -772,19 +961,16 @@ static const struct {
 static const struct {
     const char *method, *pattern;
     unsigned priority;
-    const char *allow;
 } rest_not_allowed[] = {
-    {"POST", "models", 0, "GET"},     {"POST", ":model/count", 0, "GET"},
-    {"PUT", "models", 0, "GET"},      {"PUT", ":model/count", 0, "GET"},
-    {"PATCH", "models", 0, "GET"},    {"PATCH", ":model/count", 0, "GET"},
-    {"DELETE", "models", 0, "GET"},   {"DELETE", ":model/count", 0, "GET"},
-    {"*", "models", 9, "GET"},        {"*", ":model/count", 8, "GET"},
-    {"*", ":model", 9, "GET, POST"},  {"*", ":model/:id", 9, "GET, PATCH, DELETE"},
+    {"POST", "models", 0},   {"POST", ":model/count", 0},   {"PUT", "models", 0},
+    {"PUT", ":model/count", 0}, {"PATCH", "models", 0},     {"PATCH", ":model/count", 0},
+    {"DELETE", "models", 0}, {"DELETE", ":model/count", 0}, {"*", "models", 9},
+    {"*", ":model/count", 8}, {"*", ":model", 9},           {"*", ":model/:id", 9},
 };
 
 rest_t *rest_new(const api_config_t *cfg, const mc_schema_t *schema, const mc_policy_t *policy,
                  const mc_jwt_verifier_t *verifier, pg_pool_t *pool, outbox_relay_t *relay,
-                 mc_metrics_t *metrics)
+                 const cors_t *cors, mc_metrics_t *metrics)
 {
     rest_t *rest = calloc(1, sizeof *rest);
     if (!rest)
@@ -795,6 +981,7 @@ rest_t *rest_new(const api_config_t *cfg, const mc_schema_t *schema, const mc_po
     rest->verifier = verifier;
     rest->pool = pool;
     rest->relay = relay;
+    rest->cors = cors;
     rest->metrics = metrics;
     rest->latency = mc_metrics_histogram(metrics, "modelcast_http_request_duration_seconds",
                                          "HTTP request latency.", NULL,
@@ -803,7 +990,15 @@ rest_t *rest_new(const api_config_t *cfg, const mc_schema_t *schema, const mc_po
         rest->routes[i].rest = rest;
         rest->routes[i].route = rest_routes[i].label;
     }
-    json_t *doc = openapi_build(schema, cfg->list_limit_max, cfg->max_body);
+    for (size_t i = 0; i < schema->nmodels; i++) {
+        size_t worst = mc_model_event_bytes_max(&schema->models[i]);
+        if (!schema->models[i].server_only && worst > (size_t)cfg->event_max_bytes)
+            MC_WARN("model %s: its limits allow change events of up to %zu bytes (an update "
+                    "carries the record twice), more than MC_EVENT_MAX_BYTES %ld; writes "
+                    "that would exceed it are refused (422 change_too_large)",
+                    schema->models[i].name, worst, cfg->event_max_bytes);
+    }
+    json_t *doc = openapi_build(schema, policy, cfg->list_limit_max, cfg->max_body);
     rest->openapi = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     if (!rest->openapi) {
@@ -824,12 +1019,13 @@ int rest_register(rest_t *rest, struct _u_instance *inst)
         rc |= ulfius_add_endpoint_by_val(inst, rest_not_allowed[i].method, "/v1",
                                          rest_not_allowed[i].pattern,
                                          rest_not_allowed[i].priority, rest_method_not_allowed,
-                                         (void *)rest_not_allowed[i].allow);
+                                         rest);
+    /* Before the 405 routes, which take any method ("*"): every OPTIONS request. */
+    rc |= ulfius_add_endpoint_by_val(inst, "OPTIONS", "*", NULL, 0, rest_options, rest);
     rc |= ulfius_add_endpoint_by_val(inst, "GET", "/openapi.json", NULL, 0, rest_openapi, rest);
-    rc |= ulfius_add_endpoint_by_val(inst, "GET", "/healthz", NULL, 0, mc_http_healthz, NULL);
-    rc |= ulfius_add_endpoint_by_val(inst, "GET", "/metrics", NULL, 0, mc_http_metrics,
-                                     rest->metrics);
-    rc |= ulfius_set_default_endpoint(inst, mc_http_not_found, NULL);
+    rc |= ulfius_add_endpoint_by_val(inst, "GET", "/healthz", NULL, 0, rest_healthz, rest);
+    rc |= ulfius_add_endpoint_by_val(inst, "GET", "/metrics", NULL, 0, rest_metrics, rest);
+    rc |= ulfius_set_default_endpoint(inst, rest_not_found, rest);
     return rc ? MC_ERR_NOMEM : MC_OK;
 }
 

@@ -8,6 +8,7 @@
 #include <ulfius.h>
 
 #include "api_config.h"
+#include "cors.h"
 #include "mc_jwt.h"
 #include "mc_metrics.h"
 #include "mc_model.h"
@@ -20,12 +21,12 @@ typedef struct rest rest_t;
 /*
  * Creates the API over schema, enforcing policy (reads narrowed, writes checked) for
  * callers authenticated by verifier (NULL: anonymous callers only), using pool for queries
- * and waking relay after writes. None of the arguments are owned; they must outlive the
- * rest_t. NULL on failure.
+ * and waking relay after writes, answering browsers of the origins cors allows (NULL:
+ * none). None of the arguments are owned; they must outlive the rest_t. NULL on failure.
  */
 rest_t *rest_new(const api_config_t *cfg, const mc_schema_t *schema, const mc_policy_t *policy,
                  const mc_jwt_verifier_t *verifier, pg_pool_t *pool, outbox_relay_t *relay,
-                 mc_metrics_t *metrics);
+                 const cors_t *cors, mc_metrics_t *metrics);
 
 /* Adds every route to inst. Returns MC_OK or MC_ERR_NOMEM. */
 int rest_register(rest_t *rest, struct _u_instance *inst);

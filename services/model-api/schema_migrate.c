@@ -5,6 +5,7 @@
 #include "mc_error.h"
 #include "mc_log.h"
 #include "mc_pg.h"
+#include "outbox_relay.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,9 +17,12 @@
 /*
  * The outbox: one row per committed change, written by the AFTER trigger in the same
  * transaction as the change. The relay publishes rows in id order and deletes them once
- * Kafka acknowledged them. The BEFORE trigger owns version and the timestamps, so every
- * writer (this API or any SQL session) bumps the version the same way. The op values are
- * those of mc_contract.h.
+ * Kafka acknowledged them; a row Kafka refuses for good (too large...) moves to
+ * modelcast_outbox_dead with the reason. The BEFORE trigger owns version and the
+ * timestamps, so every writer (this API or any SQL session) bumps the version the same
+ * way. The AFTER trigger also wakes the relay with a NOTIFY, except in sessions that set
+ * modelcast.notify to 'off': model-api's own, which wake the relay in-process and so do
+ * not take the NOTIFY queue's lock at commit. The op values are those of mc_contract.h.
  */
 static const char outbox_sql[] =
     "CREATE TABLE IF NOT EXISTS modelcast_outbox (\n"
@@ -33,6 +37,22 @@ static const char outbox_sql[] =
     "  changed jsonb NOT NULL DEFAULT '[]',\n"
     "  txid bigint NOT NULL DEFAULT txid_current(),\n"
     "  committed_at timestamptz NOT NULL DEFAULT now()\n"
+    ");\n"
+    "CREATE TABLE IF NOT EXISTS modelcast_outbox_dead (\n"
+    "  id bigint PRIMARY KEY,\n"
+    "  event_id uuid NOT NULL,\n"
+    "  model text NOT NULL,\n"
+    "  record_id bigint NOT NULL,\n"
+    "  op text NOT NULL,\n"
+    "  version bigint NOT NULL,\n"
+    "  before jsonb,\n"
+    "  after jsonb,\n"
+    "  changed jsonb NOT NULL,\n"
+    "  txid bigint NOT NULL,\n"
+    "  committed_at timestamptz NOT NULL,\n"
+    "  error text NOT NULL,\n"
+    "  event_bytes bigint NOT NULL,\n"
+    "  set_aside_at timestamptz NOT NULL DEFAULT now()\n"
     ");\n"
     "CREATE OR REPLACE FUNCTION modelcast_stamp() RETURNS trigger LANGUAGE plpgsql AS $$\n"
     "BEGIN\n"
@@ -72,6 +92,9 @@ static const char outbox_sql[] =
     " WHEN 'UPDATE' THEN '" MC_OP_UPDATE "'\n"
     "                     ELSE '" MC_OP_DESTROY "' END,\n"
     "          CASE TG_OP WHEN 'DELETE' THEN OLD.version ELSE NEW.version END, b, a, ch);\n"
+    "  IF coalesce(current_setting('modelcast.notify', true), '') <> 'off' THEN\n"
+    "    PERFORM pg_notify('" OUTBOX_RELAY_CHANNEL "', '');\n"
+    "  END IF;\n"
     "  RETURN NULL;\n"
     "END $$;\n";
 

@@ -6,7 +6,10 @@ Every wait polls with a deadline; nothing sleeps a fixed time to wait for readin
 """
 
 import json
+import os
 import re
+import signal
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -127,6 +130,37 @@ def check_json_error(r, statuses, code=None, what=""):
     if code is not None:
         check_eq(err["code"], code, f"{where}error.code")
     return err
+
+
+def start_second_model_api(stack, extra_env=None, name="model-api-2"):
+    """Starts another model-api on the same database and Kafka: the environment of the
+    running one (plus extra_env), with its own port and log ($MC_VAR/log/NAME.log). Returns
+    (Popen, base URL); stop it with stop_process()."""
+    from conftest import free_ports
+    pid1 = stack.pid("model-api")
+    assert pid1, "model-api is not running"
+    with open(f"/proc/{pid1}/environ", "rb") as f:
+        env = dict(item.decode().split("=", 1) for item in f.read().split(b"\0") if b"=" in item)
+    exe = os.readlink(f"/proc/{pid1}/exe")
+    port = free_ports(1)[0]
+    env["MC_HTTP_PORT"] = str(port)
+    env.update(extra_env or {})
+    stack.extra_logs.append(name)
+    log = open(stack.log_path(name), "ab")
+    proc = subprocess.Popen([exe], env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    log.close()
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def stop_process(proc):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(15)
 
 
 def metric_value(api_url, name):

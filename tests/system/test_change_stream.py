@@ -23,7 +23,8 @@ import requests
 
 from conftest import free_ports, pid_alive, wait_pid_gone
 from mc_testlib import (CORE, MODELS_FILE, POLICIES_FILE, Api, ChangeReader, check_eq, check_json_error,
-                        check_per_record_order, metric_value, new_tag, wait_ready, wait_until)
+                        check_per_record_order, metric_value, new_tag, start_second_model_api,
+                        stop_process, wait_ready, wait_until)
 
 W = "Widget"
 EVENT_DEADLINE_S = 120  # Kafka back after an outage: message timeout (10 s) + relay backoff
@@ -177,16 +178,28 @@ def test_kafka_down_writes_succeed_then_every_change_arrives(healthy, api):
         depth = int(stack.psql("SELECT count(*) FROM modelcast_outbox").strip())
         assert depth >= 20 + 20 + 20 + len(deleted), f"outbox rows while Kafka is down: {depth}"
 
-        def not_ready():
+        # Ready means "can serve": still 200, the detail says Kafka is away and the outbox
+        # lag grows; the writes above succeeded meanwhile.
+        def degraded():
             r = requests.get(stack.api_url + "/readyz", timeout=5)
-            return r.status_code == 503 and r.json().get("kafka") == "unreachable" and r.json()
-        body = wait_until(not_ready, "/readyz says 503, kafka unreachable", 30)
-        assert body["outbox_depth"] >= 0, f"readyz body: {body!r}"
+            body = r.json()
+            return (r.status_code == 200 and body.get("status") == "degraded"
+                    and body.get("kafka") == "unreachable" and body.get("outbox_depth", 0) >= depth
+                    and body.get("outbox_lag_seconds", 0) > 0 and body)
+        body = wait_until(degraded, "/readyz 200 degraded: kafka unreachable, outbox lag growing", 30)
+        assert body["postgres"] == "ok" and body["degraded"], f"readyz body: {body!r}"
+        lag = body["outbox_lag_seconds"]
+        wait_until(lambda: requests.get(stack.api_url + "/readyz", timeout=5).json()["outbox_lag_seconds"] > lag,
+                   "outbox_lag_seconds grows while Kafka is away", 30)
+        check_eq(requests.get(stack.api_url + "/healthz", timeout=5).status_code, 200,
+                 "/healthz while Kafka is away (alive: nothing to restart)")
+        api.create(W, {"name": "during", "tag": tag, "qty": 99})  # still writable
     finally:
         stack.up("kafka")
     wait_ready(stack.api_url)
     expected = committed_changes(stack, tag)
-    check_eq(len(expected), 15 * 2 + 10 * 2, "changes to the surviving rows (create, 2 patches for 10, SQL update)")
+    check_eq(len(expected), 15 * 2 + 10 * 2 + 1,
+             "changes to the surviving rows (create, 2 patches for 10, SQL update; one more create)")
     # Deleted rows: create (1) + SQL update (2) + destroy (also version 2).
     with ChangeReader(stack.kafka_bootstrap) as reader:
         del_keys = {f"{W}:{r['id']}" for r in deleted}
@@ -196,6 +209,103 @@ def test_kafka_down_writes_succeed_then_every_change_arrives(healthy, api):
         want = sorted((k, v, op) for k in del_keys for v, op in ((1, "create"), (2, "update"), (2, "destroy")))
         check_eq(got, want, "events of the rows deleted while Kafka was down")
     read_all_changes(stack, expected, "after the Kafka outage")
+
+
+# --------------------------------------------------------------------------- liveness
+
+def test_stuck_relay_fails_healthz_and_recovers(healthy):
+    """/healthz is liveness: it fails when the relay shows no progress for MC_RELAY_STALL_S
+    (here 3 s; blocked on a lock held on the outbox), so an orchestrator would restart the
+    instance, and passes again once the relay moves. /readyz (can serve) stays 200."""
+    stack = healthy
+    proc, url = start_second_model_api(stack, {"MC_RELAY_STALL_S": "3"}, name="model-api-stall")
+    locker = None
+    try:
+        wait_ready(url)
+        check_eq(requests.get(url + "/healthz", timeout=5).status_code, 200, "/healthz before")
+        locker = subprocess.Popen(
+            ["psql", "-X", "-q", stack.pg_conninfo, "-c",
+             "BEGIN; LOCK TABLE modelcast_outbox IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120) AS modelcast_stall_test"],
+            env=stack.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def failing():
+            r = requests.get(url + "/healthz", timeout=5)
+            return r.status_code == 503 and r.json()
+        body = wait_until(failing, "/healthz 503 while the relay is blocked", 60)
+        check_eq(body["status"], "failing", f"/healthz body ({body!r})")
+        assert "no progress" in body["reason"], body
+        check_eq(requests.get(url + "/readyz", timeout=5).status_code, 200, "/readyz while the relay is blocked")
+        stack.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                   "WHERE query LIKE '%modelcast_stall_test%' AND pid <> pg_backend_pid()")
+        wait_until(lambda: requests.get(url + "/healthz", timeout=5).status_code == 200,
+                   "/healthz 200 once the relay moves again", 60)
+    finally:
+        if locker:
+            locker.kill()
+            locker.wait(15)
+        stop_process(proc)
+
+
+# ------------------------------------------------------------ an event Kafka cannot take
+
+def test_oversized_sql_change_is_set_aside_and_the_stream_goes_on(healthy, api):
+    """A change made too large for Kafka by plain SQL (the REST limits do not apply there):
+    the relay moves its event to modelcast_outbox_dead, logs it, counts it, /readyz says
+    degraded (still 200), and the changes after it - of every model - are published."""
+    stack = healthy
+    tag = new_tag()
+    big = api.create(W, {"name": "big", "tag": tag})
+    dead_before = metric_value(stack.api_url, "modelcast_relay_dead_total") or 0
+    # 1.1 MB of notes: the update event holds it once (before has none), over 1,048,588.
+    stack.psql(f"UPDATE widgets SET notes = repeat('x', 1100000) WHERE id = {big['id']}")
+    after = api.create(W, {"name": "after", "tag": tag})
+    author = api.create("Author", {"name": "after the big one"})
+    stack.psql(f"INSERT INTO widgets (name, tag) VALUES ('sql after', '{tag}')")
+    sql_id = int(stack.psql(f"SELECT id FROM widgets WHERE tag = '{tag}' AND name = 'sql after'"))
+    want = {f"{W}:{after['id']}", f"Author:{author['id']}", f"{W}:{sql_id}"}
+    with ChangeReader(stack.kafka_bootstrap) as reader:
+        reader.read_until(lambda rd: want <= {e.key for e in rd.distinct(want)},
+                          "the changes after the oversized one on the topic")
+        got = {(e.key, e.value["version"]) for e in reader.distinct({f"{W}:{big['id']}"})}
+        assert (f"{W}:{big['id']}", 2) not in got, f"the oversized event was published: {got!r}"
+    rows = stack.psql("SELECT model, record_id, version, op, event_bytes, error "
+                      f"FROM modelcast_outbox_dead WHERE record_id = {big['id']} AND model = '{W}'")
+    fields = rows.strip().split("|")
+    assert len(rows.strip().splitlines()) == 1 and fields[:4] == [W, str(big["id"]), "2", "update"], (
+        f"dead-letter row of the oversized change: {rows!r}")
+    assert int(fields[4]) > 1_048_588 and "MSG_SIZE_TOO_LARGE" in fields[5], f"dead-letter row: {rows!r}"
+    wait_until(lambda: (metric_value(stack.api_url, "modelcast_relay_dead_total") or 0) >= dead_before + 1,
+               "modelcast_relay_dead_total counts the event set aside", 10)
+    log = stack.log("model-api")
+    assert f"change event {W}:{big['id']} version 2" in log and "set aside" in log, (
+        "no error log naming the record set aside")
+
+    def degraded():
+        r = requests.get(stack.api_url + "/readyz", timeout=5)
+        return r.status_code == 200 and r.json().get("outbox_dead", 0) >= 1 and r.json()
+    body = wait_until(degraded, "/readyz 200 with outbox_dead >= 1", 10)
+    check_eq(body["status"], "degraded", f"/readyz status with a dead-letter row ({body!r})")
+    # Through REST, a write whose event would not fit is refused before anything changes.
+    r = api.request("PATCH", f"/v1/{W}/{big['id']}", json={"qty": 1})
+    err = check_json_error(r, 422, "change_too_large", what="PATCH of a record grown past the limit by SQL")
+    assert err["details"]["event_bytes"] > err["details"]["max_bytes"], f"details: {err!r}"
+    check_json_error(api.request("DELETE", f"/v1/{W}/{big['id']}"), 422, "change_too_large",
+                     what="DELETE of a record grown past the limit by SQL")
+    check_eq(stack.psql(f"SELECT version FROM widgets WHERE id = {big['id']}").strip(), "2",
+             "version of the refused record")
+    # Set right by SQL, the record streams again: the repair itself (version 3) still carries
+    # the large notes as its before and is set aside too; the next change is published.
+    stack.psql(f"UPDATE widgets SET notes = NULL WHERE id = {big['id']}")
+    stack.psql(f"UPDATE widgets SET qty = 5 WHERE id = {big['id']}")
+    with ChangeReader(stack.kafka_bootstrap) as reader:
+        reader.read_until(lambda rd: any(e.value["version"] == 4 for e in rd.distinct({f"{W}:{big['id']}"})),
+                          "version 4 of the repaired record")
+    check_eq(stack.psql(f"SELECT version FROM modelcast_outbox_dead WHERE record_id = {big['id']} "
+                        f"AND model = '{W}' ORDER BY id").split(), ["2", "3"],
+             "versions set aside: the oversized change and the one that repaired it")
+    stack.psql(f"DELETE FROM modelcast_outbox_dead WHERE record_id = {big['id']} AND model = '{W}'")
+    wait_until(lambda: requests.get(stack.api_url + "/readyz", timeout=5).json().get("status") == "ready",
+               "/readyz ready once the dead letter is cleared", 10)
 
 
 # --------------------------------------------------------------------- kill -9 under load
@@ -317,34 +427,6 @@ def test_postgres_restart_first_requests_succeed(healthy, api):
 
 
 # ----------------------------------------------------------------- two instances, one relay
-
-def start_second_model_api(stack):
-    """Starts another model-api on the same database and Kafka: the environment of the
-    running one, with its own port and log ($MC_VAR/log/model-api-2.log)."""
-    pid1 = stack.pid("model-api")
-    assert pid1, "model-api is not running"
-    with open(f"/proc/{pid1}/environ", "rb") as f:
-        env = dict(item.decode().split("=", 1) for item in f.read().split(b"\0") if b"=" in item)
-    exe = os.readlink(f"/proc/{pid1}/exe")
-    port = free_ports(1)[0]
-    env["MC_HTTP_PORT"] = str(port)
-    stack.extra_logs.append("model-api-2")
-    log = open(stack.log_path("model-api-2"), "ab")
-    proc = subprocess.Popen([exe], env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    log.close()
-    return proc, f"http://127.0.0.1:{port}"
-
-
-def stop_process(proc):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(15)
-
 
 def test_two_instances_one_relay_and_takeover(healthy, api):
     stack = healthy

@@ -9,13 +9,17 @@ Each test works on rows carrying its own `tag`, so tests do not see each other's
 import base64
 import functools
 import json
+import os
 import random
+import socket
+import subprocess
 from datetime import datetime
 
 import pytest
 import requests
 
-from mc_testlib import (CORE, MODELS_FILE, POLICIES_FILE, Api, check_eq, check_json_error, new_tag)
+from mc_testlib import (CORE, MODELS_FILE, POLICIES_FILE, Api, check_eq, check_json_error, new_tag,
+                        start_second_model_api, stop_process, wait_ready)
 
 W = "Widget"
 DECLARED = ("name", "notes", "qty", "big", "price", "active", "due_at", "meta", "author_id",
@@ -597,25 +601,48 @@ def test_bad_cursors_are_400(api):
     check_json_error(r, 400, "bad_cursor", what="cursor of order=qty used with order=-qty")
 
 
+MAX_BODY = 256 * 1024  # MC_MAX_BODY's default: (MC_EVENT_MAX_BYTES - 4096) / 2 at most
+
+
 def test_oversized_body_is_413(api):
     rec = api.create(W, widget(new_tag()))
-    big = b'{"name": "x", "notes": "' + b"a" * (1024 * 1024) + b'"}'
+    big = b'{"name": "x", "notes": "' + b"a" * MAX_BODY + b'"}'
     for method, path in (("POST", f"/v1/{W}"), ("PATCH", f"/v1/{W}/{rec['id']}")):
         r = api.request(method, path, data=big, headers={"Content-Type": "application/json"})
         check_json_error(r, 413, "body_too_large", what=f"{method} with Content-Length")
 
         def chunks():
             yield b'{"name": "x", "notes": "'
-            for _ in range(1100):
+            for _ in range(MAX_BODY // 1024 + 20):
                 yield b"a" * 1024
             yield b'"}'
         r = api.request(method, path, data=chunks(), headers={"Content-Type": "application/json"})
         check_json_error(r, 413, "body_too_large", what=f"{method} chunked")
     # Just under the limit is parsed (and refused by validation, not by size).
-    body = b'{"name": "x", "notes": "' + b"a" * (1024 * 1024 - 40) + b'"}'
+    body = b'{"name": "x", "notes": "' + b"a" * (MAX_BODY - 40) + b'"}'
     r = api.request("POST", f"/v1/{W}", data=body, headers={"Content-Type": "application/json"})
-    err = check_json_error(r, 422, "invalid", what="body just under 1 MiB")
-    check_eq(list(err.get("details") or {}), ["notes"], "details of a body just under 1 MiB")
+    err = check_json_error(r, 422, "invalid", what="body just under 256 KiB")
+    check_eq(list(err.get("details") or {}), ["notes"], "details of a body just under 256 KiB")
+
+
+def test_json_and_text_values_have_a_bounded_size(api):
+    """So that every change event fits in a Kafka message: json values are capped in bytes
+    (65,536 by default) as the event prints them, numbers written out in full."""
+    tag = new_tag()
+    ok = api.create(W, widget(tag, meta={"k": "v" * 65000}))
+    check_eq(len(ok["meta"]["k"]), 65000, "a json value under the cap")
+    for meta, msg in (({"k": "v" * 65536}, "is larger than 65536 bytes"),
+                      ([1e-300] * 300, "is larger than 65536 bytes"),  # 0.000...1, 300 digits each
+                      ({"n": 1e19}, "holds a number beyond the 64-bit integer range")):
+        r = api.request("POST", f"/v1/{W}", json=widget(tag, meta=meta))
+        err = check_json_error(r, 422, "invalid", what=f"meta {str(meta)[:40]}")
+        check_eq(err["details"], {"meta": [msg]}, "details")
+        r = api.request("PATCH", f"/v1/{W}/{ok['id']}", json={"meta": meta})
+        check_json_error(r, 422, "invalid", what=f"PATCH meta {str(meta)[:40]}")
+    models = api.get("/v1/models").json()["models"]
+    attrs = next(m for m in models if m["name"] == W)["attributes"]
+    check_eq(attrs["meta"].get("max_bytes"), 65536, "GET /v1/models: meta's max_bytes")
+    check_eq(attrs["notes"].get("max_length"), 1000, "GET /v1/models: notes' max_length")
 
 
 def test_wrong_content_type_is_415(api):
@@ -713,7 +740,7 @@ def test_garbage_never_gets_a_5xx_nor_crashes(api, models_stack):
     assert not failures, f"{len(failures)} hostile requests were not answered with a 4xx JSON error:\n" + "\n".join(failures[:30])
     check_eq(models_stack.pid("model-api"), pid, "model-api pid after the barrage (alive, not restarted)")
     r = api.get("/healthz")
-    check_eq((r.status_code, r.json()), (200, {"status": "ok"}), "/healthz after the barrage")
+    check_eq((r.status_code, r.json().get("status")), (200, "ok"), "/healthz after the barrage")
     check_eq(models_stack.psql("SELECT count(*) FROM pg_tables WHERE tablename IN ('widgets', 'author', 'secret')").strip(),
              "3", "model tables still exist")
     check_eq(api.get(f"/v1/{W}/{rec['id']}").status_code, 200, "GET after the barrage")
@@ -763,19 +790,62 @@ def test_wrong_method_on_models_and_count_is_405(api):
         check_eq(r.headers.get("Allow"), "GET", f"{method} {path}: Allow")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ulfius 2.7 runs libmicrohttpd's POST processor for form content types before any "
-    "handler, and closes the connection when the body is not a form; its dispatcher is not "
-    "exported, so model-api cannot answer first. No data changes and the service stays up "
-    "(test_garbage_never_gets_a_5xx_nor_crashes). Fix: a newer ulfius or a patch upstream."))
 def test_multipart_content_type_gets_415_not_a_dropped_connection(api):
-    """A form Content-Type makes ulfius run libmicrohttpd's POST processor on the body; a body
-    that is not multipart gets the connection closed without any answer."""
-    rec = api.create(W, widget(new_tag()))
-    for method, path in (("POST", f"/v1/{W}"), ("PATCH", f"/v1/{W}/{rec['id']}")):
-        r = requests.request(method, api.url(path), data=b'{"name": "x"}', timeout=15,
-                             headers={"Content-Type": "multipart/form-data; boundary=x"})
-        check_json_error(r, 415, "unsupported_media_type", what=f"{method} multipart/form-data")
+    """A form Content-Type made ulfius run libmicrohttpd's POST processor on the body before
+    any handler, and a body that is not a form got the connection closed without any answer;
+    model-api turns form parsing off (bodies are JSON), so the handler answers 415."""
+    tag = new_tag()
+    rec = api.create(W, widget(tag))
+    for ctype, body in (("multipart/form-data; boundary=x", b'{"name": "x"}'),
+                        ("multipart/form-data", b"--x\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nx\r\n--x--\r\n"),
+                        ("application/x-www-form-urlencoded", b"name=x&tag=" + tag.encode()),
+                        ("application/x-www-form-urlencoded", b'{"name": "x"}')):
+        for method, path in (("POST", f"/v1/{W}"), ("PATCH", f"/v1/{W}/{rec['id']}")):
+            r = requests.request(method, api.url(path), data=body, timeout=15,
+                                 headers={"Content-Type": ctype})
+            check_json_error(r, 415, "unsupported_media_type", what=f"{method} {ctype}")
+    check_eq(api.count(W, {"tag": tag}), 1, "records after the form posts")
+
+
+def raw_request(api, data):
+    """Sends data as is on a new connection; returns (status, body bytes) of the answer."""
+    host, port = api.base.split("//", 1)[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=15) as s:
+        s.sendall(data)
+        got = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+            head, sep, body = got.partition(b"\r\n\r\n")
+            length = [int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:")]
+            if sep and length and len(body) >= length[0]:
+                break
+    head, _, body = got.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
+
+
+def test_raw_nul_in_request_line_is_400_not_truncated(api):
+    """libmicrohttpd hands the URL on as a C string: a raw NUL byte in the request line used
+    to cut it short, so ?name=a\\0b was served as name=a."""
+    tag = new_tag()
+    api.create(W, widget(tag, name="a"))
+    for line, what in ((f"GET /v1/{W}/count?tag={tag}&name=a\0b", "NUL in a query value"),
+                       (f"GET /v1/{W}\0/count?tag={tag}", "NUL in the path"),
+                       (f"GET /v1/{W}/count\0?tag={tag}&name=zzz", "NUL before the query")):
+        status, body = raw_request(api, line.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        check_eq(status, 400, f"{what}: status (body {body[:200]!r})")
+        check_eq(json.loads(body)["error"]["code"], "bad_query", f"{what}: error code")
+    payload = json.dumps(widget(tag, name="nul")).encode()
+    status, body = raw_request(api, f"POST /v1/{W}\0x HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                                    f"application/json\r\nContent-Length: {len(payload)}\r\n\r\n".encode() + payload)
+    check_eq(status, 400, f"POST with a NUL in the path: status (body {body[:200]!r})")
+    check_eq(api.count(W, {"tag": tag}), 1, "records after the refused POST")
+    # The same requests without the NUL are served.
+    status, body = raw_request(api, f"GET /v1/{W}/count?tag={tag}&name=a HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    check_eq((status, json.loads(body)), (200, {"count": 1}), "the request without the NUL")
 
 
 def test_nul_in_model_path_segment_is_refused(api):
@@ -794,3 +864,114 @@ def test_impossible_date_gets_attribute_details(api):
     r = api.request("POST", f"/v1/{W}", json={"name": "x", "due_at": "2026-02-30T00:00:00Z"})
     err = check_json_error(r, 422, "invalid")
     assert "due_at" in (err.get("details") or {}), f"422 without details for due_at: {err!r}"
+
+
+# ----------------------------------------------------------------------------------- CORS
+
+ALLOWED = "https://app.example.com"
+
+
+@pytest.fixture(scope="module")
+def cors_urls(models_stack):
+    """Two more model-api instances on the module's database: one allowing two exact
+    origins, one allowing any ("*")."""
+    procs, urls = [], {}
+    try:
+        for key, origins in (("exact", f"{ALLOWED}, http://localhost:3000"), ("any", "*")):
+            proc, url = start_second_model_api(models_stack, {"MC_CORS_ORIGINS": origins},
+                                               name=f"model-api-cors-{key}")
+            procs.append(proc)
+            wait_ready(url)
+            urls[key] = url
+        yield urls
+    finally:
+        for proc in procs:
+            stop_process(proc)
+
+
+def cors_headers(r):
+    return {k: v for k, v in r.headers.items() if k.lower().startswith("access-control-") or k == "Vary"}
+
+
+def test_cors_allowed_origin_preflight_and_answers(cors_urls):
+    url = cors_urls["exact"]
+    tag = new_tag()
+    pre = requests.options(f"{url}/v1/{W}/1", timeout=15, headers={
+        "Origin": ALLOWED, "Access-Control-Request-Method": "PATCH",
+        "Access-Control-Request-Headers": "authorization, content-type, if-match"})
+    print("preflight, allowed origin:", pre.status_code, cors_headers(pre))
+    check_eq(pre.status_code, 204, "preflight from an allowed origin")
+    check_eq(pre.headers.get("Access-Control-Allow-Origin"), ALLOWED, "Allow-Origin")
+    check_eq(pre.headers.get("Access-Control-Allow-Methods"), "GET, PATCH, DELETE", "Allow-Methods")
+    allowed_headers = {h.strip().lower() for h in pre.headers.get("Access-Control-Allow-Headers", "").split(",")}
+    assert {"authorization", "content-type", "if-match"} <= allowed_headers, cors_headers(pre)
+    assert int(pre.headers.get("Access-Control-Max-Age", "0")) > 0, cors_headers(pre)
+    check_eq(pre.headers.get("Vary"), "Origin", "Vary of the preflight")
+    assert "Access-Control-Allow-Credentials" not in pre.headers, cors_headers(pre)
+    # The actual requests: the origin, and the headers scripts may read.
+    r = requests.post(f"{url}/v1/{W}", json=widget(tag), headers={"Origin": ALLOWED}, timeout=15)
+    print("POST, allowed origin:", r.status_code, cors_headers(r), "ETag", r.headers.get("ETag"))
+    check_eq(r.status_code, 201, f"POST (body {r.text!r})")
+    check_eq(r.headers.get("Access-Control-Allow-Origin"), ALLOWED, "Allow-Origin of the POST")
+    exposed = {h.strip().lower() for h in r.headers.get("Access-Control-Expose-Headers", "").split(",")}
+    assert {"etag", "location"} <= exposed, cors_headers(r)
+    check_eq(r.headers.get("ETag"), '"1"', "ETag of a created record")
+    rec = r.json()
+    r = requests.patch(f"{url}/v1/{W}/{rec['id']}", json={"qty": 2}, timeout=15,
+                       headers={"Origin": ALLOWED, "If-Match": r.headers["ETag"]})
+    check_eq((r.status_code, r.headers.get("ETag")), (200, '"2"'), "PATCH with If-Match: the ETag")
+    r = requests.get(f"{url}/v1/{W}/{rec['id']}", headers={"Origin": ALLOWED}, timeout=15)
+    check_eq((r.headers.get("Access-Control-Allow-Origin"), r.headers.get("ETag")), (ALLOWED, '"2"'), "GET")
+    # Errors carry them too, so a script can read the error body.
+    r = requests.get(f"{url}/v1/Nope", headers={"Origin": ALLOWED}, timeout=15)
+    check_eq((r.status_code, r.headers.get("Access-Control-Allow-Origin")), (404, ALLOWED), "404 to a script")
+
+
+def test_cors_refused_origin_gets_no_cors_headers(cors_urls, api):
+    url = cors_urls["exact"]
+    evil = "https://evil.example"
+    pre = requests.options(f"{url}/v1/{W}", timeout=15, headers={
+        "Origin": evil, "Access-Control-Request-Method": "POST"})
+    print("preflight, refused origin:", pre.status_code, cors_headers(pre), pre.text)
+    check_json_error(pre, 403, "origin_not_allowed", what="preflight from a refused origin")
+    assert not [k for k in pre.headers if k.lower().startswith("access-control-")], cors_headers(pre)
+    r = requests.get(f"{url}/v1/{W}", headers={"Origin": evil}, timeout=15)
+    print("GET, refused origin:", r.status_code, cors_headers(r))
+    assert not [k for k in r.headers if k.lower().startswith("access-control-")], cors_headers(r)
+    check_eq(r.headers.get("Vary"), "Origin", "Vary on an answer that depends on the origin")
+    for spelled in ("https://APP.example.com", ALLOWED + "/", "http://app.example.com"):
+        r = requests.get(f"{url}/healthz", headers={"Origin": spelled}, timeout=15)
+        check_eq(r.headers.get("Access-Control-Allow-Origin"), None, f"Origin {spelled!r} (not exact)")
+    # The default (MC_CORS_ORIGINS unset): no origin at all.
+    pre = requests.options(api.url(f"/v1/{W}"), timeout=15, headers={
+        "Origin": ALLOWED, "Access-Control-Request-Method": "POST"})
+    check_json_error(pre, 403, "origin_not_allowed", what="preflight without MC_CORS_ORIGINS")
+    r = api.get(f"/v1/{W}", headers={"Origin": ALLOWED})
+    assert not [k for k in r.headers if k.lower().startswith("access-control-") or k == "Vary"], r.headers
+
+
+def test_cors_any_origin_never_with_credentials(cors_urls):
+    url = cors_urls["any"]
+    pre = requests.options(f"{url}/v1/{W}", timeout=15, headers={
+        "Origin": "https://anyone.example", "Access-Control-Request-Method": "POST"})
+    print("preflight, MC_CORS_ORIGINS=*:", pre.status_code, cors_headers(pre))
+    check_eq((pre.status_code, pre.headers.get("Access-Control-Allow-Origin")), (204, "*"), "preflight")
+    check_eq(pre.headers.get("Access-Control-Allow-Methods"), "GET, POST", "Allow-Methods on /v1/{Model}")
+    r = requests.get(f"{url}/v1/{W}", headers={"Origin": "https://anyone.example"}, timeout=15)
+    check_eq(r.headers.get("Access-Control-Allow-Origin"), "*", "Allow-Origin")
+    assert "Access-Control-Allow-Credentials" not in r.headers and "Vary" not in r.headers, cors_headers(r)
+    # A plain OPTIONS (no preflight) says what the path takes.
+    r = requests.options(f"{url}/v1/{W}/count", timeout=15)
+    check_eq((r.status_code, r.headers.get("Allow")), (204, "GET, OPTIONS"), "plain OPTIONS")
+    check_json_error(requests.options(f"{url}/nowhere", timeout=15), 404, "not_found", what="OPTIONS /nowhere")
+
+
+def test_cors_setting_is_checked_at_start(models_stack):
+    exe = os.readlink(f"/proc/{models_stack.pid('model-api')}/exe")
+    for value, named in (("https://app.example.com/", "'https://app.example.com/'"),
+                         ("app.example.com", "'app.example.com'"), ("null", "'null'"),
+                         ("*, https://a.example", "'*'")):
+        proc = subprocess.run([exe], env={"MC_CORS_ORIGINS": value, "PATH": os.environ["PATH"]},
+                              capture_output=True, text=True, timeout=30)
+        check_eq(proc.returncode, 2, f"exit status with MC_CORS_ORIGINS={value!r} ({proc.stderr!r})")
+        assert "MC_CORS_ORIGINS" in proc.stderr and named in proc.stderr, proc.stderr

@@ -110,6 +110,28 @@ def test_writes_follow_the_rules(stack, todo):
     assert api(stack, "DELETE", f"/v1/Todo/{todo['id']}", alice()).status_code == 204
 
 
+def test_todo_team_is_one_of_the_owners_teams(stack):
+    """config/policies.json sends a todo to its team: creating one in a team one is not in
+    (or moving one there) would hand it to strangers, so it is refused."""
+    title = f"team {uuid.uuid4().hex[:8]}"
+    stranger = api(stack, "POST", "/v1/Todo", carol(),  # Carol is on no team
+                   json={"title": title, "owner_id": CAROL, "team_id": 3})
+    assert stranger.status_code == 403, stranger.text
+    assert stranger.json()["error"]["details"]["reason"] == "denied", stranger.text
+    other = api(stack, "POST", "/v1/Todo", alice(), json={"title": title, "owner_id": ALICE, "team_id": 4})
+    assert other.status_code == 403, other.text
+    assert api(stack, "GET", f"/v1/Todo/count?title={title}", bob()).json() == {"count": 0}
+    mine = api(stack, "POST", "/v1/Todo", alice(), json={"title": title, "owner_id": ALICE, "team_id": 3})
+    assert mine.status_code == 201, mine.text
+    solo = api(stack, "POST", "/v1/Todo", carol(), json={"title": title, "owner_id": CAROL})
+    assert solo.status_code == 201, solo.text
+    assert solo.json()["team_id"] is None, solo.text
+    moved = api(stack, "PATCH", f"/v1/Todo/{solo.json()['id']}", carol(), json={"team_id": 3})
+    assert moved.status_code == 403, moved.text
+    left = api(stack, "PATCH", f"/v1/Todo/{mine.json()['id']}", alice(), json={"team_id": None})
+    assert left.status_code == 200 and left.json()["team_id"] is None, left.text
+
+
 def test_models_lists_only_what_the_caller_sees(stack):
     anon = api(stack, "GET", "/v1/models").json()["models"]
     assert [m["name"] for m in anon] == ["Dictionary"], anon

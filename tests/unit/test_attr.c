@@ -68,6 +68,51 @@ static void test_check_value(void)
     expect_check(&t, "\"tomorrow\"", "RFC 3339");
 }
 
+/* Bytes of the JSON text value as attribute a in an event (mc_attr_event_bytes). */
+static size_t event_bytes(const mc_attr_t *a, const char *text)
+{
+    json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
+    MC_CHECK(v != NULL);
+    size_t n = mc_attr_event_bytes(a, v);
+    json_decref(v);
+    return n;
+}
+
+/* Each bound is at least what PostgreSQL printed for the same value (psql, jsonb). */
+static void test_event_bytes(void)
+{
+    mc_attr_t t = {.name = "t", .type = MC_ATTR_TEXT, .max_length = 10};
+    mc_attr_t j = {.name = "j", .type = MC_ATTR_JSON, .max_bytes = 40};
+    mc_attr_t ts = {.name = "ts", .type = MC_ATTR_TIMESTAMP}, f = {.type = MC_ATTR_FLOAT};
+    MC_CHECK_INT(event_bytes(&t, "\"abc\""), 5);
+    MC_CHECK_INT(event_bytes(&t, "\"a\\u0001\\n\\\"\""), 13); /* "a\u0001\n\"" */
+    MC_CHECK_INT(event_bytes(&t, "\"h\xc3\xa9\""), 5);          /* UTF-8 stays as is */
+    MC_CHECK_INT(event_bytes(&t, "null"), 4);
+    MC_CHECK_INT(mc_attr_event_bytes(&t, NULL), 4);
+    MC_CHECK(event_bytes(&ts, "\"2026-12-01T15:56:38Z\"") >= 34); /* +00:00, microseconds */
+    MC_CHECK(event_bytes(&f, "1e300") >= 301);                    /* 1 and 300 zeros */
+    MC_CHECK(event_bytes(&f, "4.9e-324") >= 326);
+    MC_CHECK(event_bytes(&f, "0.5") >= 3);
+    /* {"a": [1, true, null]}: jsonb puts a space after ':' and ','. */
+    MC_CHECK_INT(event_bytes(&j, "{\"a\":[1,true,null]}"), 22);
+    MC_CHECK_INT(event_bytes(&j, "{}"), 2);
+    MC_CHECK_INT(event_bytes(&j, "[\"x\",{\"b\":false}]"), 19);
+
+    MC_CHECK_INT(mc_attr_event_bytes_max(&t), 62); /* 10 characters of \u00XX */
+    MC_CHECK_INT(mc_attr_event_bytes_max(&j), 40);
+    MC_CHECK(mc_attr_event_bytes_max(&f) >= 326);
+    mc_attr_t unbounded = {.type = MC_ATTR_TEXT};
+    MC_CHECK_INT(mc_attr_event_bytes_max(&unbounded), 0);
+
+    expect_check(&j, "{\"a\":\"01234567890123456789012345678901\"}", "is larger than 40 bytes");
+    expect_check(&j, "{\"a\":\"0123456789012345678901234567890\"}", NULL); /* 40 */
+    expect_check(&j, "[1e-300]", "is larger than 40 bytes"); /* 0.000...1 */
+    mc_attr_t big = {.name = "j", .type = MC_ATTR_JSON, .max_bytes = 65536};
+    expect_check(&big, "{\"n\":[1e19]}", "beyond the 64-bit integer range");
+    expect_check(&big, "{\"n\":[-1e19]}", "beyond the 64-bit integer range");
+    expect_check(&big, "[9223372036854775807, 1e18, 0.5e-300]", NULL);
+}
+
 static void test_param_text(void)
 {
     int failed = 0;
@@ -123,6 +168,7 @@ int main(void)
     MC_TEST_RUN(test_type_names);
     MC_TEST_RUN(test_sql_type);
     MC_TEST_RUN(test_check_value);
+    MC_TEST_RUN(test_event_bytes);
     MC_TEST_RUN(test_param_text);
     MC_TEST_RUN(test_parse_time);
     MC_TEST_DONE();

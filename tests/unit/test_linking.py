@@ -34,8 +34,8 @@ WATCHED = {
 # Exactly these among WATCHED in NEEDED.
 NEEDED = {
     "pusher": {"rdkafka", "jansson", "websockets", "uv", "curl"},
-    "authz": {"rdkafka", "jansson", "ulfius", "cjose", "crypto", "curl"},
-    "model-api": {"rdkafka", "jansson", "pq", "ulfius", "cjose", "crypto", "curl"},
+    "authz": {"rdkafka", "jansson", "ulfius", "microhttpd", "cjose", "crypto", "curl"},
+    "model-api": {"rdkafka", "jansson", "pq", "ulfius", "microhttpd", "cjose", "crypto", "curl"},
 }
 
 # None of these anywhere in what ldd lists.

@@ -87,6 +87,57 @@ static void test_errors_name_the_path(void)
                  "\"N\":{\"table\":\"t\",\"attributes\":{\"a\":{\"type\":\"text\"}}}}}",
                  "table 't' is already used");
     expect_error("{\"models\":{\"M\":{\"attributes\":{}}}}", "models.M.attributes");
+    expect_error("{\"models\":{\"M\":{\"attributes\":{\"a\":{\"type\":\"text\","
+                 "\"max_bytes\":100}}}}}",
+                 "models.M.attributes.a.max_bytes: only for json");
+    expect_error("{\"models\":{\"M\":{\"attributes\":{\"a\":{\"type\":\"json\","
+                 "\"max_bytes\":0}}}}}",
+                 "models.M.attributes.a.max_bytes: expected an integer");
+}
+
+/* Every value has a bounded size by default, and so has every change event. */
+static void test_sizes(void)
+{
+    mc_schema_t *s = NULL;
+    char err[512] = "";
+    MC_CHECK_INT(parse("{\"models\":{\"M\":{\"attributes\":{"
+                       "\"s\":{\"type\":\"string\"},\"t\":{\"type\":\"text\"},"
+                       "\"j\":{\"type\":\"json\"},\"k\":{\"type\":\"json\",\"max_bytes\":100},"
+                       "\"n\":{\"type\":\"text\",\"max_length\":20}}}}}",
+                       &s, err, sizeof err),
+                 MC_OK);
+    const mc_model_t *m = mc_schema_find(s, "M");
+    if (!m)
+        return;
+    MC_CHECK_INT(mc_model_attr(m, "s")->max_length, 255);
+    MC_CHECK_INT(mc_model_attr(m, "t")->max_length, 10000);
+    MC_CHECK_INT(mc_model_attr(m, "j")->max_bytes, 65536);
+    MC_CHECK_INT(mc_model_attr(m, "k")->max_bytes, 100);
+    MC_CHECK_INT(mc_model_attr(m, "n")->max_length, 20);
+
+    /* A create's event holds after only; an update's before and after. */
+    json_t *rec = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)7, "version",
+                            (json_int_t)1, "created_at", "2026-12-01T00:00:00Z", "updated_at",
+                            "2026-12-01T00:00:00Z", "s", "hello", "n", "x");
+    size_t created = mc_model_event_bytes(m, NULL, rec);
+    size_t updated = mc_model_event_bytes(m, rec, rec);
+    size_t destroyed = mc_model_event_bytes(m, rec, NULL);
+    MC_CHECK(created > 200 && created < 2000);
+    MC_CHECK_INT(destroyed, created);
+    MC_CHECK(updated > created);
+    /* Each character written out as \u00XX counts 6 bytes. */
+    json_object_set_new(rec, "t", json_string("\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01"));
+    MC_CHECK_INT(mc_model_event_bytes(m, NULL, rec), created + 60 + 2 - 4);
+    /* A body without system columns counts their largest values. */
+    json_t *body = json_pack("{s:s}", "s", "hello");
+    MC_CHECK(mc_model_event_bytes(m, NULL, body) >= created - 10);
+    /* The worst case: 255 and 10,000 and 20 characters, 65,536 + 100 bytes, twice. */
+    size_t max = mc_model_event_bytes_max(m);
+    MC_CHECK(max > 2 * (6 * (255 + 10000 + 20) + 65536 + 100));
+    MC_CHECK(max < 2 * (6 * (255 + 10000 + 20) + 65536 + 100) + 4096);
+    json_decref(rec);
+    json_decref(body);
+    mc_schema_free(s);
 }
 
 static void test_load_file_errors(void)
@@ -154,6 +205,7 @@ int main(void)
 {
     MC_TEST_RUN(test_valid_schema);
     MC_TEST_RUN(test_errors_name_the_path);
+    MC_TEST_RUN(test_sizes);
     MC_TEST_RUN(test_load_file_errors);
     MC_TEST_RUN(test_validate);
     MC_TEST_DONE();

@@ -24,6 +24,10 @@ static void test_table_sql(void)
     free(sql);
     MC_CHECK_CONTAINS(schema_outbox_sql(), "CREATE TABLE IF NOT EXISTS modelcast_outbox");
     MC_CHECK_CONTAINS(schema_outbox_sql(), "NEW.version := OLD.version + 1");
+    /* Events Kafka refuses are set aside there; other sessions than model-api's notify. */
+    MC_CHECK_CONTAINS(schema_outbox_sql(), "CREATE TABLE IF NOT EXISTS modelcast_outbox_dead");
+    MC_CHECK_CONTAINS(schema_outbox_sql(), "current_setting('modelcast.notify', true)");
+    MC_CHECK_CONTAINS(schema_outbox_sql(), "pg_notify('modelcast_outbox', '')");
     mc_schema_free(s);
     json_decref(root);
 }
