@@ -1,19 +1,28 @@
 # Thin front for CMake and the local stack scripts (deploy/local). `make help` lists targets.
 BUILD ?= build
 BUILD_TEST ?= build-test
+BUILD_FUZZ ?= build-fuzz
+FUZZ_CC ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 1
+FUZZ_TARGETS ?=
 BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 PYTEST_FLAGS ?= -q
 
-.PHONY: help setup build build-test run up down status test unit system clean clean-all
+.PHONY: help setup build build-test build-fuzz run up down status test unit system fuzz fuzz-ci \
+	clean clean-all
 
 help:
 	@echo "make setup      install packages, Kafka jars and the Python test venv (idempotent)"
 	@echo "make build      configure and build into $(BUILD)/ (Ninja, $(BUILD_TYPE))"
 	@echo "make run        setup + build, start the whole stack in the foreground (Ctrl-C stops)"
 	@echo "make up|down|status   start / stop / show the local stack in the background"
-	@echo "make test       sanitizer build in $(BUILD_TEST)/, unit tests (ctest), system tests (pytest)"
+	@echo "make test       sanitizer build in $(BUILD_TEST)/, unit tests (ctest), system tests (pytest),"
+	@echo "                the 30 s fuzz pass (make fuzz-ci)"
 	@echo "make unit       unit tests only (ctest on $(BUILD_TEST)/)"
+	@echo "make fuzz       libFuzzer harnesses (clang, $(BUILD_FUZZ)/), FUZZ_SECONDS=$(FUZZ_SECONDS) per target,"
+	@echo "                FUZZ_JOBS=$(FUZZ_JOBS) at a time, FUZZ_TARGETS= (all); make fuzz-ci: 30 s each, 2 at a time"
 	@echo "make clean      remove build trees; make clean-all also removes var/ (stack data)"
 
 setup:
@@ -26,6 +35,12 @@ build:
 build-test:
 	cmake -S . -B $(BUILD_TEST) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMC_SANITIZE=ON $(CMAKE_FLAGS)
 	cmake --build $(BUILD_TEST)
+
+# The fuzz harnesses need clang (libFuzzer): a tree of their own, the gcc builds untouched.
+build-fuzz:
+	CC=$(FUZZ_CC) cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMC_FUZZ=ON \
+		$(CMAKE_FLAGS)
+	cmake --build $(BUILD_FUZZ) --target fuzz_all
 
 run: setup build
 	MC_BUILD_DIR=$(abspath $(BUILD)) deploy/local/run
@@ -45,12 +60,20 @@ unit: build-test
 system: setup build-test
 	MC_BUILD_DIR=$(abspath $(BUILD_TEST)) .venv/bin/pytest $(PYTEST_FLAGS) tests/system
 
+fuzz: setup build-fuzz
+	tests/fuzz/run --build $(BUILD_FUZZ) --seconds $(FUZZ_SECONDS) --jobs $(FUZZ_JOBS) $(FUZZ_TARGETS)
+
+# The pass `make test` runs: every target for 30 s, two at a time.
+fuzz-ci:
+	$(MAKE) fuzz FUZZ_SECONDS=30 FUZZ_JOBS=2
+
 test: setup
 	$(MAKE) unit
 	$(MAKE) system
+	$(MAKE) fuzz-ci
 
 clean:
-	rm -rf $(BUILD) $(BUILD_TEST)
+	rm -rf $(BUILD) $(BUILD_TEST) $(BUILD_FUZZ)
 
 clean-all: clean
 	-deploy/local/down
