@@ -5,7 +5,8 @@
  * ("model=Widget&qty[gte]=2&order=-qty&cursor=..."; %XX decoded as the HTTP layer does;
  * "model" picks the model, Todo by default), FUZZ_SEP, a record JSON for the cursor.
  * Models and policies: config/ (Todo, Dictionary) and tests/system/models_rest.json with
- * tests/fuzz/data/policies_widget.json (Widget, Author, Secret).
+ * tests/fuzz/data/policies_widget.json (Widget, Author, Secret), and a model whose names are
+ * at their length limit (tests/fuzz/data/models_limits.json, policies_limits.json).
  * Every statement built must pass the SQL shape oracle, and the cursor of a well-typed
  * row must be accepted again under the same order.
  */
@@ -13,6 +14,7 @@
 #include "list_query.h"
 #include "mc_error.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +70,42 @@ static int row_fits_order(const list_query_t *q, const json_t *row)
     return 1;
 }
 
+static int in_array(const json_t *arr, const char *name)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(arr, i, e) {
+        if (strcmp(json_string_value(e), name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* No probing: a query the policy let through filters and orders only by columns the caller
+ * may see. */
+static void check_no_probing(const mc_model_t *m, const struct _u_map *args,
+                             const list_query_t *q, const mc_policy_t *policy,
+                             const json_t *claims)
+{
+    json_t *cols = mc_policy_visible_attributes(policy, m->name, claims);
+    const char **keys = u_map_enum_keys(args);
+    for (int i = 0; keys && keys[i]; i++) {
+        const char *k = keys[i];
+        char name[128];
+        if (!strcmp(k, "model") || !strcmp(k, "order") || !strcmp(k, "scope") ||
+            !strcmp(k, "cursor") || !strcmp(k, "limit"))
+            continue;
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(k, "["), k);
+        const mc_attr_t *a = mc_model_column(m, name);
+        FUZZ_ASSERT(a != NULL, "a filter on no column was accepted");
+        FUZZ_ASSERT(in_array(cols, a->name), "a filter on a column the caller cannot see");
+    }
+    for (size_t i = 0; i < q->norder; i++)
+        FUZZ_ASSERT(in_array(cols, q->order[i].attr->name),
+                    "an order by a column the caller cannot see");
+    json_decref(cols);
+}
+
 static void build(const mc_model_t *m, struct _u_map *args, int count, const mc_policy_t *policy,
                   const json_t *claims, const json_t *row)
 {
@@ -85,6 +123,8 @@ static void build(const mc_model_t *m, struct _u_map *args, int count, const mc_
         return;
     }
     fuzz_check_sql(&q.sql, count ? "list count" : "list page");
+    if (policy)
+        check_no_probing(m, args, &q, policy, claims);
     FUZZ_ASSERT(q.limit >= 1 && q.limit <= FUZZ_LIMIT_MAX, "limit out of range");
     FUZZ_ASSERT(q.norder >= 1 && q.norder <= MC_ORDER_MAX + 1, "order out of range");
     if (!count && row && row_fits_order(&q, row)) {
@@ -110,9 +150,11 @@ static void build(const mc_model_t *m, struct _u_map *args, int count, const mc_
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    const char *sets[2][2] = {{"config/models.json", "config/policies.json"},
+    const char *sets[3][2] = {{"config/models.json", "config/policies.json"},
                               {"tests/system/models_rest.json",
-                               "tests/fuzz/data/policies_widget.json"}};
+                               "tests/fuzz/data/policies_widget.json"},
+                              {"tests/fuzz/data/models_limits.json",
+                               "tests/fuzz/data/policies_limits.json"}};
     fuzz_part_t parts[3];
     struct _u_map args;
 
@@ -130,7 +172,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *name = u_map_get(&args, "model");
     const mc_model_t *m = NULL;
     const mc_policy_t *policy = NULL;
-    for (size_t i = 0; i < 2 && !m; i++) {
+    for (size_t i = 0; i < 3 && !m; i++) {
         m = mc_schema_find(fuzz_schema(sets[i][0]), name ? name : "Todo");
         policy = fuzz_policy(sets[i][1], sets[i][0]);
     }

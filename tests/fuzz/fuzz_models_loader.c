@@ -3,14 +3,17 @@
  * Input: a models.json document. A schema that loads must hold only names that are safe
  * in SQL (model [A-Z][A-Za-z0-9_]*, table and attribute [a-z_][a-z0-9_]*, at most 63
  * characters), distinct tables, and scopes that compile to well-formed SQL; the table DDL
- * model-api runs for it (schema_table_sql) quotes only those names; the shipped
+ * model-api runs for it (schema_table_sql) quotes only those names; its list queries
+ * (default order, then its first four orderable columns) build and pass the SQL oracle; the shipped
  * config/policies.json is compiled against it (refused or accepted, never a crash).
  */
 #include "fuzz_common.h"
+#include "list_query.h"
 #include "mc_condition.h"
 #include "mc_error.h"
 #include "schema_migrate.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +57,33 @@ static void check_model(const mc_schema_t *s, const mc_model_t *m)
         quotes += *c == '\'';
     FUZZ_ASSERT(quotes == 2, "the DDL holds a quote besides the model name's");
     free(ddl);
+
+    /* The list queries model-api builds for it: its default order, then its first four
+     * orderable columns, descending. */
+    struct _u_map args;
+    char spec[512] = "";
+    size_t nkeys = 0, len = 0;
+    u_map_init(&args);
+    for (int round = 0; round < 2; round++) {
+        list_query_t q;
+        const char *code = NULL;
+        char qerr[512];
+        int rc = list_query_build(m, &args, 100, 0, NULL, NULL, &q, &code, qerr, sizeof qerr);
+        FUZZ_ASSERT(rc == MC_OK, "a list query in a valid order of a loaded model is refused");
+        fuzz_check_sql(&q.sql, "list page");
+        list_query_cleanup(&q);
+        for (size_t i = 0; i < m->nattrs && nkeys < MC_ORDER_MAX; i++) {
+            if (m->attrs[i].type == MC_ATTR_JSON)
+                continue;
+            len += (size_t)snprintf(spec + len, sizeof spec - len, "%s-%s", nkeys ? "," : "",
+                                    m->attrs[i].name);
+            nkeys++;
+        }
+        if (nkeys == 0 || len >= 256) /* mc_model_parse_order's limit on the text */
+            break;
+        u_map_put(&args, "order", spec);
+    }
+    u_map_clean(&args);
 
     /* A record with nothing in it: a create misses the required attributes, an update not. */
     json_t *empty = json_object(), *errors = NULL;

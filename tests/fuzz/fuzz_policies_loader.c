@@ -87,6 +87,48 @@ static void check_deliveries(const json_t *deliveries, const json_t *before, con
     }
 }
 
+/*
+ * Reads = broadcasts: what the caller may read of rec (mc_policy_visible) is exactly the
+ * union of what a create of rec delivers to the channels it may connect to (nothing: NULL),
+ * and within the attributes it may ever see (mc_policy_visible_attributes).
+ */
+static void check_reads_are_broadcasts(const mc_policy_t *p, const mc_model_t *m,
+                                       const json_t *claims, const json_t *rec)
+{
+    json_t *deliveries = NULL, *seen = json_object(), *d;
+    size_t i;
+    FUZZ_ASSERT(mc_policy_route(p, m->name, "create", NULL, rec, &deliveries) == MC_OK,
+                "a create of a schema model cannot be routed");
+    json_array_foreach(deliveries, i, d) {
+        const char *chan = json_string_value(json_object_get(d, "channel"));
+        if (mc_policy_can_connect(p, claims, chan, NULL))
+            json_object_update(seen, json_object_get(d, "attributes"));
+    }
+    json_t *vis = mc_policy_visible(p, m->name, claims, rec);
+    json_t *cols = mc_policy_visible_attributes(p, m->name, claims);
+    if (json_object_size(seen) == 0) {
+        FUZZ_ASSERT(vis == NULL, "a record readable although no channel of the caller gets it");
+    } else {
+        const char *k;
+        json_t *v;
+        FUZZ_ASSERT(vis != NULL, "a record pushed to the caller but not readable");
+        FUZZ_ASSERT(json_object_size(vis) == json_object_size(seen),
+                    "the attributes read differ from the attributes pushed");
+        json_object_foreach(vis, k, v) {
+            json_t *col;
+            int listed = 0;
+            FUZZ_ASSERT(json_object_get(seen, k) != NULL,
+                        "an attribute readable but never pushed to the caller");
+            json_array_foreach(cols, i, col) listed |= strcmp(json_string_value(col), k) == 0;
+            FUZZ_ASSERT(listed, "a readable attribute missing from the visible attributes");
+        }
+    }
+    json_decref(cols);
+    json_decref(vis);
+    json_decref(seen);
+    json_decref(deliveries);
+}
+
 static void exercise(const mc_policy_t *p, const mc_schema_t *s)
 {
     for (size_t c = 0; c < sizeof callers / sizeof callers[0]; c++) {
@@ -112,7 +154,7 @@ static void exercise(const mc_policy_t *p, const mc_schema_t *s)
             mc_sql_cleanup(&sql);
             json_decref(mc_policy_visible_attributes(p, m->name, claims));
             json_t *before = sample_record(m, (int)c % 3), *after = sample_record(m, 1);
-            json_decref(mc_policy_visible(p, m->name, claims, before));
+            check_reads_are_broadcasts(p, m, claims, before);
             for (size_t o = 0; o < 3; o++) {
                 const char *reason = NULL;
                 mc_policy_can_write(p, m->name, ops[o], claims, o ? before : NULL,

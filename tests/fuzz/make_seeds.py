@@ -166,6 +166,11 @@ def list_query():
         "author_count": b"" + SEP + b"model=Author&email[null]=true&limit=1000" + SEP + row,
         "secret": b"" + SEP + b"model=Secret&value=s" + SEP,
         "bad": b"" + SEP + b"model=Todo&title[like]=x&=&limit=-1&cursor=%%" + SEP,
+        # names at their 63-character limit, an order text at its 255-character limit
+        "limits": j({"sub": "7"}) + SEP + ("model=L" + "x" * 62 + "&order=" +
+                                           ",".join("-" + c * 62 for c in "bcde") +
+                                           "&" + "a" * 63 + "[gt]=x&scope=" + "s" * 63).encode()
+        + SEP + j({"id": 1, "b" * 62: 2, "c" * 62: None, "d" * 62: 1.5, "e" * 62: 7}),
     }
 
 
@@ -173,6 +178,7 @@ def models_loader():
     return {
         "config": read("config/models.json"),
         "rest": read("tests/system/models_rest.json"),
+        "limits": read("tests/fuzz/data/models_limits.json"),
         "minimal": j({"models": {"A": {"attributes": {"x": {"type": "string"}}}}}),
         "references": j({"models": {"Org": {"table": "orgs", "attributes": {
             "name": {"type": "string", "max_length": 10, "unique": True, "enum": ["a", "b"]}}},
@@ -190,6 +196,7 @@ def policies_loader():
         "config": read("config/policies.json"),
         "rest": read("tests/system/policies_rest.json"),
         "widget": read("tests/fuzz/data/policies_widget.json"),
+        "limits": read("tests/fuzz/data/policies_limits.json"),
         "write_rules": j({"channels": {"Application": {"connect": "never"}}, "models": {"Todo": {
             "broadcast": [{"send_all_but": ["notes"], "to": ["Application"],
                            "when": {"done": {"eq": False}}}],
