@@ -232,6 +232,30 @@ def route():
     }
 
 
+def authorize():
+    def seed(claims, channel, model, op, before, after):
+        return SEP.join([b"" if claims is None else j(claims), channel.encode(), model.encode(),
+                         op.encode(), b"" if before is None else j(before),
+                         b"" if after is None else j(after)])
+    alice = {"sub": "7", "teams": [3, "4"], "role": "user"}
+    todo = {"id": 1, "title": "t", "owner_id": 7, "team_id": 3, "private": False}
+    widget = {"id": 5, "name": "bolt", "qty": 2, "active": True, "tag": "x", "author_id": 3}
+    return {
+        "anonymous_app": seed(None, "Application", "Dictionary", "destroy", {"id": 2}, None),
+        "alice_user": seed(alice, "User-7", "Todo", "create", None, todo),
+        "alice_team": seed(alice, "Team-4", "Todo", "update", todo, dict(todo, owner_id=8)),
+        "admin": seed({"sub": 1, "role": "admin"}, "Admins", "Todo", "destroy", todo, None),
+        "org": seed({"org": {"id": 1}, "scope": "read widgets", "tags": ["x"]}, "Org",
+                    "Widget", "destroy", widget, None),
+        "tag": seed({"sub": "3", "tags": "x y"}, "Tag-x", "Widget", "update", widget,
+                    dict(widget, qty=-1)),
+        "author": seed({"sub": 3}, "Author-3", "Widget", "create", None, widget),
+        "bad_channel": seed(alice, "User-", "Ghost", "explode", [], 3),
+        "many_teams": seed({"sub": "7", "teams": list(range(1200))}, "Team-1100", "Todo",
+                           "update", todo, todo),
+    }
+
+
 def main():
     new_key = "--new-rsa-key" in sys.argv[1:]
     write("proto_frame", proto_frame())
@@ -242,6 +266,7 @@ def main():
     write("models_loader", models_loader())
     write("policies_loader", policies_loader())
     write("route", route())
+    write("authorize", authorize())
     for t in sorted(os.listdir(CORPUS)):
         print(f"{t}: {len(os.listdir(os.path.join(CORPUS, t)))} seeds")
 
