@@ -20,9 +20,13 @@
 #define FUZZ_NOW 1700000000L
 #define FUZZ_LEEWAY 30L
 
-static const char *const reasons[] = {"missing", "too_large", "malformed", "alg_none",
-                                      "wrong_alg", "bad_signature", "expired", "not_yet_valid",
-                                      "bad_issuer", "bad_audience", "no_exp"};
+/* The reasons of mc_jwt.h (with those of the JWKS verifier, which a one-key verifier never
+ * gives). */
+static const char *const reasons[] = {"missing",       "too_large",     "malformed",
+                                      "alg_none",      "wrong_alg",     "no_keys",
+                                      "unknown_kid",   "no_kid",        "bad_signature",
+                                      "expired",       "not_yet_valid", "bad_issuer",
+                                      "bad_audience",  "no_exp",        "too_many_items"};
 
 static mc_jwt_verifier_t *verifiers[3];
 
