@@ -1,12 +1,17 @@
 # Thin front for CMake and the local stack scripts (deploy/local). `make help` lists targets.
 BUILD ?= build
 BUILD_TEST ?= build-test
+BUILD_FUZZ ?= build-fuzz
+FUZZ_CC ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 1
+FUZZ_TARGETS ?=
 BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 PYTEST_FLAGS ?= -q
 
-.PHONY: help setup build build-test run up down status test unit system js js-unit client-test \
-	browser codegen screenshots clean clean-all
+.PHONY: help setup build build-test build-fuzz run up down status test unit system js js-unit \
+	client-test browser codegen screenshots fuzz fuzz-ci clean clean-all
 
 help:
 	@echo "make setup      install packages, Kafka jars and the Python test venv (idempotent)"
@@ -14,12 +19,14 @@ help:
 	@echo "make run        setup + build, start the whole stack in the foreground (Ctrl-C stops)"
 	@echo "make up|down|status   start / stop / show the local stack in the background"
 	@echo "make test       sanitizer build in $(BUILD_TEST)/, unit tests (ctest), system tests (pytest),"
-	@echo "                then the JavaScript client's tests and the browser tests (make js)"
+	@echo "                the JavaScript client's and browser tests (make js), the 30 s fuzz pass (make fuzz-ci)"
 	@echo "make unit       unit tests only (ctest on $(BUILD_TEST)/)"
 	@echo "make js         JS client unit tests, then client and browser tests on one real stack"
 	@echo "make client-test | make browser   only the client / only the browser tests (real stack)"
 	@echo "make codegen    regenerate examples/models.{js,d.ts} from config/models.json"
 	@echo "make screenshots  docs/img/*.png of the examples, taken in chromium on a fresh stack"
+	@echo "make fuzz       libFuzzer harnesses (clang, $(BUILD_FUZZ)/), FUZZ_SECONDS=$(FUZZ_SECONDS) per target,"
+	@echo "                FUZZ_JOBS=$(FUZZ_JOBS) at a time, FUZZ_TARGETS= (all); make fuzz-ci: 30 s each, 2 at a time"
 	@echo "make clean      remove build trees; make clean-all also removes var/ (stack data)"
 
 setup:
@@ -32,6 +39,12 @@ build:
 build-test:
 	cmake -S . -B $(BUILD_TEST) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMC_SANITIZE=ON $(CMAKE_FLAGS)
 	cmake --build $(BUILD_TEST)
+
+# The fuzz harnesses need clang (libFuzzer): a tree of their own, the gcc builds untouched.
+build-fuzz:
+	CC=$(FUZZ_CC) cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMC_FUZZ=ON \
+		$(CMAKE_FLAGS)
+	cmake --build $(BUILD_FUZZ) --target fuzz_all
 
 # MC_DEV_TOKENS=1: the edge serves demo tokens for examples/todos. Only make run sets it.
 run: setup build
@@ -70,13 +83,21 @@ codegen:
 screenshots: setup build
 	MC_BUILD_DIR=$(abspath $(BUILD)) node tests/js/screenshots.js docs/img
 
+fuzz: setup build-fuzz
+	tests/fuzz/run --build $(BUILD_FUZZ) --seconds $(FUZZ_SECONDS) --jobs $(FUZZ_JOBS) $(FUZZ_TARGETS)
+
+# The pass `make test` runs: every target for 30 s, two at a time.
+fuzz-ci:
+	$(MAKE) fuzz FUZZ_SECONDS=30 FUZZ_JOBS=2
+
 test: setup
 	$(MAKE) unit
 	$(MAKE) system
 	$(MAKE) js
+	$(MAKE) fuzz-ci
 
 clean:
-	rm -rf $(BUILD) $(BUILD_TEST)
+	rm -rf $(BUILD) $(BUILD_TEST) $(BUILD_FUZZ)
 
 clean-all: clean
 	-deploy/local/down

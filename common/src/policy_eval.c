@@ -165,7 +165,8 @@ int mc_policy_can_connect(const mc_policy_t *p, const json_t *claims, const char
     if (p && channel)
         ch = policy__find_chan(p, channel, dash ? (size_t)(dash - channel) : strlen(channel),
                                NULL);
-    if (!ch || (ch->instance != (dash != NULL)) || (dash && (!dash[1] || strlen(dash) > 256))) {
+    if (!ch || (ch->instance != (dash != NULL)) ||
+        (dash && (!dash[1] || strlen(dash + 1) > POLICY_INSTANCE_MAX))) {
         if (reason)
             *reason = "unknown_channel";
         return 0;
@@ -224,7 +225,7 @@ static void policy__collect_candidates(const policy_rule_t *r, const json_t *cla
         if (json_array_size(ids) >= MC_POLICY_MAX_INSTANCES)
             break;
         json_array_foreach(ids, k, have) dup |= json_equal(have, e);
-        if (!dup && json_string_length(e) > 0 && json_string_length(e) <= 256)
+        if (!dup && json_string_length(e) > 0 && json_string_length(e) <= POLICY_INSTANCE_MAX)
             json_array_append(ids, e);
     }
     json_decref(list);

@@ -40,6 +40,9 @@ typedef struct policy_rule {
     json_t *cond;           /* RK_COND: a checked condition */
 } policy_rule_t;
 
+/* The longest instance id (bytes) of an instance channel ("User-<id>"). */
+#define POLICY_INSTANCE_MAX 256
+
 typedef struct {
     char *name;
     int instance;

@@ -224,13 +224,31 @@ pusher_frame_t *proto_resync(const char *channel)
     return proto__frame(json_pack("{s:s, s:s}", "type", "resync", "channel", channel), NULL);
 }
 
+/* s as a JSON string; when it is not valid UTF-8 (a parser's excerpt of the frame, cut
+ * in the middle of a character), its bytes past ASCII become '?'. NULL: no memory. */
+static json_t *proto__text(const char *s)
+{
+    json_t *j = json_string(s);
+    char *copy;
+    if (j || !(copy = strdup(s)))
+        return j;
+    for (char *c = copy; *c; c++)
+        if ((unsigned char)*c >= 0x80)
+            *c = '?';
+    j = json_string(copy);
+    free(copy);
+    return j;
+}
+
 pusher_frame_t *proto_error(proto_err_t err, const char *channel, const char *message)
 {
     json_t *o = json_pack("{s:s, s:s}", "type", "error", "code", proto_err_code(err));
     if (o && channel)
-        json_object_set_new(o, "channel", json_string(channel));
-    if (o)
-        json_object_set_new(o, "message", json_string(message ? message : ""));
+        json_object_set_new(o, "channel", proto__text(channel));
+    if (o && json_object_set_new(o, "message", proto__text(message ? message : "")) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
     return proto__frame(o, NULL);
 }
 
