@@ -129,7 +129,8 @@ class Subscriber:
 
     def connect(self, deadline_s=DEADLINE_S):
         def attempt():
-            self.conn = ws_connect(self.url, open_timeout=HTTP_TIMEOUT, close_timeout=2)
+            # Entered by hand: the connection outlives this call (closed in close()).
+            self.conn = ws_connect(self.url, open_timeout=HTTP_TIMEOUT, close_timeout=2).__enter__()
             msg = {"type": "subscribe", "channel": CHANNEL}
             if self.last is not None:
                 msg["since"] = self.last

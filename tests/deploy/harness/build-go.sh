@@ -52,9 +52,23 @@ build_helm() {
     [[ -x $out/helm ]] && return 0
     h_log "building helm $HELM_VERSION"
     writable_module helm.sh/helm/v3 "$HELM_VERSION" "$src"
-    (cd "$src" && GOFLAGS=-mod=mod nice -n "$MC_DEPLOY_NICE" go build -trimpath \
-        -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
-        -o "$out.tmp/helm" ./cmd/helm)
+    (
+        cd "$src"
+        # As helm's own Makefile: the Kubernetes version it assumes offline (helm template,
+        # lint) is the one of the client-go it is built with (v0.34 -> 1.34).
+        local kv major minor ldf
+        kv=$(GOFLAGS=-mod=mod go list -m -f '{{.Version}}' k8s.io/client-go)
+        kv=${kv#v}
+        major=$((${kv%%.*} + 1))
+        minor=${kv#*.}
+        minor=${minor%%.*}
+        ldf="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+        for p in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+            ldf+=" -X $p.k8sVersionMajor=$major -X $p.k8sVersionMinor=$minor"
+        done
+        GOFLAGS=-mod=mod nice -n "$MC_DEPLOY_NICE" go build -trimpath -ldflags "$ldf" \
+            -o "$out.tmp/helm" ./cmd/helm
+    )
     rm -rf "$out" && mv "$out.tmp" "$out"
     rm -rf "$src"
 }
