@@ -127,27 +127,30 @@ class Subscriber:
         self.reconnects = 0
         self.resyncs = 0
 
+    def connect_once(self):
+        """One attempt: connect and subscribe (with `since` after a first subscription)."""
+        # Entered by hand: the connection outlives this call (closed in close()).
+        self.conn = ws_connect(self.url, open_timeout=HTTP_TIMEOUT, close_timeout=2).__enter__()
+        msg = {"type": "subscribe", "channel": CHANNEL}
+        if self.last is not None:
+            msg["since"] = self.last
+        self.conn.send(json.dumps(msg))
+        while True:
+            f = json.loads(self.conn.recv(timeout=HTTP_TIMEOUT))
+            if f.get("type") == "resync":
+                self.resyncs += 1
+                continue
+            if f.get("type") == "change":   # a replay may not come first; keep it
+                self._take(f)
+                continue
+            assert f.get("type") == "subscribed", f"{self.name}: answer to subscribe: {f!r}"
+            if self.last is None:
+                self.last = f["position"]
+            return True
+
     def connect(self, deadline_s=DEADLINE_S):
-        def attempt():
-            # Entered by hand: the connection outlives this call (closed in close()).
-            self.conn = ws_connect(self.url, open_timeout=HTTP_TIMEOUT, close_timeout=2).__enter__()
-            msg = {"type": "subscribe", "channel": CHANNEL}
-            if self.last is not None:
-                msg["since"] = self.last
-            self.conn.send(json.dumps(msg))
-            while True:
-                f = json.loads(self.conn.recv(timeout=HTTP_TIMEOUT))
-                if f.get("type") == "resync":
-                    self.resyncs += 1
-                    continue
-                if f.get("type") == "change":   # a replay may not come first; keep it
-                    self._take(f)
-                    continue
-                assert f.get("type") == "subscribed", f"{self.name}: answer to subscribe: {f!r}"
-                if self.last is None:
-                    self.last = f["position"]
-                return True
-        wait_until(attempt, f"{self.name}: subscribe {CHANNEL} at {self.url}", deadline_s)
+        wait_until(self.connect_once, f"{self.name}: subscribe {CHANNEL} at {self.url}",
+                   deadline_s)
 
     def _take(self, f):
         # One channel is one partition: its positions grow strictly, across reconnects too.
