@@ -5,7 +5,7 @@ BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 PYTEST_FLAGS ?= -q
 
-.PHONY: help setup build build-test run up down status test unit system clean clean-all
+.PHONY: help setup build build-test run up down status test unit system test-deploy clean clean-all
 
 help:
 	@echo "make setup      install packages, Kafka jars and the Python test venv (idempotent)"
@@ -14,6 +14,8 @@ help:
 	@echo "make up|down|status   start / stop / show the local stack in the background"
 	@echo "make test       sanitizer build in $(BUILD_TEST)/, unit tests (ctest), system tests (pytest)"
 	@echo "make unit       unit tests only (ctest on $(BUILD_TEST)/)"
+	@echo "make test-deploy  the image, docker compose and the Helm chart on a local Kubernetes,"
+	@echo "                  run for real (root; builds its tools once into /var/cache/modelcast-deploy)"
 	@echo "make clean      remove build trees; make clean-all also removes var/ (stack data)"
 
 setup:
@@ -48,6 +50,10 @@ system: setup build-test
 test: setup
 	$(MAKE) unit
 	$(MAKE) system
+
+# Deployment test (tests/deploy/run): engine, images, compose and Kubernetes scenarios.
+test-deploy:
+	tests/deploy/run $(DEPLOY_FLAGS)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_TEST)

@@ -8,7 +8,7 @@
 #                a docker CLI plugin in $MC_DEPLOY_CACHE/docker-config/cli-plugins
 #   helm         helm.sh/helm/v3 at $HELM_VERSION
 #   kubernetes   k8s.io/kubernetes at $KUBERNETES_VERSION: kube-apiserver, kube-controller-manager,
-#                kube-scheduler, kubelet, kube-proxy, kubectl. The module's staging replaces point
+#                kube-scheduler, kubelet, kubectl. The module's staging replaces point
 #                into its own tree, so the build rewrites them to the published k8s.io/* modules.
 # Measured cold on 2 shared cores: see tests/deploy/README.md. Versions: versions.env.
 set -euo pipefail
@@ -73,7 +73,7 @@ build_helm() {
     rm -rf "$src"
 }
 
-KUBE_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
+KUBE_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl)
 
 build_kubernetes() {
     local out="$BIN_DIR/kubernetes-$KUBERNETES_VERSION" src="$MC_DEPLOY_CACHE/src/kubernetes" c
