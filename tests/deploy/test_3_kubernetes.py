@@ -355,8 +355,8 @@ def test_fenced_authz_is_restarted(release):
     before = pod["status"]["containerStatuses"][0]["restartCount"]
     twin = json.loads(json.dumps(pod))
     twin["metadata"] = {"name": "authz-twin", "namespace": NS}
-    twin["spec"].pop("nodeName", None)
-    twin["spec"]["hostname"] = victim.rsplit("-", 1)[0]
+    for key in ("nodeName", "hostname", "subdomain"):
+        twin["spec"].pop(key, None)
     twin.pop("status", None)
     for e in twin["spec"]["containers"][0]["env"]:
         if e["name"] == "MC_TRANSACTIONAL_ID":

@@ -62,15 +62,13 @@ d_stop() {
     pid=$(d_pid || true)
     if d_up; then
         # Containers first, so their processes and mounts go with their own shutdown.
-        local ids
-        ids=$(docker ps -q || true)
-        [[ -z $ids ]] || docker kill $ids >/dev/null 2>&1 || true
+        docker ps -q | xargs -r docker kill >/dev/null 2>&1 || true
     fi
     if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
         h_log "stopping dockerd ($pid)"
         kill "$pid"
-        local i
-        for i in $(seq 1 60); do
+        local _
+        for _ in $(seq 1 60); do
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.5
         done
@@ -78,17 +76,14 @@ d_stop() {
     fi
     # dockerd's own containerd child, if it outlived it.
     local c
-    for c in $(pgrep -f "containerd --config $RUN/exec" || true); do kill "$c" 2>/dev/null || true; done
+    while read -r c; do kill "$c" 2>/dev/null || true; done < <(pgrep -f "containerd --config $RUN/exec" || true)
     # Mounts it may leave: overlay layers and its exec root.
     local m
-    for m in $(awk -v a="$DATA" -v b="$RUN" '$2 ~ "^"a || $2 ~ "^"b {print $2}' /proc/mounts | sort -r); do
+    while read -r m; do
         umount -l "$m" 2>/dev/null || true
-    done
-    # Container cgroups left behind (cgroup v1 or v2), named docker/<id> or system.slice/docker-*.
-    local g
-    for g in $(find /sys/fs/cgroup -depth -type d \( -path '*/docker/*' -o -name docker \) 2>/dev/null); do
-        rmdir "$g" 2>/dev/null || true
-    done
+    done < <(awk -v a="$DATA" -v b="$RUN" '$2 ~ "^"a || $2 ~ "^"b {print $2}' /proc/mounts | sort -r)
+    # Container cgroups left behind (cgroup v1 or v2), named docker/<id> or docker.
+    find /sys/fs/cgroup -depth -type d \( -path '*/docker/*' -o -name docker \) -exec rmdir {} \; 2>/dev/null || true
     rm -f "$SOCK" "$RUN/dockerd.pid"
 }
 

@@ -63,13 +63,13 @@ start_daemon() {
 }
 
 stop_daemon() {
-    local name=$1 pid i
+    local name=$1 pid _
     [[ -f $(pidfile "$name") ]] || return 0
     pid=$(cat "$(pidfile "$name")")
     if kill -0 "$pid" 2>/dev/null; then
         h_log "stopping $name ($pid)"
         kill "$pid" 2>/dev/null || true
-        for i in $(seq 1 40); do
+        for _ in $(seq 1 40); do
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.25
         done
@@ -369,25 +369,22 @@ k_stop() {
     stop_daemon dnsmasq
     # Mounts: pod volumes, container rootfs, sandbox netns.
     local m
-    for m in $(awk -v a="$KRUN" -v b="$CTRD_ROOT" '$2 ~ "^"a || $2 ~ "^"b || $2 ~ "^/(var/)?run/netns/cni-" {print $2}' /proc/mounts | sort -r); do
+    while read -r m; do
         umount -l "$m" 2>/dev/null || true
-    done
+    done < <(awk -v a="$KRUN" -v b="$CTRD_ROOT" '$2 ~ "^"a || $2 ~ "^"b || $2 ~ "^/(var/)?run/netns/cni-" {print $2}' /proc/mounts | sort -r)
     rm -f /run/netns/cni-* 2>/dev/null || true
     # The pod network and the kubelet's iptables chains.
     ip link show "$BRIDGE" >/dev/null 2>&1 && ip link del "$BRIDGE"
     local v
     for v in $(ip -o link show type veth 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep '^veth' || true); do
-        [[ $(cat "/sys/class/net/$v/master/uevent" 2>/dev/null) == *"$BRIDGE"* ]] && ip link del "$v" 2>/dev/null || true
+        if [[ $(cat "/sys/class/net/$v/master/uevent" 2>/dev/null) == *"$BRIDGE"* ]]; then
+            ip link del "$v" 2>/dev/null || true
+        fi
     done
     clean_iptables
     # cgroups the kubelet made (cgroup v1: one tree per controller; v2: one tree).
-    local g
-    for g in $(find /sys/fs/cgroup -depth -type d -name 'kubepods*' 2>/dev/null; find /sys/fs/cgroup -depth -type d -path '*kubepods*' 2>/dev/null); do
-        rmdir "$g" 2>/dev/null || true
-    done
-    for g in $(find /sys/fs/cgroup -depth -type d -path '*kubepods*' 2>/dev/null); do
-        rmdir "$g" 2>/dev/null || true
-    done
+    # -depth: children before parents, so each rmdir finds its folder empty.
+    find /sys/fs/cgroup -depth -type d -path '*kubepods*' -exec rmdir {} \; 2>/dev/null || true
     if [[ -f $KRUN/ip_forward.orig ]]; then
         cat "$KRUN/ip_forward.orig" >/proc/sys/net/ipv4/ip_forward
     fi

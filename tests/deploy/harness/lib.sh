@@ -3,6 +3,7 @@
 # Sourced, never run. Everything it builds lives in $MC_DEPLOY_CACHE (outside the clone), keyed
 # by the versions in versions.env; everything it starts keeps its state under $MC_DEPLOY_RUN.
 HARNESS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck disable=SC2034  # REPO, BIN_DIR, DOCKER_CONFIG_DIR: for the scripts that source this
 REPO=$(cd "$HARNESS_DIR/../../.." && pwd)
 # shellcheck source=tests/deploy/harness/versions.env
 source "$HARNESS_DIR/versions.env"
@@ -18,8 +19,10 @@ export GOMODCACHE="$MC_DEPLOY_CACHE/go/mod" GOCACHE="$MC_DEPLOY_CACHE/go/build"
 export GOPATH="$MC_DEPLOY_CACHE/go/path" GOTOOLCHAIN=local
 export PATH="/usr/local/go/bin:$PATH"
 
+# shellcheck disable=SC2034
 BIN_DIR="$MC_DEPLOY_CACHE/bin"
 # The docker CLI plugin folder the harness's docker calls use (DOCKER_CONFIG).
+# shellcheck disable=SC2034
 DOCKER_CONFIG_DIR="$MC_DEPLOY_CACHE/docker-config"
 TIMINGS="$MC_DEPLOY_CACHE/timings.log"
 

@@ -21,8 +21,7 @@ h_require_root
 eval "$("$HARNESS_DIR/docker.sh" env)"
 if "$HARNESS_DIR/docker.sh" status; then
     # The engine is private to the harness: whatever runs in it is the tests'.
-    ids=$(docker ps -aq)
-    [[ -z $ids ]] || docker rm -f $ids >/dev/null
+    docker ps -aq | xargs -r docker rm -f >/dev/null
     docker network prune -f >/dev/null
     docker volume prune -f >/dev/null
 fi

@@ -32,7 +32,10 @@ if [[ ! -s $PGDATA/PG_VERSION ]]; then
     for f in /docker-entrypoint-initdb.d/*; do
         case $f in
         *.sql) psql -v ON_ERROR_STOP=1 -h /var/run/postgresql -U "$POSTGRES_USER" -d "$POSTGRES_DB" -f "$f" ;;
-        *.sh) . "$f" ;;
+        *.sh)
+            # shellcheck source=/dev/null
+            . "$f"
+            ;;
         esac
     done
     pg_ctl -D "$PGDATA" -m fast -w stop
