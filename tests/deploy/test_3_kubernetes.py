@@ -333,9 +333,12 @@ def test_model_api_stays_ready_while_kafka_is_down(release):
         k.kubectl("scale", "deployment/kafka", "--replicas=0")
         wait_until(lambda: not k.pods("app=kafka"), "Kafka pod gone")
         y = wait_until(lambda: rest.create_word("while-kafka-down"), "a write while Kafka is down")
-        body = wait_until(lambda: (lambda r: "kafka" in r.text and r)(rest.get("/readyz")),
-                          "/readyz names Kafka")
-        log(f"/readyz while Kafka is down: {body.status_code} {body.text[:200]}")
+        def readyz():
+            r = rest.get("/readyz")
+            return "kafka" in r.text and (r.status_code, r.text)
+        status, text = wait_until(readyz, "/readyz names Kafka")
+        log(f"/readyz while Kafka is down: {status} {text[:200]}")
+        assert status == 200, f"model-api not ready while only Kafka is down: {status} {text}"
         for p in k.pods("app.kubernetes.io/component=model-api"):
             assert k.ready(p), f"{p['metadata']['name']} not Ready while only Kafka is down"
         k.kubectl("scale", "deployment/kafka", "--replicas=1")
