@@ -11,7 +11,7 @@ CMAKE_FLAGS ?=
 PYTEST_FLAGS ?= -q
 
 .PHONY: help setup build build-test build-fuzz run up down status test unit system js js-unit \
-	client-test browser codegen screenshots fuzz fuzz-ci clean clean-all
+	client-test browser codegen screenshots fuzz fuzz-ci test-deploy clean clean-all
 
 help:
 	@echo "make setup      install packages, Kafka jars and the Python test venv (idempotent)"
@@ -27,6 +27,8 @@ help:
 	@echo "make screenshots  docs/img/*.png of the examples, taken in chromium on a fresh stack"
 	@echo "make fuzz       libFuzzer harnesses (clang, $(BUILD_FUZZ)/), FUZZ_SECONDS=$(FUZZ_SECONDS) per target,"
 	@echo "                FUZZ_JOBS=$(FUZZ_JOBS) at a time, FUZZ_TARGETS= (all); make fuzz-ci: 30 s each, 2 at a time"
+	@echo "make test-deploy  the image, docker compose and the Helm chart on a local Kubernetes,"
+	@echo "                  run for real (root; builds its tools once into /var/cache/modelcast-deploy)"
 	@echo "make clean      remove build trees; make clean-all also removes var/ (stack data)"
 
 setup:
@@ -95,6 +97,10 @@ test: setup
 	$(MAKE) system
 	$(MAKE) js
 	$(MAKE) fuzz-ci
+
+# Deployment test (tests/deploy/run): engine, images, compose and Kubernetes scenarios.
+test-deploy:
+	tests/deploy/run $(DEPLOY_FLAGS)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_TEST) $(BUILD_FUZZ)

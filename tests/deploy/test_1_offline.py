@@ -1,0 +1,192 @@
+"""Offline checks of the deployment files (no engine, no cluster): helm lint, what the chart
+refuses and renders, docker compose's own validation of docker-compose.yml with .env.example,
+and that every MC_* variable the files set is one the service it is given to reads (its
+settings table in services/<name>/ and the shared tables in common/ it includes).
+Strict decoding of every rendered object by a real apiserver is in test_3_kubernetes.py.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from deploy_lib import REPO, harness_env, run
+
+CHART = REPO / "deploy" / "helm" / "modelcast"
+SECRETS = ["--set", "postgresql.conninfo=host=pg dbname=modelcast", "--set", "jwt.key=k"]
+BINARIES = {"modelcast-model-api": "model-api", "modelcast-authz": "authz",
+            "modelcast-pusher": "pusher"}
+
+
+@pytest.fixture(scope="module")
+def env():
+    return harness_env() | {"PATH": _tool_path()}
+
+
+def _tool_path():
+    import os
+    cache = os.environ.get("MC_DEPLOY_CACHE", "/var/cache/modelcast-deploy")
+    versions = dict(line.split("=", 1) for line in
+                    (REPO / "tests/deploy/harness/versions.env").read_text().splitlines()
+                    if "=" in line and not line.startswith("#"))
+    return f"{cache}/bin/helm-{versions['HELM_VERSION']}:{os.environ['PATH']}"
+
+
+def helm(env, *args, check=True):
+    return run(["helm", *args], env=env, check=check)
+
+
+def rendered(env, *extra):
+    out = helm(env, "template", "t", str(CHART), *SECRETS, *extra).stdout
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+# ------------------------------------------------------------------- what services read
+
+def _sources(path):
+    return "\n".join(p.read_text(errors="replace") for p in sorted(Path(path).rglob("*"))
+                     if p.suffix in (".c", ".h"))
+
+
+def macro_body(text, macro, who):
+    """The lines of `#define macro ...` with its backslash continuations."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if re.match(rf"\s*#\s*define\s+{macro}\b", line):
+            body = [line]
+            while body[-1].rstrip().endswith("\\") and i + len(body) < len(lines):
+                body.append(lines[i + len(body)])
+            return "\n".join(body)
+    pytest.fail(f"{who} uses {macro}, which common/ does not define")
+
+
+def settings_of(service):
+    """MC_* names service reads: quoted names in its own sources, plus the rows of every
+    shared MC_*_OPTIONS table (common/) it includes; MC_KAFKA_* when common/ passes that
+    prefix through to librdkafka."""
+    own = _sources(REPO / "services" / service)
+    common = _sources(REPO / "common")
+    names = set(re.findall(r'"(MC_[A-Z0-9_]+)"', own))
+    for macro in set(re.findall(r"\b(MC_[A-Z0-9_]+_OPTIONS)\b", own)):
+        names |= set(re.findall(r'"(MC_[A-Z0-9_]+)"', macro_body(common, macro, service)))
+    prefixes = ("MC_KAFKA_",) if '"MC_KAFKA_"' in common else ()
+    return names, prefixes
+
+
+def reads(service, name):
+    names, prefixes = settings_of(service)
+    return name in names or name.startswith(prefixes)
+
+
+def test_settings_tables_found():
+    for s in BINARIES.values():
+        names, prefixes = settings_of(s)
+        assert {"MC_HTTP_PORT", "MC_HTTP_BIND", "MC_LOG_LEVEL"} <= names, (s, names)
+        assert prefixes == ("MC_KAFKA_",)
+    assert "MC_JWT_KEY" in settings_of("authz")[0]
+    assert "MC_JWT_KEY" not in settings_of("pusher")[0]
+
+
+def test_every_mc_variable_in_docker_compose_is_read():
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    checked = 0
+    for name, svc in compose["services"].items():
+        cmd = svc.get("command") or []
+        if not cmd or cmd[0] not in BINARIES:
+            assert not [k for k in (svc.get("environment") or {}) if k.startswith("MC_")
+                        and name != "kafka-topics"], f"{name}: MC_* on a non-modelcast service"
+            continue
+        for var in svc.get("environment") or {}:
+            if var.startswith("MC_"):
+                assert reads(BINARIES[cmd[0]], var), f"compose {name}: {var} is not read"
+                checked += 1
+    assert checked >= 10
+
+
+def test_every_mc_variable_in_the_chart_is_read(env):
+    checked = 0
+    for extra in ([], ["--set", "kafka.properties.security\\.protocol=SSL",
+                       "--set", "jwt.issuer=i", "--set", "jwt.audience=a"]):
+        for doc in rendered(env, *extra):
+            spec = doc.get("spec", {}).get("template", {}).get("spec", {})
+            for c in spec.get("containers", []):
+                cmd = (c.get("command") or [""])[0]
+                if cmd not in BINARIES:
+                    continue
+                for e in c.get("env", []):
+                    if e["name"].startswith("MC_"):
+                        assert reads(BINARIES[cmd], e["name"]), \
+                            f"chart {doc['metadata']['name']}: {e['name']} is not read"
+                        checked += 1
+    assert checked >= 20
+
+
+def test_every_mc_variable_in_the_dockerfile_is_read_by_some_service():
+    text = (REPO / "deploy/docker/Dockerfile").read_text().replace("\\\n", " ")
+    names = set()
+    for line in text.splitlines():
+        if line.startswith("ENV "):
+            names |= set(re.findall(r"\b(MC_[A-Z0-9_]+)=", line))
+    assert names
+    for n in names:
+        assert any(reads(s, n) for s in BINARIES.values()), f"Dockerfile ENV {n} is not read"
+
+
+# ------------------------------------------------------------------------------- chart
+
+def test_helm_lint_strict(env):
+    for extra in ([], ["--set", "ingress.enabled=true", "--set", "pusher.hpa.enabled=false"]):
+        r = helm(env, "lint", "--strict", str(CHART), *SECRETS, *extra)
+        assert "0 chart(s) failed" in r.stdout, r.stdout
+
+
+def test_chart_refuses_missing_secrets(env):
+    r = helm(env, "template", "t", str(CHART), check=False)
+    assert r.returncode != 0 and "postgresql.conninfo" in r.stderr, r.stderr
+    r = helm(env, "template", "t", str(CHART), "--set", "postgresql.conninfo=x", check=False)
+    assert r.returncode != 0 and "jwt.key" in r.stderr, r.stderr
+
+
+def test_chart_objects(env):
+    docs = rendered(env)
+    by_kind = {}
+    for d in docs:
+        by_kind.setdefault(d["kind"], []).append(d)
+    cm = by_kind["ConfigMap"][0]["data"]
+    assert json.loads(cm["models.json"]) == json.loads((REPO / "config/models.json").read_text())
+    assert json.loads(cm["policies.json"]) == json.loads((REPO / "config/policies.json").read_text())
+    assert len(by_kind["PodDisruptionBudget"]) == 3
+    assert by_kind["HorizontalPodAutoscaler"][0]["spec"]["scaleTargetRef"]["name"] == "t-modelcast-pusher"
+    job = by_kind["Job"][0]
+    assert "pre-install" in job["metadata"]["annotations"]["helm.sh/hook"]
+    sts = by_kind["StatefulSet"][0]
+    headless = [s for s in by_kind["Service"] if s["spec"].get("clusterIP") == "None"]
+    assert [s["metadata"]["name"] for s in headless] == [sts["spec"]["serviceName"]]
+    for d in by_kind["Deployment"] + by_kind["StatefulSet"]:
+        pod = d["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+        for c in pod["containers"]:
+            sc = c["securityContext"]
+            assert sc["readOnlyRootFilesystem"] and not sc["allowPrivilegeEscalation"]
+            assert sc["capabilities"]["drop"] == ["ALL"]
+            assert c["resources"]["limits"] and c["resources"]["requests"]
+            assert {"livenessProbe", "readinessProbe"} <= set(c)
+            assert not c["image"].endswith(":latest") and ":" in c["image"]
+    pusher = [d for d in by_kind["Deployment"] if d["metadata"]["name"].endswith("pusher")][0]
+    pod = pusher["spec"]["template"]["spec"]
+    pre = pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"]
+    # Grace covers the preStop wait plus the pusher's 2.5 s drain after SIGTERM, with margin.
+    assert pod["terminationGracePeriodSeconds"] >= int(pre[1]) + 5, (pre, pod)
+    assert "replicas" not in pusher["spec"], "the HPA owns the pushers' replicas"
+
+
+def test_compose_config_valid_with_env_example(env):
+    r = run(["docker", "compose", "-f", str(REPO / "docker-compose.yml"), "--env-file",
+             str(REPO / ".env.example"), "config", "--quiet"], env=env, check=False)
+    assert r.returncode == 0, r.stderr
+    r = run(["docker", "compose", "-f", str(REPO / "docker-compose.yml"), "--env-file",
+             "/dev/null", "config", "--quiet"], env=env, check=False)
+    assert r.returncode != 0 and "required variable" in r.stderr, "secrets must be required"
