@@ -491,6 +491,14 @@ void list_query_select(const mc_model_t *m, const char *from, mc_sql_t *sql)
     mc_sql_ident(sql, from);
 }
 
+int list_query_scope_usable(const mc_model_t *m, const mc_scope_t *sc, const json_t *visible)
+{
+    lq_parts_t p = {.m = m};
+    if (!visible)
+        return 1;
+    return lq__cond_columns(&p, sc->condition, visible) == 0;
+}
+
 void list_query_cleanup(list_query_t *q)
 {
     mc_sql_cleanup(&q->sql);

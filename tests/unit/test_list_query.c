@@ -78,6 +78,24 @@ static void test_filters_and_order(void)
     mc_schema_free(s);
 }
 
+/* GET /v1/models lists a scope (and its condition) only when the caller sees every
+ * attribute it reads, as a list only takes such scopes. */
+static void test_scope_usable(void)
+{
+    mc_schema_t *s = schema();
+    const mc_model_t *m = &s->models[0];
+    const mc_scope_t *named = mc_model_scope(m, "named");
+    json_t *all = json_loads("[\"id\",\"name\",\"qty\"]", 0, NULL);
+    json_t *some = json_loads("[\"id\",\"qty\"]", 0, NULL);
+    MC_CHECK(named != NULL);
+    MC_CHECK_INT(list_query_scope_usable(m, named, all), 1);
+    MC_CHECK_INT(list_query_scope_usable(m, named, some), 0);
+    MC_CHECK_INT(list_query_scope_usable(m, named, NULL), 1);
+    json_decref(all);
+    json_decref(some);
+    mc_schema_free(s);
+}
+
 static void test_select_lists_system_columns_then_attributes(void)
 {
     mc_schema_t *s = schema();
@@ -122,6 +140,7 @@ static void test_refusals(void)
 int main(void)
 {
     MC_TEST_RUN(test_filters_and_order);
+    MC_TEST_RUN(test_scope_usable);
     MC_TEST_RUN(test_select_lists_system_columns_then_attributes);
     MC_TEST_RUN(test_refusals);
     MC_TEST_DONE();
