@@ -103,6 +103,19 @@ const char *schema_outbox_sql(void)
     return outbox_sql;
 }
 
+/*
+ * What follows an attribute's column type: COLLATE "C" for strings, so that the column, its
+ * unique index and every comparison order text by bytes (code points), as the lists'
+ * ORDER BY (list_query.c), the conditions and the clients do, whatever the database's
+ * collation; NOT NULL when required.
+ */
+static const char *migrate__col_suffix(const mc_attr_t *a)
+{
+    int text = a->type == MC_ATTR_STRING || a->type == MC_ATTR_TEXT;
+    return text ? (a->required ? " COLLATE \"C\" NOT NULL" : " COLLATE \"C\"")
+                : (a->required ? " NOT NULL" : "");
+}
+
 char *schema_table_sql(const mc_model_t *m)
 {
     mc_buf_t d;
@@ -120,7 +133,7 @@ char *schema_table_sql(const mc_model_t *m)
     for (size_t i = 0; i < m->nattrs; i++) {
         const mc_attr_t *a = &m->attrs[i];
         mc_buf_appendf(&d, ",\n  \"%s\" %s%s", a->name, mc_attr_sql_type(a, tbuf, sizeof tbuf),
-                       a->required ? " NOT NULL" : "");
+                       migrate__col_suffix(a));
     }
     mc_buf_appendf(&d, "\n);\n");
     for (size_t i = 0; i < m->nattrs; i++) {
@@ -218,7 +231,7 @@ static int migrate__table(PGconn *conn, const mc_model_t *m, char *err, size_t e
         if (found)
             continue;
         snprintf(sql, sizeof sql, "ALTER TABLE \"%s\" ADD COLUMN \"%s\" %s%s", m->table, a->name,
-                 mc_attr_sql_type(a, tbuf, sizeof tbuf), a->required ? " NOT NULL" : "");
+                 mc_attr_sql_type(a, tbuf, sizeof tbuf), migrate__col_suffix(a));
         rc = mc_pg_exec(conn, sql, err, errlen);
         if (rc != MC_OK) {
             char why[512];
