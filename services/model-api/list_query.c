@@ -123,14 +123,16 @@ static int lq__filter(const mc_model_t *m, const char *key, const char *value, j
 
 /*
  * An order key as ORDER BY and the cursor compare it: strings in byte (code point) order,
- * COLLATE "C", whatever the column's or the database's collation - the order mc_cond_eval,
- * the scopes' SQL and the JavaScript client use. Tables created by model-api declare their
- * string columns COLLATE "C" (schema_migrate.c), so indexes serve this order.
+ * whatever the column's or the database's collation - the order mc_cond_eval, the scopes'
+ * SQL and the JavaScript client use. A column whose own collation is byte order (bytewise:
+ * every column model-api created, declared COLLATE "C") is left bare so that its index
+ * serves the order; any other string column is ordered COLLATE "C" (right, but its index
+ * cannot serve that: schema_migrate warns).
  */
 static void lq__key(mc_sql_t *sql, const mc_attr_t *a)
 {
     mc_sql_ident(sql, a->name);
-    if (a->type == MC_ATTR_STRING || a->type == MC_ATTR_TEXT)
+    if ((a->type == MC_ATTR_STRING || a->type == MC_ATTR_TEXT) && !a->bytewise)
         mc_sql_add(sql, " COLLATE \"C\"");
 }
 

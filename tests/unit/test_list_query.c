@@ -79,7 +79,7 @@ static void test_filters_and_order(void)
 }
 
 /* Strings order by bytes (COLLATE "C") in ORDER BY and in the cursor's comparison, as the
- * conditions and the clients compare them, whatever the database's collation. */
+ * conditions and the clients compare them, whatever the column's collation. */
 static void test_strings_order_by_bytes(void)
 {
     mc_schema_t *s = schema();
@@ -98,6 +98,13 @@ static void test_strings_order_by_bytes(void)
     MC_CHECK_CONTAINS(mc_sql_text(&q.sql), "AND (((\"name\" COLLATE \"C\" < $1::text)) OR "
                                            "(\"name\" = $2::text AND (\"qty\" > $3::integer OR "
                                            "\"qty\" IS NULL))");
+    list_query_cleanup(&q);
+    /* A column whose own collation is byte order (created COLLATE "C") stays bare, so that
+     * its index serves the order. */
+    ((mc_attr_t *)mc_model_attr(&s->models[0], "name"))->bytewise = 1;
+    MC_CHECK_INT(build(&s->models[0], kv2, 0, &q, &code, err, sizeof err), MC_OK);
+    MC_CHECK_CONTAINS(mc_sql_text(&q.sql), "AND (((\"name\" < $1::text)) OR");
+    MC_CHECK_CONTAINS(mc_sql_text(&q.sql), "ORDER BY \"name\" DESC NULLS FIRST, ");
     list_query_cleanup(&q);
     free(cursor);
     json_decref(row);
