@@ -69,10 +69,36 @@ test('the API answers preflights and requests of an allowed origin, and refuses 
   t.diagnostic(`preflight from ${stranger}: ${no.status} ${JSON.stringify(corsOf(Object.fromEntries(no.headers)))} ${await no.text()}`);
   assert.equal(no.status, 403);
   assert.equal(no.headers.get('access-control-allow-origin'), null);
+  // A page with a token preflights GET /v1/channels (Authorization is not a simple header).
+  const pre = await fetch(`${API}/v1/channels`, {
+    method: 'OPTIONS', headers: { Origin: xorigin, 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'authorization' },
+  });
+  assert.equal(pre.status, 204);
+  assert.equal(pre.headers.get('access-control-allow-methods'), 'GET');
+  assert.match(pre.headers.get('access-control-allow-headers'), /Authorization/);
   const chans = await fetch(`${API}/v1/channels`, { headers: { Origin: xorigin } });
   t.diagnostic(`GET /v1/channels from ${xorigin}: ${chans.status} ${JSON.stringify(corsOf(Object.fromEntries(chans.headers)))}`);
   assert.equal(chans.headers.get('access-control-allow-origin'), xorigin, 'the edge routes /v1/channels to model-api');
   assert.deepEqual(await chans.json(), { channels: ['Application'], any_instance: [] });
+  const refused = await fetch(`${API}/v1/Dictionary/count`, { headers: { Origin: stranger } });
+  t.diagnostic(`GET from ${stranger}: ${refused.status} ${JSON.stringify(corsOf(Object.fromEntries(refused.headers)))}`);
+  assert.equal(refused.headers.get('access-control-allow-origin'), null);
+  // The WebSocket handshake: 101 for both, then the pusher closes the refused one with 4003.
+  const { default: WebSocket } = await import('ws');
+  const handshake = (origin) => new Promise((res, rej) => {
+    const ws = new WebSocket(`${API.replace(/^http/, 'ws')}/ws`, { origin });
+    const got = {};
+    ws.on('upgrade', (r) => { got.status = r.statusCode; });
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', channel: 'Application' })));
+    ws.on('message', (m) => { got.frame = JSON.parse(m).type; ws.close(1000); });
+    ws.on('close', (code, reason) => res({ ...got, close: code, reason: String(reason) }));
+    ws.on('error', rej);
+  });
+  const wsOk = await handshake(xorigin);
+  const wsNo = await handshake(restOnly);
+  t.diagnostic(`WebSocket from ${xorigin}: ${JSON.stringify(wsOk)}; from ${restOnly}: ${JSON.stringify(wsNo)}`);
+  assert.deepEqual(wsOk, { status: 101, frame: 'subscribed', close: 1000, reason: '' });
+  assert.deepEqual(wsNo, { status: 101, close: 4003, reason: 'origin not allowed' });
 });
 
 test('a page on an allowed origin reads, writes with If-Match and follows live changes across origins', async (t) => {
