@@ -19,7 +19,7 @@
 #define REST_POOL_WAIT_MS 5000
 
 /* The routes with a handler of their own (rest_routes[] below). */
-enum { R_MODELS, R_LIST, R_COUNT, R_GET, R_CREATE, R_UPDATE, R_DESTROY, R_READYZ, R__COUNT };
+enum { R_MODELS, R_CHANNELS, R_LIST, R_COUNT, R_GET, R_CREATE, R_UPDATE, R_DESTROY, R_READYZ, R__COUNT };
 
 /* What each route's handler gets: the service and the route's metric label. */
 typedef struct {
@@ -381,6 +381,12 @@ static json_t *rest__attr_spec(const mc_attr_t *a)
     return spec;
 }
 
+/*
+ * GET /v1/models: each model the caller may see, with the attributes it may see, the scopes
+ * it may use (?scope=) and their conditions (so a client evaluates them as the server
+ * does), and the instance channel classes admitted wholesale through which it may read the
+ * model's records (docs/rest.md).
+ */
 static int rest_models(const struct _u_request *req, struct _u_response *resp, void *ud)
 {
     call_t c;
@@ -394,20 +400,46 @@ static int rest_models(const struct _u_request *req, struct _u_response *resp, v
                                                                         c.claims);
         if (!visible)
             continue;
-        json_t *attrs = json_object(), *scopes = json_array(), *v;
+        json_t *attrs = json_object(), *scopes = json_array(), *conds = json_object(), *v;
         size_t k;
         json_array_foreach(visible, k, v) {
             const mc_attr_t *a = mc_model_attr(m, json_string_value(v));
             if (a) /* system columns are not listed */
                 json_object_set_new(attrs, a->name, rest__attr_spec(a));
         }
-        for (size_t j = 0; j < m->nscopes; j++)
+        /* A scope reading an attribute the caller is not shown does not exist for it (as in
+         * a list): neither its name nor its condition may tell about that attribute. */
+        for (size_t j = 0; j < m->nscopes; j++) {
+            if (!list_query_scope_usable(m, &m->scopes[j], visible))
+                continue;
             json_array_append_new(scopes, json_string(m->scopes[j].name));
-        json_array_append_new(list, json_pack("{s:s, s:o, s:o}", "name", m->name, "attributes",
-                                              attrs, "scopes", scopes));
+            json_object_set(conds, m->scopes[j].name, m->scopes[j].condition);
+        }
+        json_t *any = mc_policy_any_instance(c.rest->policy, c.claims, m->name);
+        json_array_append_new(list, json_pack("{s:s, s:o, s:o, s:o, s:o*}", "name", m->name,
+                                              "attributes", attrs, "scopes", scopes,
+                                              "scope_conditions", conds, "any_instance", any));
         json_decref(visible);
     }
     mc_http_json(resp, 200, json_pack("{s:o}", "models", list));
+    return call_end(&c);
+}
+
+/*
+ * GET /v1/channels: the channels the caller may subscribe to, and the instance channel
+ * classes it may join for any instance id - the same answer as authz's, here so that a
+ * page on another origin reaches it with the API's CORS.
+ */
+static int rest_channels(const struct _u_request *req, struct _u_response *resp, void *ud)
+{
+    call_t c;
+    if (call_begin(&c, ud, req, resp, NO_MODEL) != 0)
+        return call_end(&c);
+    json_t *answer = mc_policy_channels_answer(c.rest->policy, c.claims);
+    if (answer)
+        mc_http_json(resp, 200, answer);
+    else
+        mc_http_error(resp, 503, "unavailable", NULL, "out of memory");
     return call_end(&c);
 }
 
@@ -507,7 +539,7 @@ static int rest_count_route(const struct _u_request *req, struct _u_response *re
 static const char *rest__allow(const char *path)
 {
     static const char *const get_only[] = {"/openapi.json", "/healthz", "/readyz", "/metrics",
-                                           "/v1/models"};
+                                           "/v1/models", "/v1/channels"};
     const char *seg[4];
     size_t len[4], n = 0;
     for (size_t i = 0; i < sizeof get_only / sizeof get_only[0]; i++)
@@ -943,6 +975,7 @@ static const struct {
     const char *label;
 } rest_routes[R__COUNT] = {
     [R_MODELS] = {"GET", "/v1", "models", 0, rest_models, "GET /v1/models"},
+    [R_CHANNELS] = {"GET", "/v1", "channels", 0, rest_channels, "GET /v1/channels"},
     [R_LIST] = {"GET", "/v1", ":model", 1, rest_list, "GET /v1/{model}"},
     [R_COUNT] = {"GET", "/v1", ":model/count", 0, rest_count_route, "GET /v1/{model}/count"},
     [R_GET] = {"GET", "/v1", ":model/:id", 1, rest_get, "GET /v1/{model}/{id}"},
@@ -954,9 +987,9 @@ static const struct {
 
 /*
  * Known paths with methods they do not take (405 with Allow), after the routes above: the
- * other methods on /v1/models and /v1/{model}/count first, before the {model} and {id}
- * routes take "models" and "count" for a model name or an id; then, at the lowest
- * priority, any other method on a known path.
+ * other methods on /v1/models, /v1/channels and /v1/{model}/count first, before the
+ * {model} and {id} routes take "models", "channels" and "count" for a model name or an id;
+ * then, at the lowest priority, any other method on a known path.
  */
 static const struct {
     const char *method, *pattern;
@@ -965,6 +998,8 @@ static const struct {
     {"POST", "models", 0},   {"POST", ":model/count", 0},   {"PUT", "models", 0},
     {"PUT", ":model/count", 0}, {"PATCH", "models", 0},     {"PATCH", ":model/count", 0},
     {"DELETE", "models", 0}, {"DELETE", ":model/count", 0}, {"*", "models", 9},
+    {"POST", "channels", 0}, {"PUT", "channels", 0},        {"PATCH", "channels", 0},
+    {"DELETE", "channels", 0}, {"*", "channels", 9},
     {"*", ":model/count", 8}, {"*", ":model", 9},           {"*", ":model/:id", 9},
 };
 

@@ -103,6 +103,19 @@ const char *schema_outbox_sql(void)
     return outbox_sql;
 }
 
+/*
+ * What follows an attribute's column type: COLLATE "C" for strings, so that the column, its
+ * unique index and every comparison order text by bytes (code points), as the lists'
+ * ORDER BY (list_query.c), the conditions and the clients do, whatever the database's
+ * collation; NOT NULL when required.
+ */
+static const char *migrate__col_suffix(const mc_attr_t *a)
+{
+    int text = a->type == MC_ATTR_STRING || a->type == MC_ATTR_TEXT;
+    return text ? (a->required ? " COLLATE \"C\" NOT NULL" : " COLLATE \"C\"")
+                : (a->required ? " NOT NULL" : "");
+}
+
 char *schema_table_sql(const mc_model_t *m)
 {
     mc_buf_t d;
@@ -120,7 +133,7 @@ char *schema_table_sql(const mc_model_t *m)
     for (size_t i = 0; i < m->nattrs; i++) {
         const mc_attr_t *a = &m->attrs[i];
         mc_buf_appendf(&d, ",\n  \"%s\" %s%s", a->name, mc_attr_sql_type(a, tbuf, sizeof tbuf),
-                       a->required ? " NOT NULL" : "");
+                       migrate__col_suffix(a));
     }
     mc_buf_appendf(&d, "\n);\n");
     for (size_t i = 0; i < m->nattrs; i++) {
@@ -160,17 +173,35 @@ static void migrate__pg_type(const mc_attr_t *a, char *buf, size_t buflen)
     }
 }
 
+/* Marks every string attribute of m bytewise: its column was just declared COLLATE "C". */
+static void migrate__all_bytewise(mc_model_t *m)
+{
+    for (size_t i = 0; i < m->nattrs; i++)
+        m->attrs[i].bytewise = m->attrs[i].type == MC_ATTR_STRING ||
+                               m->attrs[i].type == MC_ATTR_TEXT;
+}
+
+/*
+ * The live columns of a table: name, format_type() and whether the column's collation
+ * orders by bytes - "C" or "POSIX", or the default collation of a database whose own is C
+ * or POSIX with the libc provider (datlocprovider: PostgreSQL 15 on, else libc).
+ */
+static const char migrate_columns_sql[] =
+    "SELECT a.attname, format_type(a.atttypid, a.atttypmod), "
+    "  a.attcollation IN ('pg_catalog.\"C\"'::regcollation, 'pg_catalog.\"POSIX\"'::regcollation) "
+    "  OR (a.attcollation = 'pg_catalog.\"default\"'::regcollation AND d.datcollate IN ('C', "
+    "'POSIX') AND coalesce(to_jsonb(d)->>'datlocprovider', 'c') = 'c') "
+    "FROM pg_attribute a "
+    "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "JOIN pg_database d ON d.datname = current_database() "
+    "WHERE c.relname = $1 AND n.nspname = current_schema() AND a.attnum > 0 "
+    "AND NOT a.attisdropped";
+
 /* Compares the live columns of m's table with the declaration; adds new columns. */
-static int migrate__table(PGconn *conn, const mc_model_t *m, char *err, size_t errlen)
+static int migrate__table(PGconn *conn, mc_model_t *m, char *err, size_t errlen)
 {
     const char *params[1] = {m->table};
-    PGresult *res = PQexecParams(
-        conn,
-        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
-        "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE c.relname = $1 AND n.nspname = current_schema() AND a.attnum > 0 "
-        "AND NOT a.attisdropped",
-        1, NULL, params, NULL, NULL, 0);
+    PGresult *res = PQexecParams(conn, migrate_columns_sql, 1, NULL, params, NULL, NULL, 0);
     int rc = mc_pg_check(conn, res, PGRES_TUPLES_OK, err, errlen);
     char want[64], sql[512], tbuf[64];
 
@@ -179,8 +210,10 @@ static int migrate__table(PGconn *conn, const mc_model_t *m, char *err, size_t e
     if (PQntuples(res) == 0) {
         char *ddl = schema_table_sql(m);
         rc = ddl ? mc_pg_exec(conn, ddl, err, errlen) : MC_ERR_NOMEM;
-        if (rc == MC_OK)
+        if (rc == MC_OK) {
             MC_INFO("created table %s for model %s", m->table, m->name);
+            migrate__all_bytewise(m);
+        }
         free(ddl);
         goto out;
     }
@@ -192,7 +225,7 @@ static int migrate__table(PGconn *conn, const mc_model_t *m, char *err, size_t e
             system |= strcmp(col, mc_model_system_columns[i]) == 0;
         if (system)
             continue;
-        const mc_attr_t *a = mc_model_attr(m, col);
+        mc_attr_t *a = (mc_attr_t *)mc_model_attr(m, col);
         if (!a) {
             snprintf(err, errlen, "model %s: table %s has column '%s' that the models file no "
                      "longer declares; dropping attributes is not done automatically (drop the "
@@ -208,17 +241,25 @@ static int migrate__table(PGconn *conn, const mc_model_t *m, char *err, size_t e
             rc = MC_ERR_CONFIG;
             goto out;
         }
+        a->bytewise = (a->type == MC_ATTR_STRING || a->type == MC_ATTR_TEXT) &&
+                      strcmp(PQgetvalue(res, r, 2), "t") == 0;
+        if ((a->type == MC_ATTR_STRING || a->type == MC_ATTR_TEXT) && !a->bytewise && a->unique)
+            MC_WARN("model %s: column %s.%s does not sort by bytes (its collation is not "
+                    "\"C\"): lists order it COLLATE \"C\", which its unique index cannot "
+                    "serve; ALTER TABLE \"%s\" ALTER COLUMN \"%s\" TYPE %s COLLATE \"C\" "
+                    "rebuilds the index so that it can (docs/rest.md, \"Order of strings\")",
+                    m->name, m->table, col, m->table, col, type);
     }
     /* New attributes become new columns; a required one needs the table to be empty. */
     for (size_t i = 0; i < m->nattrs; i++) {
-        const mc_attr_t *a = &m->attrs[i];
+        mc_attr_t *a = &m->attrs[i];
         int found = 0;
         for (int r = 0; r < PQntuples(res) && !found; r++)
             found = strcmp(PQgetvalue(res, r, 0), a->name) == 0;
         if (found)
             continue;
         snprintf(sql, sizeof sql, "ALTER TABLE \"%s\" ADD COLUMN \"%s\" %s%s", m->table, a->name,
-                 mc_attr_sql_type(a, tbuf, sizeof tbuf), a->required ? " NOT NULL" : "");
+                 mc_attr_sql_type(a, tbuf, sizeof tbuf), migrate__col_suffix(a));
         rc = mc_pg_exec(conn, sql, err, errlen);
         if (rc != MC_OK) {
             char why[512];
@@ -228,6 +269,7 @@ static int migrate__table(PGconn *conn, const mc_model_t *m, char *err, size_t e
                                         "empty table)" : "");
             goto out;
         }
+        a->bytewise = a->type == MC_ATTR_STRING || a->type == MC_ATTR_TEXT;
         MC_INFO("model %s: added attribute %s", m->name, a->name);
     }
     /* Unique indexes and triggers are (re)installed idempotently. */
@@ -242,7 +284,7 @@ out:
     return rc;
 }
 
-int schema_migrate(PGconn *conn, const mc_schema_t *schema, char *err, size_t errlen)
+int schema_migrate(PGconn *conn, mc_schema_t *schema, char *err, size_t errlen)
 {
     int rc = mc_pg_exec(conn, "BEGIN; SELECT pg_advisory_xact_lock(" MIGRATE_LOCK_KEY ")", err,
                         errlen);
