@@ -19,7 +19,7 @@ help:
 	@echo "make run        setup + build, start the whole stack in the foreground (Ctrl-C stops)"
 	@echo "make up|down|status   start / stop / show the local stack in the background"
 	@echo "make test       sanitizer build in $(BUILD_TEST)/, unit tests (ctest), system tests (pytest),"
-	@echo "                the JavaScript client's and browser tests (make js), the 30 s fuzz pass (make fuzz-ci)"
+	@echo "                the JavaScript client's and browser tests (make js); CI then runs make fuzz-ci"
 	@echo "make unit       unit tests only (ctest on $(BUILD_TEST)/)"
 	@echo "make js         JS client unit tests, then client and browser tests on one real stack"
 	@echo "make client-test | make browser   only the client / only the browser tests (real stack)"
@@ -96,7 +96,6 @@ test: setup
 	$(MAKE) unit
 	$(MAKE) system
 	$(MAKE) js
-	$(MAKE) fuzz-ci
 
 # Deployment test (tests/deploy/run): engine, images, compose and Kubernetes scenarios.
 test-deploy:
