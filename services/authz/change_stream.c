@@ -456,19 +456,28 @@ typedef struct {
 } cs_trace_t;
 
 /*
- * Produces one message into the open transaction with the trace headers of tr (and mc_error
- * reason for a dead letter, when not NULL).
+ * Produces one message into the open transaction: a delivery with the trace headers of tr,
+ * or (reason not NULL) the dead letter of change msg: its headers as they came, and mc_error.
  */
 static void cs__produce(change_stream_t *cs, const char *topic, const char *key,
-                        const void *value, size_t len, const cs_trace_t *tr, const char *reason)
+                        const void *value, size_t len, const cs_trace_t *tr,
+                        const rd_kafka_message_t *msg, const char *reason)
 {
     rd_kafka_resp_err_t rc;
-    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(3);
-    rd_kafka_header_add(hdrs, MC_HEADER_CE_TRACEPARENT, -1, tr->traceparent, -1);
-    if (tr->tracestate[0])
-        rd_kafka_header_add(hdrs, MC_HEADER_CE_TRACESTATE, -1, tr->tracestate, -1);
-    if (reason)
+    rd_kafka_headers_t *hdrs = NULL, *orig = NULL;
+    if (reason && rd_kafka_message_headers(msg, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        hdrs = rd_kafka_headers_copy(orig);
+    else if (!reason)
+        hdrs = rd_kafka_headers_new(2);
+    else
+        hdrs = rd_kafka_headers_new(1);
+    if (!reason) {
+        rd_kafka_header_add(hdrs, MC_HEADER_CE_TRACEPARENT, -1, tr->traceparent, -1);
+        if (tr->tracestate[0])
+            rd_kafka_header_add(hdrs, MC_HEADER_CE_TRACESTATE, -1, tr->tracestate, -1);
+    } else {
         rd_kafka_header_add(hdrs, MC_HEADER_ERROR, -1, reason, -1);
+    }
     for (;;) {
         rc = rd_kafka_producev(cs->producer, RD_KAFKA_V_TOPIC(topic),
                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -565,7 +574,8 @@ static void cs__transform(change_stream_t *cs, const rd_kafka_message_t *msg, in
         MC_LOG_CTX(MC_LOG_WARN, &lc, "authz: change at %s[%d]@%lld goes to %s: %s",
                    rd_kafka_topic_name(msg->rkt), msg->partition, (long long)msg->offset,
                    cs->dlq_topic, reason);
-        cs__produce(cs, cs->dlq_topic, key[0] ? key : NULL, msg->payload, msg->len, &tr, reason);
+        cs__produce(cs, cs->dlq_topic, key[0] ? key : NULL, msg->payload, msg->len, &tr, msg,
+                    reason);
         mc_metric_add(cs->dlq, 1);
         span->error = 1;
         return;
@@ -590,7 +600,7 @@ static void cs__transform(change_stream_t *cs, const rd_kafka_message_t *msg, in
             break;
         }
         const char *channel = json_string_value(json_object_get(d, MC_FIELD_CHANNEL));
-        cs__produce(cs, cs->deliveries_topic, channel, cs->buf, len, &tr, NULL);
+        cs__produce(cs, cs->deliveries_topic, channel, cs->buf, len, &tr, NULL, NULL);
         mc_metric_add(cs->out, 1);
         if (strcmp(json_string_value(json_object_get(d, MC_FIELD_OP)), MC_OP_REMOVE) == 0)
             mc_metric_add(cs->removes, 1);
