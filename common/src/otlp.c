@@ -2,12 +2,12 @@
 #define _GNU_SOURCE /* pthread_setname_np */
 #include "mc_otlp.h"
 #include "mc_error.h"
+#include "mc_buf.h"
 #include "mc_log.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
-#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,62 +50,116 @@ static void otlp__curl_init(void)
 
 /* ------------------------------------------------------------------------------ JSON body */
 
-static json_t *otlp__string_value(const char *s)
+/* Appends a string literal. */
+#define OTLP_LIT(b, lit) mc_buf_append((b), (lit), sizeof(lit) - 1)
+
+/* Length of the valid UTF-8 sequence at s (of at most n bytes), or 0. */
+static size_t otlp__utf8(const unsigned char *s, size_t n)
 {
-    return json_pack("{s:s}", "stringValue", s);
+    size_t len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+    if (len == 0 || len > n || s[0] > 0xf4)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+        return 0; /* overlong, surrogate, beyond U+10FFFF */
+    return len;
 }
 
-static json_t *otlp__attr(const char *key, json_t *value)
+/* Appends s as a JSON string; bytes that are not UTF-8 become U+FFFD (a collector refuses
+ * a whole request for one bad string). */
+static void otlp__str(mc_buf_t *b, const char *s)
 {
-    return json_pack("{s:s, s:o}", "key", key, "value", value);
-}
-
-static json_t *otlp__span(const mc_span_t *sp)
-{
-    char tid[33], sid[17], pid[17], start[24], end[24], num[24];
-    static const uint8_t zero[8];
-    json_t *attrs = json_array();
-
-    for (int i = 0; i < sp->nattrs && i < MC_SPAN_MAX_ATTRS; i++) {
-        const mc_span_attr_t *a = &sp->attrs[i];
-        json_t *v;
-        if (a->is_int) {
-            /* int64 is a decimal string in OTLP's JSON (protobuf's JSON mapping) */
-            snprintf(num, sizeof num, "%lld", a->num);
-            v = json_pack("{s:s}", "intValue", num);
-        } else {
-            v = otlp__string_value(a->str);
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    size_t n = strlen((const char *)p), run = 0;
+    OTLP_LIT(b, "\"");
+    for (size_t i = 0; i < n;) {
+        unsigned char c = p[i];
+        size_t u = c >= 0x80 ? otlp__utf8(p + i, n - i) : 1;
+        if (c >= 0x20 && c != '"' && c != '\\' && u > 0) {
+            i += u;
+            run += u;
+            continue;
         }
-        json_array_append_new(attrs, otlp__attr(a->key, v));
+        mc_buf_append(b, (const char *)p + i - run, run);
+        run = 0;
+        if (c == '"' || c == '\\') {
+            char esc[2] = {'\\', (char)c};
+            mc_buf_append(b, esc, 2);
+        } else if (c < 0x20) {
+            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf]};
+            mc_buf_append(b, esc, 6);
+        } else {
+            OTLP_LIT(b, "\\ufffd");
+        }
+        i++;
     }
+    mc_buf_append(b, (const char *)p + n - run, run);
+    OTLP_LIT(b, "\"");
+}
+
+/* Appends one attribute {"key":...,"value":{"stringValue"|"intValue":...}} (int64 as a
+ * decimal string: protobuf's JSON mapping, which OTLP/JSON follows). */
+static void otlp__attr(mc_buf_t *b, const char *key, const char *str, int is_int, long long num)
+{
+    OTLP_LIT(b, "{\"key\":");
+    otlp__str(b, key);
+    if (is_int) {
+        mc_buf_appendf(b, ",\"value\":{\"intValue\":\"%lld\"}}", num);
+    } else {
+        OTLP_LIT(b, ",\"value\":{\"stringValue\":");
+        otlp__str(b, str);
+        OTLP_LIT(b, "}}");
+    }
+}
+
+static void otlp__span(mc_buf_t *b, const mc_span_t *sp)
+{
+    char tid[33], sid[17], pid[17];
+    static const uint8_t zero[8];
     mc_trace_hex(sp->ctx.trace_id, 16, tid);
     mc_trace_hex(sp->ctx.span_id, 8, sid);
-    snprintf(start, sizeof start, "%lld", (long long)sp->start_ns);
-    snprintf(end, sizeof end, "%lld", (long long)sp->end_ns);
-    json_t *js = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:o, s:{s:i}}", "traceId", tid,
-                           "spanId", sid, "name", sp->name ? sp->name : "", "kind", (int)sp->kind,
-                           "startTimeUnixNano", start, "endTimeUnixNano", end, "attributes",
-                           attrs, "status", "code", sp->error ? 2 /* ERROR */ : 0 /* UNSET */);
-    if (js && memcmp(sp->parent_id, zero, sizeof zero) != 0) {
+    mc_buf_appendf(b, "{\"traceId\":\"%s\",\"spanId\":\"%s\",", tid, sid);
+    if (memcmp(sp->parent_id, zero, sizeof zero) != 0) {
         mc_trace_hex(sp->parent_id, 8, pid);
-        json_object_set_new(js, "parentSpanId", json_string(pid));
+        mc_buf_appendf(b, "\"parentSpanId\":\"%s\",", pid);
     }
-    return js;
+    OTLP_LIT(b, "\"name\":");
+    otlp__str(b, sp->name);
+    mc_buf_appendf(b, ",\"kind\":%d,\"startTimeUnixNano\":\"%lld\",\"endTimeUnixNano\":\"%lld\","
+                      "\"attributes\":[",
+                   (int)sp->kind, (long long)sp->start_ns, (long long)sp->end_ns);
+    for (int i = 0; i < sp->nattrs && i < MC_SPAN_MAX_ATTRS; i++) {
+        const mc_span_attr_t *a = &sp->attrs[i];
+        if (i)
+            OTLP_LIT(b, ",");
+        otlp__attr(b, a->key, a->str, a->is_int, a->num);
+    }
+    /* status code 2 = ERROR, 0 = UNSET */
+    mc_buf_appendf(b, "],\"status\":{\"code\":%d}}", sp->error ? 2 : 0);
 }
 
 char *mc_otlp_json(const char *service_name, const mc_span_t *spans, size_t n)
 {
-    json_t *list = json_array();
-    for (size_t i = 0; list && i < n; i++)
-        json_array_append_new(list, otlp__span(&spans[i]));
-    json_t *body = json_pack(
-        "{s:[{s:{s:[o, o]}, s:[{s:{s:s, s:s}, s:o}]}]}", "resourceSpans", "resource",
-        "attributes", otlp__attr("service.name", otlp__string_value(service_name)),
-        otlp__attr("service.version", otlp__string_value(MC_VERSION)), "scopeSpans", "scope",
-        "name", "modelcast", "version", MC_VERSION, "spans", list);
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    return text;
+    mc_buf_t b;
+    mc_buf_init(&b);
+    OTLP_LIT(&b, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
+    otlp__attr(&b, "service.name", service_name, 0, 0);
+    OTLP_LIT(&b, ",");
+    otlp__attr(&b, "service.version", MC_VERSION, 0, 0);
+    OTLP_LIT(&b, "]},\"scopeSpans\":[{\"scope\":{\"name\":\"modelcast\",\"version\":");
+    otlp__str(&b, MC_VERSION);
+    OTLP_LIT(&b, "},\"spans\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            OTLP_LIT(&b, ",");
+        otlp__span(&b, &spans[i]);
+    }
+    OTLP_LIT(&b, "]}]}]}");
+    return mc_buf_steal(&b);
 }
 
 /* ---------------------------------------------------------------------------- settings */

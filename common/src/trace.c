@@ -245,9 +245,13 @@ void mc_span_begin(const mc_tracer_t *t, mc_span_t *span, const char *name,
         span->ctx = *parent;
         memcpy(span->parent_id, parent->span_id, sizeof span->parent_id);
     } else {
+        uint8_t ids[24]; /* both ids from one getrandom() */
+        do
+            mc_trace_random(ids, sizeof ids);
+        while (trace__zero(ids, 16) || trace__zero(ids + 16, 8));
+        memcpy(span->ctx.trace_id, ids, 16);
+        memcpy(span->ctx.span_id, ids + 16, 8);
         memset(span->parent_id, 0, sizeof span->parent_id);
-        trace__new_id(span->ctx.trace_id, sizeof span->ctx.trace_id);
-        trace__new_id(span->ctx.span_id, sizeof span->ctx.span_id);
         span->ctx.flags = trace__sampled(span->ctx.trace_id, t ? t->sample : 1.0)
                               ? MC_TRACE_SAMPLED
                               : 0;

@@ -241,6 +241,35 @@ static void test_json_body(void)
     free(text);
 }
 
+/* Strings are escaped; bytes that are not UTF-8 become U+FFFD, so the body stays JSON. */
+static void test_json_strings(void)
+{
+    mc_span_t s;
+    make_span(&s, "quote \" back \\ nl \n", 1);
+    s.nattrs = 0;
+    mc_span_attr_str(&s, "k1", "caf\xc3\xa9 \x01");
+    mc_span_attr_str(&s, "k2", "bad \xff\xc3 end");
+    mc_span_attr_str(&s, "k3", "surrogate \xed\xa0\x80!");
+    char *text = mc_otlp_json("svc \"x\"", &s, 1);
+    json_error_t jerr;
+    json_t *b = json_loads(text, 0, &jerr);
+    if (!b)
+        fprintf(stderr, "not JSON (%s): %s\n", jerr.text, text);
+    MC_CHECK(b != NULL);
+    json_t *sp = json_array_get(json_object_get(json_array_get(json_object_get(
+        json_array_get(json_object_get(b, "resourceSpans"), 0), "scopeSpans"), 0), "spans"), 0);
+    MC_CHECK_STR(json_string_value(json_object_get(sp, "name")), "quote \" back \\ nl \n");
+    json_t *attrs = json_object_get(sp, "attributes");
+    MC_CHECK_STR(json_string_value(json_object_get(attr_value(attrs, "k1"), "stringValue")),
+                 "caf\xc3\xa9 \x01");
+    MC_CHECK_STR(json_string_value(json_object_get(attr_value(attrs, "k2"), "stringValue")),
+                 "bad \xef\xbf\xbd\xef\xbf\xbd end");
+    MC_CHECK_STR(json_string_value(json_object_get(attr_value(attrs, "k3"), "stringValue")),
+                 "surrogate \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd!");
+    json_decref(b);
+    free(text);
+}
+
 static double counter(mc_metrics_t *m, const char *name, const char *labels)
 {
     return mc_metric_value(mc_metrics_counter(m, name, "", labels));
@@ -358,6 +387,7 @@ static void test_settings(void)
 int main(void)
 {
     MC_TEST_RUN(test_json_body);
+    MC_TEST_RUN(test_json_strings);
     MC_TEST_RUN(test_export);
     MC_TEST_RUN(test_queue_full);
     MC_TEST_RUN(test_receiver_away);
