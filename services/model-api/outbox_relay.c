@@ -138,7 +138,7 @@ static void relay__dr(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaqu
                      : outbox_batch_refused(msg->err)       ? OB_REFUSED
                                                             : OB_FAILED;
     }
-    if (row && relay->spans) { /* the span of the row ends with its report */
+    if (row && relay->spans && relay->round_rows) { /* the row's span ends with its report */
         mc_span_t *span = &relay->spans[row - relay->round_rows];
         span->end_ns = mc_trace_now_ns();
         span->error = msg->err != RD_KAFKA_RESP_ERR_NO_ERROR;
