@@ -428,6 +428,30 @@ static rd_kafka_error_t *cs__finish(change_stream_t *cs,
     return error;
 }
 
+/*
+ * Adds the batch's input offsets to the open transaction, calling again while the error is
+ * retriable (a broker restarting, the coordinator moving), as for cs__finish. Returns NULL or
+ * the last error.
+ */
+static rd_kafka_error_t *cs__send_offsets(change_stream_t *cs,
+                                          const rd_kafka_topic_partition_list_t *offsets,
+                                          const rd_kafka_consumer_group_metadata_t *cgmd)
+{
+    rd_kafka_error_t *error = NULL;
+    for (int attempt = 0; attempt < CS_FINISH_TRIES; attempt++) {
+        rd_kafka_error_destroy(error);
+        error = rd_kafka_send_offsets_to_transaction(cs->producer, offsets, cgmd,
+                                                     CS_TXN_TIMEOUT_MS);
+        if (!error || !rd_kafka_error_is_retriable(error) || !atomic_load(&cs->running))
+            break;
+        MC_WARN("authz: send offsets to transaction: %s; retrying",
+                rd_kafka_error_string(error));
+        struct timespec pause = {0, CS_RETRY_MS * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    return error;
+}
+
 /* Rewinds the assigned partitions to their committed offsets (after an abort). */
 static void cs__rewind(change_stream_t *cs)
 {
@@ -735,9 +759,16 @@ static int cs__batch(change_stream_t *cs)
             p->offset = msgs[i]->offset + 1;
     }
     rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(cs->consumer);
-    error = rd_kafka_send_offsets_to_transaction(cs->producer, offsets, cgmd, CS_TXN_TIMEOUT_MS);
+    error = cs__send_offsets(cs, offsets, cgmd);
     rd_kafka_consumer_group_metadata_destroy(cgmd);
     rd_kafka_topic_partition_list_destroy(offsets);
+    if (error && !rd_kafka_error_is_fatal(error) && !rd_kafka_error_txn_requires_abort(error)) {
+        /* Still retriable after the retries (the coordinator away, a broker restarting):
+         * nothing is committed yet, so the open transaction is aborted and the batch redone. */
+        cs__error("send offsets to transaction", error);
+        rc = -1;
+        goto abort;
+    }
     if (!error && cs->transform_failed) {
         /* A delivery could not be produced: commit nothing of this batch, redo it. */
         rc = -1;
