@@ -78,6 +78,9 @@ static void log__escape(char *dst, size_t *len, size_t cap, const char *src)
 }
 
 static void log__vwrite(mc_log_level_t level, const mc_log_ctx_t *ctx, const char *fmt,
+                        va_list ap) __attribute__((format(printf, 3, 0)));
+
+static void log__vwrite(mc_log_level_t level, const mc_log_ctx_t *ctx, const char *fmt,
                         va_list ap)
 {
     char msg[2048];
