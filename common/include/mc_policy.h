@@ -128,4 +128,24 @@ json_t *mc_policy_visible(const mc_policy_t *p, const char *model, const json_t 
 json_t *mc_policy_visible_attributes(const mc_policy_t *p, const char *model,
                                      const json_t *claims);
 
+/*
+ * The columns every record of model the caller may read shows (mc_policy_visible() of each
+ * row the read predicate admits, whatever the row and the query's needed columns), when
+ * the policy proves them the same for all: as mc_policy_visible_attributes()' array, which
+ * it then equals. NULL when it cannot tell ("not uniform": the set may depend on the
+ * record), when the caller sees nothing of the model, or on allocation failure.
+ * Conservative - uniform only when
+ *  - an unconditional rule to a class channel the caller connects to sends the union of
+ *    all the rules that might reach the caller, and every rule to that channel sends at
+ *    least that; or
+ *  - every rule that might reach the caller is unconditional, sends that same set, every
+ *    rule sharing one of its channels sends at least that, and its instance targets are
+ *    number attributes (or string attributes the caller reaches through listed ids).
+ * "Might reach": a class channel that admits the caller, an instance channel whose rule
+ * holds with each instance test true when its claim holds some id (a teams claim [] holds
+ * none).
+ */
+json_t *mc_policy_uniform_attributes(const mc_policy_t *p, const char *model,
+                                     const json_t *claims);
+
 #endif

@@ -11,6 +11,7 @@ typedef struct {
     const char *instance;   /* instance id of the channel; NULL: instance tests are false */
     const mc_model_t *m;
     const json_t *before, *after;
+    int some_instance;      /* instance tests: whether they hold for some instance id */
 } policy_ctx_t;
 
 const char *policy__scalar_text(const json_t *v, char *buf, size_t buflen)
@@ -59,6 +60,22 @@ static int policy__claim_has_text(const json_t *claim, const char *text)
         return 0;
     }
     return json_is_string(claim) && policy__words_have(json_string_value(claim), text);
+}
+
+/* Whether policy__claim_has_text(claim, text) holds for some text. */
+static int policy__claim_has_some(const json_t *claim)
+{
+    char buf[32];
+    if (json_is_array(claim)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(claim, i, e) {
+            if (policy__scalar_text(e, buf, sizeof buf))
+                return 1;
+        }
+        return 0;
+    }
+    return json_is_string(claim) && json_string_length(claim) > 0;
 }
 
 static int policy__claim_contains(const json_t *claim, const json_t *value)
@@ -111,11 +128,15 @@ static int policy__rule_eval(const policy_rule_t *r, const policy_ctx_t *c)
     case RK_CLAIM_EQ_INST: {
         const char *t;
         v = policy__claim_get(r, c->claims);
+        if (c->some_instance)
+            return policy__scalar_text(v, buf, sizeof buf) != NULL;
         return c->instance && v && (t = policy__scalar_text(v, buf, sizeof buf)) &&
                strcmp(t, c->instance) == 0;
     }
     case RK_CLAIM_CONTAINS_INST:
         v = policy__claim_get(r, c->claims);
+        if (c->some_instance)
+            return policy__claim_has_some(v);
         return c->instance && v && policy__claim_has_text(v, c->instance);
     case RK_ALL:
         for (size_t i = 0; i < r->nsubs; i++)
@@ -152,6 +173,12 @@ static int policy__rule_eval(const policy_rule_t *r, const policy_ctx_t *c)
 int policy__chan_admits(const policy_chan_t *ch, const json_t *claims, const char *instance)
 {
     policy_ctx_t c = {.claims = claims, .instance = instance};
+    return policy__rule_eval(&ch->connect, &c);
+}
+
+int policy__chan_may_admit(const policy_chan_t *ch, const json_t *claims)
+{
+    policy_ctx_t c = {.claims = claims, .some_instance = 1};
     return policy__rule_eval(&ch->connect, &c);
 }
 

@@ -146,6 +146,13 @@ const char *policy__scalar_text(const json_t *v, char *buf, size_t buflen);
 int policy__chan_admits(const policy_chan_t *ch, const json_t *claims, const char *instance);
 
 /*
+ * Whether the caller might be admitted to some instance of ch: ch's rule evaluated with
+ * each instance test true when some instance id would pass it (its claim holds a usable
+ * id). Rules are monotone, so 0 means no instance id whatever admits the caller.
+ */
+int policy__chan_may_admit(const policy_chan_t *ch, const json_t *claims);
+
+/*
  * The instances of channel ch the caller may connect to: returns 1 when the rule admits
  * every instance (it holds without any instance test), else 0 with *ids (new array, may be
  * empty; NULL on allocation failure) the verified ids.

@@ -1,5 +1,6 @@
 /* policy_read.c - what a caller may read: the SQL predicate over a model's rows, the
- * attributes of a record it may see, the columns it may ever see. */
+ * attributes of a record it may see, the columns it may ever see, and whether every row
+ * it may read shows the same columns. */
 #include "policy_internal.h"
 #include "mc_condition.h"
 #include "mc_error.h"
@@ -211,6 +212,103 @@ json_t *mc_policy_visible(const mc_policy_t *p, const char *model, const json_t 
     return seen ? policy__filter_record(pm, record, &set) : NULL;
 }
 
+/* The columns of set as a new array of names in column order (NULL: no memory). */
+static json_t *policy__set_names(const policy_model_t *pm, const policy_set_t *set)
+{
+    json_t *out = json_array();
+    for (size_t i = 0; out && i < pm->ncols; i++)
+        if (policy__set_has(set, i) && json_array_append_new(out, json_string(pm->cols[i]))) {
+            json_decref(out);
+            return NULL;
+        }
+    return out;
+}
+
+static int policy__set_eq(const policy_set_t *s, const policy_set_t *t)
+{
+    return policy__set_within(s, t) && policy__set_within(t, s);
+}
+
+/* Whether every rule of pm sending to channel chan sends at least the columns of set (so
+ * a record's hit on that channel, their intersection, shows no less). */
+static int policy__chan_sends_all(const policy_model_t *pm, size_t chan, const policy_set_t *set)
+{
+    for (size_t i = 0; i < pm->nrules; i++)
+        for (size_t t = 0; t < pm->rules[i].nto; t++)
+            if (pm->rules[i].to[t].chan == chan && !policy__set_within(set, &pm->rules[i].set))
+                return 0;
+    return 1;
+}
+
+/*
+ * Whether rule b, unconditional, shows exactly set on each channel it sends to, and every
+ * row its read predicate term admits is one the record's routing sends to a channel the
+ * caller connects to: class targets (TRUE in SQL, a hit on the class channel in C); number
+ * instance targets (the id's canonical text is the hit's instance); string instance
+ * targets only through listed ids (IS NOT NULL would admit "", which routing skips).
+ */
+static int policy__rule_sure(const mc_policy_t *p, const policy_model_t *pm,
+                             const policy_bcast_t *b, const json_t *claims,
+                             const policy_set_t *set)
+{
+    if (b->when || !policy__set_eq(&b->set, set))
+        return 0;
+    for (size_t t = 0; t < b->nto; t++) {
+        const mc_attr_t *a = b->to[t].attr;
+        if (!policy__chan_sends_all(pm, b->to[t].chan, set))
+            return 0;
+        if (a && a->type != MC_ATTR_INTEGER && a->type != MC_ATTR_BIGINT &&
+            a->type != MC_ATTR_REFERENCE &&
+            (a->type != MC_ATTR_STRING || policy__chan_admits(&p->chans[b->to[t].chan], claims,
+                                                              NULL)))
+            return 0;
+    }
+    return 1;
+}
+
+json_t *mc_policy_uniform_attributes(const mc_policy_t *p, const char *model,
+                                     const json_t *claims)
+{
+    const policy_model_t *pm = policy__find_model(p, model);
+    policy_set_t upper = {{0}};
+    int any = 0, whole = 0, all_sure = 1;
+    if (!pm || pm->nrules == 0)
+        return NULL;
+    unsigned char *may = calloc(pm->nrules, 1);
+    if (!may)
+        return NULL;
+    /* The rules that might send a record to a channel the caller connects to, and the
+     * columns they send: no record ever shows more. */
+    for (size_t i = 0; i < pm->nrules; i++) {
+        const policy_bcast_t *b = &pm->rules[i];
+        for (size_t t = 0; t < b->nto && !may[i]; t++) {
+            const policy_chan_t *ch = &p->chans[b->to[t].chan];
+            may[i] = b->to[t].attr ? policy__chan_may_admit(ch, claims)
+                                   : policy__chan_admits(ch, claims, NULL);
+        }
+        if (may[i]) {
+            any = 1;
+            policy__set_or(&upper, &b->set);
+        }
+    }
+    for (size_t i = 0; any && i < pm->nrules; i++) {
+        const policy_bcast_t *b = &pm->rules[i];
+        if (!may[i])
+            continue;
+        if (!policy__rule_sure(p, pm, b, claims, &upper))
+            all_sure = 0;
+        /* Shape 1: an unconditional rule to a class channel the caller connects to, which
+         * every rule to that channel sends in full: every row shows upper through it. */
+        for (size_t t = 0; t < b->nto && !whole; t++)
+            whole = !b->when && !b->to[t].attr && policy__set_eq(&b->set, &upper) &&
+                    policy__chan_admits(&p->chans[b->to[t].chan], claims, NULL) &&
+                    policy__chan_sends_all(pm, b->to[t].chan, &upper);
+    }
+    free(may);
+    /* Shape 2: every rule that might reach the caller is sure (policy__rule_sure). */
+    return any && (whole || all_sure) ? policy__set_names(pm, &upper) : NULL;
+}
+
 json_t *mc_policy_visible_attributes(const mc_policy_t *p, const char *model,
                                      const json_t *claims)
 {
@@ -227,11 +325,5 @@ json_t *mc_policy_visible_attributes(const mc_policy_t *p, const char *model,
         }
         policy__reach_cleanup(&r, pm->rules[i].nto);
     }
-    if (!seen)
-        return NULL;
-    json_t *out = json_array();
-    for (size_t i = 0; out && i < pm->ncols; i++)
-        if (policy__set_has(&set, i))
-            json_array_append_new(out, json_string(pm->cols[i]));
-    return out;
+    return seen ? policy__set_names(pm, &set) : NULL;
 }

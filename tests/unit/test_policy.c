@@ -1,6 +1,7 @@
 /* test_policy.c - the policy engine: load errors naming their JSON path, connect rules,
  * channel enumeration, delivery routing (filters, intersection, remove), write rules with
- * default deny, the read predicate's SQL and parameters, visible records and attributes. */
+ * default deny, the read predicate's SQL and parameters, visible records and attributes,
+ * when every readable record shows the same attributes. */
 #include "mc_error.h"
 #include "mc_policy.h"
 #include "mc_test.h"
@@ -689,6 +690,139 @@ static void test_visible(void)
     mc_policy_free(p);
 }
 
+static char *uniform(const mc_policy_t *p, const char *model, const char *claims)
+{
+    json_t *c = claims ? J(claims) : NULL;
+    json_t *a = mc_policy_uniform_attributes(p, model, c);
+    char *s = a ? json_dumps(a, JSON_COMPACT) : NULL;
+    json_decref(c);
+    json_decref(a);
+    return s;
+}
+
+#define ALL_TODO "[\"id\",\"version\",\"created_at\",\"updated_at\",\"title\",\"done\"," \
+                 "\"private\",\"owner_id\",\"team_id\",\"notes\",\"org\"]"
+#define SYS_COLS "\"id\",\"version\",\"created_at\",\"updated_at\""
+
+/* Checks that the answer is "not uniform" (NULL). */
+#define CHECK_NOT_UNIFORM(p, model, claims)                                                   \
+    do {                                                                                      \
+        char *s_ = uniform(p, model, claims);                                                 \
+        if (s_)                                                                               \
+            fprintf(stderr, "unexpectedly uniform: %s\n", s_);                                \
+        MC_CHECK(s_ == NULL);                                                                 \
+        free(s_);                                                                             \
+    } while (0)
+
+#define CHECK_UNIFORM(p, model, claims, expect)                                               \
+    do {                                                                                      \
+        char *s_ = uniform(p, model, claims);                                                 \
+        MC_CHECK_STR(s_, expect);                                                             \
+        free(s_);                                                                             \
+    } while (0)
+
+static void test_uniform(void)
+{
+    mc_policy_t *p = policy();
+    /* One unconditional rule to a channel everyone joins: every caller, anonymous too. */
+    char *s = uniform(p, "Dictionary", NULL);
+    json_t *v = mc_policy_visible_attributes(p, "Dictionary", NULL);
+    char *vs = json_dumps(v, JSON_COMPACT);
+    MC_CHECK_STR(s, vs);
+    free(s);
+    free(vs);
+    json_decref(v);
+    CHECK_UNIFORM(p, "Dictionary", "{\"sub\":\"7\",\"role\":\"admin\"}",
+                  "[" SYS_COLS ",\"word\",\"definition\",\"pronunciation\"]");
+    /* Only the owner's channel can reach a subject without teams or org: all of it. */
+    CHECK_UNIFORM(p, "Todo", "{\"sub\":\"7\"}", ALL_TODO);
+    /* With teams the team's narrower, conditional rule may show some rows: not uniform.
+     * An empty teams claim names no team; a team id nobody uses still might. */
+    CHECK_NOT_UNIFORM(p, "Todo", "{\"sub\":\"7\",\"teams\":[1]}");
+    CHECK_NOT_UNIFORM(p, "Todo", "{\"sub\":\"7\",\"teams\":\"1\"}");
+    CHECK_UNIFORM(p, "Todo", "{\"sub\":\"7\",\"teams\":[]}", ALL_TODO);
+    CHECK_UNIFORM(p, "Todo", "{\"sub\":\"7\",\"teams\":[{\"x\":1},null],\"org\":{}}", ALL_TODO);
+    /* A conditional rule alone: one set, but the SQL and C conditions must then agree on
+     * each row for the row to be shown at all - not claimed. */
+    CHECK_NOT_UNIFORM(p, "Todo", "{\"teams\":[3]}");
+    /* Admins reach every team (conditional); two rules to Org with different sets. */
+    CHECK_NOT_UNIFORM(p, "Todo", "{\"role\":\"admin\"}");
+    CHECK_NOT_UNIFORM(p, "Todo", "{\"org\":{\"slug\":\"acme\"}}");
+    /* Anonymous sees nothing of Todo; no policy, unknown model. */
+    CHECK_NOT_UNIFORM(p, "Todo", NULL);
+    CHECK_NOT_UNIFORM(p, "Unpolicied", "{\"role\":\"admin\"}");
+    CHECK_NOT_UNIFORM(p, "Nope", NULL);
+    mc_policy_free(p);
+
+    char err[512];
+    int rc;
+    /* Everything to Application, the title of done todos to their owner as well: the
+     * unconditional class rule covers the conditional one. */
+    p = load(TODO("{\"broadcast\":[{\"send\":\"all\",\"to\":[\"Application\"]},"
+                  "{\"send_only\":[\"title\"],\"to\":[{\"channel\":\"User\",\"instance\":"
+                  "\"owner_id\"}],\"when\":{\"done\":{\"eq\":true}}}]}"),
+             err, sizeof err, &rc);
+    MC_CHECK_INT(rc, MC_OK);
+    CHECK_UNIFORM(p, "Todo", NULL, ALL_TODO);
+    CHECK_UNIFORM(p, "Todo", "{\"sub\":\"7\"}", ALL_TODO);
+    mc_policy_free(p);
+
+    /* The title to everyone, everything to the owner: uniform only for who is no owner. */
+    p = load(TODO("{\"broadcast\":[{\"send_only\":[\"title\"],\"to\":[\"Application\"]},"
+                  "{\"send\":\"all\",\"to\":[{\"channel\":\"User\",\"instance\":"
+                  "\"owner_id\"}]}]}"),
+             err, sizeof err, &rc);
+    MC_CHECK_INT(rc, MC_OK);
+    CHECK_UNIFORM(p, "Todo", NULL, "[" SYS_COLS ",\"title\"]");
+    CHECK_NOT_UNIFORM(p, "Todo", "{\"sub\":\"7\"}");
+    mc_policy_free(p);
+
+    /* A narrower conditional rule to the same channel: its rows show the intersection. */
+    p = load(TODO("{\"broadcast\":[{\"send\":\"all\",\"to\":[\"Application\"]},"
+                  "{\"send_only\":[\"title\"],\"to\":[\"Application\"],"
+                  "\"when\":{\"done\":{\"eq\":true}}}]}"),
+             err, sizeof err, &rc);
+    MC_CHECK_INT(rc, MC_OK);
+    CHECK_NOT_UNIFORM(p, "Todo", NULL);
+    mc_policy_free(p);
+
+    /* Admins (a class channel) get everything, teams a subset, orgs everything by a string
+     * instance; admins reach every org. */
+    p = load("{\"channels\":{\"Admins\":{\"connect\":{\"claim\":\"role\",\"eq\":\"admin\"}},"
+             "\"Team\":{\"instance\":true,\"connect\":{\"claim\":\"teams\","
+             "\"contains_instance\":true}},"
+             "\"Org\":{\"instance\":true,\"connect\":{\"any\":[{\"claim\":\"org\","
+             "\"eq_instance\":true},{\"claim\":\"role\",\"eq\":\"admin\"}]}}},"
+             "\"models\":{\"Todo\":{\"broadcast\":["
+             "{\"send\":\"all\",\"to\":[\"Admins\"]},"
+             "{\"send_only\":[\"title\",\"done\"],\"to\":[{\"channel\":\"Team\","
+             "\"instance\":\"team_id\"}]},"
+             "{\"send\":\"all\",\"to\":[{\"channel\":\"Org\",\"instance\":\"org\"}]}]}}}",
+             err, sizeof err, &rc);
+    MC_CHECK_INT(rc, MC_OK);
+    if (rc != MC_OK)
+        fprintf(stderr, "%s\n", err);
+    CHECK_UNIFORM(p, "Todo", "{\"role\":\"admin\"}", ALL_TODO);
+    CHECK_UNIFORM(p, "Todo", "{\"role\":\"admin\",\"teams\":[1]}", ALL_TODO);
+    CHECK_UNIFORM(p, "Todo", "{\"teams\":[1,2]}", "[" SYS_COLS ",\"title\",\"done\"]");
+    CHECK_UNIFORM(p, "Todo", "{\"org\":\"acme\"}", ALL_TODO);
+    CHECK_NOT_UNIFORM(p, "Todo", "{\"org\":\"acme\",\"teams\":[1]}");
+    CHECK_NOT_UNIFORM(p, "Todo", NULL);
+    mc_policy_free(p);
+
+    /* Every org for an admin, were there no Admins channel: a string id could be "",
+     * which the read predicate admits (IS NOT NULL) and routing does not - not uniform. */
+    p = load("{\"channels\":{\"Org\":{\"instance\":true,\"connect\":{\"any\":[{\"claim\":"
+             "\"org\",\"eq_instance\":true},{\"claim\":\"role\",\"eq\":\"admin\"}]}}},"
+             "\"models\":{\"Todo\":{\"broadcast\":["
+             "{\"send\":\"all\",\"to\":[{\"channel\":\"Org\",\"instance\":\"org\"}]}]}}}",
+             err, sizeof err, &rc);
+    MC_CHECK_INT(rc, MC_OK);
+    CHECK_UNIFORM(p, "Todo", "{\"org\":\"acme\"}", ALL_TODO);
+    CHECK_NOT_UNIFORM(p, "Todo", "{\"role\":\"admin\"}");
+    mc_policy_free(p);
+}
+
 int main(void)
 {
     json_t *root = J(models_json);
@@ -706,6 +840,7 @@ int main(void)
     MC_TEST_RUN(test_write);
     MC_TEST_RUN(test_read_filter);
     MC_TEST_RUN(test_visible);
+    MC_TEST_RUN(test_uniform);
     mc_schema_free(schema);
     MC_TEST_DONE();
 }
