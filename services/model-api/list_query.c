@@ -406,14 +406,14 @@ static void lq__keyset(mc_sql_t *sql, const list_query_t *q, const json_t *vals)
 
 /* SELECT ... FROM "table" WHERE filters AND scopes AND read AND keyset ORDER BY ... LIMIT n+1 */
 static void lq__sql(const lq_parts_t *p, int count, const mc_policy_t *policy,
-                    const json_t *claims, list_query_t *q)
+                    const json_t *claims, const json_t *cols, list_query_t *q)
 {
     mc_sql_t *sql = &q->sql;
     if (count) {
         mc_sql_add(sql, "SELECT count(*) FROM ");
         mc_sql_ident(sql, p->m->table);
     } else {
-        list_query_select(p->m, p->m->table, sql);
+        list_query_select_columns(p->m, p->m->table, cols, sql);
     }
     mc_sql_add(sql, " WHERE TRUE");
     if (json_object_size(p->cond) > 0) {
@@ -443,13 +443,34 @@ static void lq__sql(const lq_parts_t *p, int count, const mc_policy_t *policy,
     }
 }
 
+/*
+ * Whether the page may select only the uniform columns cols: no json attribute is left out
+ * (jansson refuses some texts PostgreSQL's jsonb holds - an integer beyond 64 bits, deep
+ * nesting - and a row it cannot read is left out of the page; selecting fewer columns must
+ * not change which). Sets q->redump when a float or json column is shown: their text from
+ * PostgreSQL (shortest float digits, jsonb's spacing) is not what jansson writes.
+ */
+static int lq__as_shown(const mc_model_t *m, const json_t *cols, list_query_t *q)
+{
+    if (json_array_size(cols) == 0)
+        return 0;
+    for (size_t i = 0; i < m->nattrs; i++) {
+        int shown = lq__visible(cols, m->attrs[i].name);
+        if (m->attrs[i].type == MC_ATTR_JSON && !shown)
+            return 0;
+        if (shown && (m->attrs[i].type == MC_ATTR_JSON || m->attrs[i].type == MC_ATTR_FLOAT))
+            q->redump = 1;
+    }
+    return 1;
+}
+
 int list_query_build(const mc_model_t *m, const struct _u_map *args, long limit_max, int count,
                      const mc_policy_t *policy, const json_t *claims, list_query_t *q,
                      const char **code, char *err, size_t errlen)
 {
     lq_parts_t p = {.m = m, .cond = json_object()};
     const char *named[A__COUNT] = {NULL};
-    json_t *visible = NULL;
+    json_t *visible = NULL, *uniform = NULL;
     int rc;
 
     memset(q, 0, sizeof *q);
@@ -481,26 +502,40 @@ int list_query_build(const mc_model_t *m, const struct _u_map *args, long limit_
         rc = LQ_BAD("cursor is not one this API returned for this order");
         goto out;
     }
-    lq__sql(&p, count, policy, claims, q);
+    if (policy && !count && (uniform = mc_policy_uniform_attributes(policy, m->name, claims)) &&
+        !(q->as_shown = lq__as_shown(m, uniform, q))) {
+        json_decref(uniform);
+        uniform = NULL;
+        q->redump = 0;
+    }
+    lq__sql(&p, count, policy, claims, uniform, q);
     if (mc_sql_failed(&q->sql))
         rc = LQ_BAD("out of memory");
 out:
     json_decref(p.cond);
     json_decref(p.cursor_vals);
     json_decref(visible);
+    json_decref(uniform);
     return rc;
 }
 
 void list_query_select(const mc_model_t *m, const char *from, mc_sql_t *sql)
 {
+    list_query_select_columns(m, from, NULL, sql);
+}
+
+void list_query_select_columns(const mc_model_t *m, const char *from, const json_t *cols,
+                               mc_sql_t *sql)
+{
+    int n = 0;
     mc_sql_add(sql, "SELECT row_to_json(r)::text FROM (SELECT ");
-    for (size_t i = 0; i < MC_MODEL_NSYSTEM; i++) {
-        mc_sql_add(sql, i ? ", " : "");
-        mc_sql_ident(sql, mc_model_system_columns[i]);
-    }
-    for (size_t i = 0; i < m->nattrs; i++) {
-        mc_sql_add(sql, ", ");
-        mc_sql_ident(sql, m->attrs[i].name);
+    for (size_t i = 0; i < MC_MODEL_NSYSTEM + m->nattrs; i++) {
+        const char *name = i < MC_MODEL_NSYSTEM ? mc_model_system_columns[i]
+                                                : m->attrs[i - MC_MODEL_NSYSTEM].name;
+        if (cols && !lq__visible(cols, name))
+            continue;
+        mc_sql_add(sql, n++ ? ", " : "");
+        mc_sql_ident(sql, name);
     }
     mc_sql_add(sql, " FROM ");
     mc_sql_ident(sql, from);

@@ -20,6 +20,10 @@ typedef struct {
     mc_order_key_t order[MC_ORDER_MAX + 1];     /* effective order, id last */
     size_t norder;
     char order_spec[256];                       /* canonical order, bound into cursors */
+    int as_shown;       /* page rows select only the columns every row shows the caller
+                         * (mc_policy_uniform_attributes): each is its answer as it is */
+    int redump;         /* as_shown, but a shown float or json column's text may differ
+                         * from jansson's: re-serialise each row */
 } list_query_t;
 
 /*
@@ -27,6 +31,9 @@ typedef struct {
  * caller knows whether a next page exists) or the count query (count = 1) from args,
  * narrowed to what the caller (claims, NULL = anonymous) may read under policy (NULL: no
  * narrowing). Filters and order may only name attributes the caller can see.
+ * When the policy shows every row the caller may read with the same columns, and no
+ * hidden json column could make a row unreadable, the page query selects only those and
+ * sets q->as_shown (and q->redump when one is a float or json).
  * On a bad query returns MC_ERR_INVAL with *code ("bad_query" or "bad_cursor") and err.
  * The caller cleans q with list_query_cleanup() in every case.
  */
@@ -42,6 +49,11 @@ void list_query_cleanup(list_query_t *q);
  * one JSON text per record. The caller adds WHERE ... and closes with ") r".
  */
 void list_query_select(const mc_model_t *m, const char *from, mc_sql_t *sql);
+
+/* As list_query_select() with only the columns named in cols (an array of strings; NULL:
+ * all), in the same order. */
+void list_query_select_columns(const mc_model_t *m, const char *from, const json_t *cols,
+                               mc_sql_t *sql);
 
 /*
  * Whether the caller may use scope sc of m (?scope=name): every attribute its condition

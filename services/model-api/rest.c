@@ -4,6 +4,7 @@
 #include "cors.h"
 #include "list_query.h"
 #include "mc_auth.h"
+#include "mc_buf.h"
 #include "mc_error.h"
 #include "mc_http.h"
 #include "mc_log.h"
@@ -547,12 +548,71 @@ static int rest_get(const struct _u_request *req, struct _u_response *resp, void
     return call_end(&c);
 }
 
+/*
+ * rest__send_page() when every row is already as the caller sees it (q->as_shown): each
+ * row's JSON text goes into the page as it is, the same bytes jansson would write for it
+ * (row_to_json is compact, as mc_http_json(); key order is column order either way) -
+ * except a text with an escape (PostgreSQL and jansson spell some differently: the hex of
+ * a control character) or a float or json column (q->redump), which is read and written
+ * again. A row jansson cannot read is
+ * left out, as rest__send_page() does. Only the last row shown is read for the cursor.
+ */
+static void rest__send_shown_page(call_t *c, const list_query_t *q, const PGresult *res, int n,
+                                  int more)
+{
+    mc_buf_t body;
+    const char *last = NULL;
+    char *cursor = NULL;
+    int shown = 0;
+    mc_buf_init(&body);
+    mc_buf_append(&body, "{\"data\":[", 9);
+    for (int i = 0; i < n; i++) {
+        const char *text = PQgetvalue(res, i, 0);
+        char *again = NULL;
+        if (q->redump || strchr(text, '\\')) {
+            json_t *rec = json_loads(text, 0, NULL);
+            again = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+            json_decref(rec);
+            if (!again)
+                continue;
+        }
+        const char *row = again ? again : text;
+        if (shown++)
+            mc_buf_append(&body, ",", 1);
+        mc_buf_append(&body, row, strlen(row));
+        free(again);
+        last = text;
+    }
+    if (more && last) {
+        json_t *rec = json_loads(last, 0, NULL);
+        cursor = rec ? list_query_cursor(q, rec) : NULL;
+        json_decref(rec);
+    }
+    if (cursor)
+        mc_buf_appendf(&body, "],\"next_cursor\":\"%s\"}", cursor);
+    else
+        mc_buf_append(&body, "],\"next_cursor\":null}", 21);
+    free(cursor);
+    if (body.failed) {
+        mc_buf_cleanup(&body);
+        mc_http_error(c->resp, 503, "unavailable", NULL, "out of memory");
+        return;
+    }
+    u_map_put(c->resp->map_header, "Content-Type", "application/json");
+    ulfius_set_binary_body_response(c->resp, 200, body.data, body.len);
+    mc_buf_cleanup(&body);
+}
+
 /* Answers a page of the list: the rows of res (limit + 1 at most) as the caller may see them. */
 static void rest__send_page(call_t *c, const list_query_t *q, const PGresult *res)
 {
     int n = PQntuples(res), more = n > q->limit;
     if (more)
         n = (int)q->limit;
+    if (q->as_shown) {
+        rest__send_shown_page(c, q, res, n, more);
+        return;
+    }
     json_t *data = json_array();
     char *cursor = NULL;
     for (int i = 0; i < n; i++) {

@@ -346,3 +346,40 @@ def test_order_and_cursor_never_reveal_withheld_values(stack, todo):
     rest = api(stack, "GET", f"/v1/Todo?order=notes&limit=100&cursor={cursor}", bob()).json()
     assert all(r["owner_id"] == BOB for r in rest["data"]), rest
     assert todo["id"] not in [r["id"] for r in body["data"] + rest["data"]]
+
+
+def test_list_answers_are_the_same_bytes_with_uniform_attributes(stack):
+    """An owner on no team (tokens.user(n): teams []) reads only through the owner's rule, so
+    every Todo it may read shows all attributes (mc_policy_uniform_attributes): its list rows
+    go out as PostgreSQL writes them, unparsed. The same owner with a team nobody uses might
+    also read through the team's narrower rule, so its rows are parsed and filtered one by
+    one. Both must answer the same rows with the same bytes (key order, escapes, nulls) and
+    the same cursors, page after page."""
+    owner = uuid.uuid4().int % 10**12 + 10**12  # no other test's subject, nor team
+    plain = tokens.user(owner)
+    teamed = tokens.user(owner, teams=[owner])
+    texts = ["plain", 'quote " back\\slash', "ctl \x01\x1f tab\t nl\n", "ünï ☃ 😀 /slash",
+             "a'b", "x" * 200, "line\u2028sep", "same"]
+    for i, text in enumerate(texts):
+        body = {"title": text, "owner_id": owner, "done": [True, False, None][i % 3],
+                "private": [None, True, False][i % 3], "notes": [None, text, "n"][i % 3]}
+        created = api(stack, "POST", "/v1/Todo", plain, json=body)
+        assert created.status_code == 201, created.text
+    pages = 0
+    for query in (f"owner_id={owner}", f"owner_id={owner}&done=true",
+                  f"owner_id={owner}&order=-title&limit=3", f"owner_id={owner}&order=notes&limit=2",
+                  f"owner_id={owner}&title[in]=same,plain&limit=1"):
+        path = f"/v1/Todo?{query}"
+        while path:
+            a, b = api(stack, "GET", path, plain), api(stack, "GET", path, teamed)
+            assert a.status_code == 200 and b.status_code == 200, (a.text, b.text)
+            assert a.content == b.content, (path, a.text, b.text)
+            assert a.headers["Content-Type"] == b.headers["Content-Type"]
+            body = a.json()
+            assert all(r["owner_id"] == owner and "notes" in r for r in body["data"]), body
+            pages += 1
+            cursor = body["next_cursor"]
+            path = f"/v1/Todo?{query}&cursor={cursor}" if cursor else None
+    everything = api(stack, "GET", f"/v1/Todo?owner_id={owner}", plain).json()["data"]
+    assert sorted(r["title"] for r in everything) == sorted(texts), everything
+    assert pages >= 9, pages
