@@ -20,7 +20,7 @@
 #define CS_FINISH_TRIES 5          /* retriable commit/abort attempts before giving up */
 #define CS_REBUILD_TIMEOUT_MS 10000 /* reading a partition's recent ce_ids back */
 #define CS_FENCE_TIMEOUT_MS 10000   /* describing the group, fencing a vanished member */
-#define CS_RENEW_EVERY_MS 60000     /* a fenced client is replaced at most this often */
+#define CS_RENEW_EVERY_MS 30000     /* a fenced client is replaced at most this often */
 #define CS_MEMBERSHIP_WAIT_MS 30000 /* a fenced instance waits for its rejoin this long */
 
 /*
@@ -934,9 +934,10 @@ static int cs__renew_consumer(change_stream_t *cs, const char *why)
  * by replacing the fenced client, at most once every CS_RENEW_EVERY_MS. Exactly once still
  * holds whatever the cause: every transaction of the old clients is aborted or refused, and
  * the group generation guards every offset commit. A second process under the same ids
- * fences both clients, and fences again what was replaced: both fenced, a fence within
- * CS_RENEW_EVERY_MS of the last replacement, or a membership that cannot be shown stops the
- * stream (exit 1). So does any other fatal error. Returns 1 to go on.
+ * fences both clients, and fences again what was replaced (the consumers fence each other
+ * within a few heartbeats, traffic or not): both fenced, a fence within CS_RENEW_EVERY_MS of
+ * the last replacement, or a membership that cannot be shown stops the stream (exit 1). So
+ * does any other fatal error. Returns 1 to go on.
  */
 static int cs__recover(change_stream_t *cs)
 {
