@@ -22,6 +22,8 @@
 #define CS_FENCE_TIMEOUT_MS 10000   /* describing the group, fencing a vanished member */
 #define CS_RENEW_EVERY_MS 30000     /* a fenced client is replaced at most this often */
 #define CS_MEMBERSHIP_WAIT_MS 30000 /* a fenced instance waits for its rejoin this long */
+#define CS_REJOIN_GRACE_MS 60000    /* a consumer fence this soon after the broker was away
+                                       is the consumer's own rejoin */
 
 /*
  * Group and transaction timing (defaults; MC_KAFKA_CONSUMER_* / MC_KAFKA_PRODUCER_* may
@@ -61,7 +63,9 @@ struct change_stream {
     char *group_id, *self_id;
     json_t *members;        /* the group's static members at the last assignment
                                (group.instance.id → member id) */
-    long last_renewal;      /* when a fenced client was last replaced (ms) */
+    long producer_renewed;  /* when a fenced producer was last replaced (ms) */
+    long consumer_renewed;  /* when a fenced consumer was last replaced (ms) */
+    long broker_away;       /* when the consumer last reported the broker unreachable */
     pthread_t thread;
     int started;
     _Atomic int running;
@@ -294,6 +298,27 @@ static void cs__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         MC_WARN("authz: rebalance: %s", rd_kafka_err2str(err));
 }
 
+/*
+ * The consumer's error callback (served by its polls, in order with its other events): logs
+ * as mc_kafka does, and notes when the broker was unreachable, which a consumer fence shortly
+ * after is attributed to (cs__recover).
+ */
+static void cs__consumer_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    change_stream_t *cs = opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char fatal[512];
+        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, fatal, sizeof fatal);
+        MC_ERROR("kafka %s: fatal error %s: %s", rd_kafka_name(rk), rd_kafka_err2name(orig),
+                 fatal);
+        return;
+    }
+    if (err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        cs->broker_away = cs__now_ms();
+    MC_WARN("kafka %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name((rd_kafka_resp_err_t)err),
+            reason);
+}
+
 /* The group member under this instance's group.instance.id (not yet subscribed). NULL with err. */
 static rd_kafka_t *cs__consumer_new(change_stream_t *cs, char *err, size_t errlen)
 {
@@ -309,6 +334,7 @@ static rd_kafka_t *cs__consumer_new(change_stream_t *cs, char *err, size_t errle
     if (!cconf)
         return NULL;
     rd_kafka_conf_set_rebalance_cb(cconf, cs__rebalance);
+    rd_kafka_conf_set_error_cb(cconf, cs__consumer_error);
     rd_kafka_conf_set_opaque(cconf, cs);
     return mc_kafka_new(RD_KAFKA_CONSUMER, cconf, err, errlen);
 }
@@ -931,13 +957,16 @@ static int cs__renew_consumer(change_stream_t *cs, const char *why)
 /*
  * After a fatal error of the stream: a fence of this instance's ids (the producer's
  * transactional id or the consumer's group.instance.id, one of them) is survived in-process
- * by replacing the fenced client, at most once every CS_RENEW_EVERY_MS. Exactly once still
- * holds whatever the cause: every transaction of the old clients is aborted or refused, and
- * the group generation guards every offset commit. A second process under the same ids
- * fences both clients, and fences again what was replaced (the consumers fence each other
- * within a few heartbeats, traffic or not): both fenced, a fence within CS_RENEW_EVERY_MS of
- * the last replacement, or a membership that cannot be shown stops the stream (exit 1). So
- * does any other fatal error. Returns 1 to go on.
+ * by replacing the fenced client, each at most once every CS_RENEW_EVERY_MS. Exactly once
+ * still holds whatever the cause: every transaction of the old clients is aborted or
+ * refused, and the group generation guards every offset commit. A second process under the
+ * same ids fences both clients, and fences again what was replaced (the consumers fence each
+ * other within a few heartbeats, traffic or not): both fenced, a fence of the same client
+ * within CS_RENEW_EVERY_MS of its replacement, or a membership that cannot be shown stops the
+ * stream (exit 1). A consumer fence within CS_REJOIN_GRACE_MS of the broker being
+ * unreachable (a broker restart expires the session; the consumer's own rejoin can then fence
+ * it: a request under the old member id answered after it) is replaced whatever the last
+ * replacement, once per outage. Any other fatal error stops the stream. Returns 1 to go on.
  */
 static int cs__recover(change_stream_t *cs)
 {
@@ -948,6 +977,7 @@ static int cs__recover(change_stream_t *cs)
                   perr == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH ||
                   perr == RD_KAFKA_RESP_ERR__FENCED;
     int cfenced = cerr == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID;
+    long now = cs__now_ms();
     if ((perr && !pfenced) || (cerr && !cfenced) || (!perr && !cerr))
         return 0;
     if (pfenced && cfenced) {
@@ -955,12 +985,17 @@ static int cs__recover(change_stream_t *cs)
                  "runs under this id", cs->self_id);
         return 0;
     }
-    if (cs->last_renewal && cs__now_ms() - cs->last_renewal < CS_RENEW_EVERY_MS) {
-        MC_ERROR("authz: %s was fenced again within %d s (%s): another process runs under "
-                 "this id", cs->self_id, CS_RENEW_EVERY_MS / 1000, pfenced ? pwhy : cwhy);
+    long *renewed = pfenced ? &cs->producer_renewed : &cs->consumer_renewed;
+    int own_rejoin = cfenced && cs->broker_away && now - cs->broker_away < CS_REJOIN_GRACE_MS;
+    if (!own_rejoin && *renewed && now - *renewed < CS_RENEW_EVERY_MS) {
+        MC_ERROR("authz: the %s of %s was fenced again within %d s (%s): another process runs "
+                 "under this id", pfenced ? "producer" : "consumer", cs->self_id,
+                 CS_RENEW_EVERY_MS / 1000, pfenced ? pwhy : cwhy);
         return 0;
     }
-    cs->last_renewal = cs__now_ms();
+    *renewed = now;
+    if (cfenced)
+        cs->broker_away = 0;
     return pfenced ? cs__renew_producer(cs, pwhy) : cs__renew_consumer(cs, cwhy);
 }
 
