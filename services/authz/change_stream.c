@@ -20,21 +20,30 @@
 #define CS_FINISH_TRIES 5          /* retriable commit/abort attempts before giving up */
 #define CS_REBUILD_TIMEOUT_MS 10000 /* reading a partition's recent ce_ids back */
 #define CS_FENCE_TIMEOUT_MS 10000   /* describing the group, fencing a vanished member */
-#define CS_RENEW_EVERY_MS 60000     /* a fenced producer is replaced at most this often */
+#define CS_RENEW_EVERY_MS 30000     /* a fenced client is replaced at most this often */
+#define CS_MEMBERSHIP_WAIT_MS 30000 /* a fenced instance waits for its rejoin this long */
+#define CS_REJOIN_GRACE_MS 60000    /* a consumer fence this soon after the broker was away
+                                       is the consumer's own rejoin */
 
 /*
  * Group and transaction timing (defaults; MC_KAFKA_CONSUMER_* / MC_KAFKA_PRODUCER_* may
  * override them). A member that dies keeps its partitions until its session times out:
  * 6 s is the broker's default group.min.session.timeout.ms. With static membership an
  * instance restarted under the same id takes its partitions back at once, without a
- * rebalance. A transaction left open by a dead instance holds back every read_committed
- * reader of the partitions it wrote until the broker aborts it, transaction.timeout.ms
- * after it began (checked every transaction.abort.timed.out.transaction.cleanup.interval.ms
- * on the broker); batches commit within a fraction of a second.
+ * rebalance. A transaction left open by a dead instance is aborted when the instance
+ * restarts (init_transactions) or when a peer that takes its partitions fences its id
+ * (cs__fence_vanished); the broker's own abort, transaction.timeout.ms after the
+ * transaction began, is only the backstop. That timeout must outlast a broker restart:
+ * the coordinator aborts a transaction that was open when the broker went down as soon as
+ * it is back if the transaction is older than the timeout, and bumps the producer's epoch
+ * to do so, which fences the live producer (a restart takes 13-26 s here under load; with
+ * 5 s, 5 of 6 broker restarts made authz exit). 60 s is librdkafka's default; it also
+ * becomes message.timeout.ms, so a delivery waits for a restarting broker instead of
+ * failing the transaction after 5 s.
  */
 #define CS_SESSION_TIMEOUT_MS "6000"
 #define CS_HEARTBEAT_MS "1000"
-#define CS_TRANSACTION_TIMEOUT_MS "5000"
+#define CS_TRANSACTION_TIMEOUT_MS "60000"
 
 struct change_stream {
     char *changes_topic, *deliveries_topic, *dlq_topic;
@@ -52,9 +61,11 @@ struct change_stream {
     rd_kafka_t *reader;     /* assign-mode consumer that rebuilds dedupe windows (and
                                the handle for admin requests) */
     char *group_id, *self_id;
-    json_t *members;        /* group.instance.ids of the group at the last assignment */
-    long last_renewal;      /* when the producer was last replaced after a fence (ms) */
-    int committed;          /* a transaction of this process has committed */
+    json_t *members;        /* the group's static members at the last assignment
+                               (group.instance.id → member id) */
+    long producer_renewed;  /* when a fenced producer was last replaced (ms) */
+    long consumer_renewed;  /* when a fenced consumer was last replaced (ms) */
+    long broker_away;       /* when the consumer last reported the broker unreachable */
     pthread_t thread;
     int started;
     _Atomic int running;
@@ -175,8 +186,8 @@ out:
 }
 
 /*
- * The group.instance.ids of the group's members now (a JSON array of strings), or NULL
- * when the broker cannot say within CS_FENCE_TIMEOUT_MS.
+ * The group's static members now: a JSON object mapping each group.instance.id to the
+ * member id that holds it; NULL when the broker cannot say within CS_FENCE_TIMEOUT_MS.
  */
 static json_t *cs__members(change_stream_t *cs)
 {
@@ -201,12 +212,13 @@ static json_t *cs__members(change_stream_t *cs)
                           ? rd_kafka_event_error_string(ev)
                           : n == 1 ? rd_kafka_error_string(rd_kafka_ConsumerGroupDescription_error(g[0]))
                                    : "no answer");
-    } else if ((out = json_array())) {
+    } else if ((out = json_object())) {
         for (size_t i = 0; i < rd_kafka_ConsumerGroupDescription_member_count(g[0]); i++) {
-            const char *id = rd_kafka_MemberDescription_group_instance_id(
-                rd_kafka_ConsumerGroupDescription_member(g[0], i));
+            const rd_kafka_MemberDescription_t *m = rd_kafka_ConsumerGroupDescription_member(g[0], i);
+            const char *id = rd_kafka_MemberDescription_group_instance_id(m);
+            const char *member = rd_kafka_MemberDescription_consumer_id(m);
             if (id && *id)
-                json_array_append_new(out, json_string_nocheck(id));
+                json_object_set_new_nocheck(out, id, json_string(member ? member : ""));
         }
     }
     if (ev)
@@ -216,17 +228,6 @@ static json_t *cs__members(change_stream_t *cs)
     return out;
 }
 
-static int cs__has(const json_t *list, const char *id)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(list, i, v) {
-        if (strcmp(json_string_value(v), id) == 0)
-            return 1;
-    }
-    return 0;
-}
-
 /*
  * Aborts the open transaction of every member that was in the group at the last
  * assignment and is gone now (its session expired: killed, or stopped): a new producer
@@ -234,18 +235,17 @@ static int cs__has(const json_t *list, const char *id)
  * what it left open. Without this, read_committed readers of every partition it wrote
  * would wait until the broker times the transaction out (transaction.timeout.ms, then up
  * to transaction.abort.timed.out.transaction.cleanup.interval.ms more, 10 s by default).
- * A member that was only slow finds itself fenced, stops and exits, and is restarted.
+ * A member that was only slow finds itself fenced and rejoins (cs__renew_producer).
  */
 static void cs__fence_vanished(change_stream_t *cs)
 {
     json_t *now = cs__members(cs);
-    size_t i;
+    const char *id;
     json_t *v;
     if (!now)
         return;
-    json_array_foreach(cs->members, i, v) {
-        const char *id = json_string_value(v);
-        if (strcmp(id, cs->self_id) == 0 || cs__has(now, id))
+    json_object_foreach(cs->members, id, v) {
+        if (strcmp(id, cs->self_id) == 0 || json_object_get(now, id))
             continue;
         char err[512];
         long t0 = cs__now_ms();
@@ -299,6 +299,47 @@ static void cs__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 }
 
 /*
+ * The consumer's error callback (served by its polls, in order with its other events): logs
+ * as mc_kafka does, and notes when the broker was unreachable, which a consumer fence shortly
+ * after is attributed to (cs__recover).
+ */
+static void cs__consumer_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    change_stream_t *cs = opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char fatal[512];
+        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, fatal, sizeof fatal);
+        MC_ERROR("kafka %s: fatal error %s: %s", rd_kafka_name(rk), rd_kafka_err2name(orig),
+                 fatal);
+        return;
+    }
+    if (err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        cs->broker_away = cs__now_ms();
+    MC_WARN("kafka %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name((rd_kafka_resp_err_t)err),
+            reason);
+}
+
+/* The group member under this instance's group.instance.id (not yet subscribed). NULL with err. */
+static rd_kafka_t *cs__consumer_new(change_stream_t *cs, char *err, size_t errlen)
+{
+    const char *cdefaults[] = {"auto.offset.reset", "earliest", "client.id", "modelcast-authz",
+                               "session.timeout.ms", CS_SESSION_TIMEOUT_MS,
+                               "heartbeat.interval.ms", CS_HEARTBEAT_MS, NULL};
+    /* Static membership under the transactional id: one stable identity per instance. */
+    const char *cforced[] = {"group.id", cs->group_id, "group.instance.id", cs->self_id,
+                             "enable.auto.commit", "false", "isolation.level", "read_committed",
+                             NULL};
+    rd_kafka_conf_t *cconf =
+        mc_kafka_conf_new_for(RD_KAFKA_CONSUMER, cdefaults, cforced, NULL, err, errlen);
+    if (!cconf)
+        return NULL;
+    rd_kafka_conf_set_rebalance_cb(cconf, cs__rebalance);
+    rd_kafka_conf_set_error_cb(cconf, cs__consumer_error);
+    rd_kafka_conf_set_opaque(cconf, cs);
+    return mc_kafka_new(RD_KAFKA_CONSUMER, cconf, err, errlen);
+}
+
+/*
  * The transactional producer under this instance's transactional id. NULL with err.
  *
  * retry.backoff.ms 5 (librdkafka's default is 100): the broker writes a transaction's commit
@@ -343,7 +384,7 @@ change_stream_t *change_stream_new(const change_stream_opts_t *opts, mc_metrics_
     cs->dedupe = dedupe_new(opts->dedupe_window);
     cs->group_id = strdup(opts->group_id);
     cs->self_id = strdup(opts->transactional_id);
-    cs->members = json_array();
+    cs->members = json_object();
     cs->tracer = opts->tracer;
     if (cs->tracer && cs->tracer->export &&
         (!(cs->spans = calloc((size_t)cs->batch, sizeof *cs->spans)) ||
@@ -357,20 +398,7 @@ change_stream_t *change_stream_new(const change_stream_opts_t *opts, mc_metrics_
         goto fail;
     }
 
-    const char *cdefaults[] = {"auto.offset.reset", "earliest", "client.id", "modelcast-authz",
-                               "session.timeout.ms", CS_SESSION_TIMEOUT_MS,
-                               "heartbeat.interval.ms", CS_HEARTBEAT_MS, NULL};
-    /* Static membership under the transactional id: one stable identity per instance. */
-    const char *cforced[] = {"group.id", opts->group_id, "group.instance.id",
-                             opts->transactional_id, "enable.auto.commit", "false",
-                             "isolation.level", "read_committed", NULL};
-    rd_kafka_conf_t *cconf =
-        mc_kafka_conf_new_for(RD_KAFKA_CONSUMER, cdefaults, cforced, NULL, err, errlen);
-    if (!cconf)
-        goto fail;
-    rd_kafka_conf_set_rebalance_cb(cconf, cs__rebalance);
-    rd_kafka_conf_set_opaque(cconf, cs);
-    if (!(cs->consumer = mc_kafka_new(RD_KAFKA_CONSUMER, cconf, err, errlen)))
+    if (!(cs->consumer = cs__consumer_new(cs, err, errlen)))
         goto fail;
 
     const char *rdefaults[] = {"client.id", "modelcast-authz-dedupe", NULL};
@@ -787,7 +815,6 @@ static int cs__batch(change_stream_t *cs)
     if (!error)
         error = cs__finish(cs, rd_kafka_commit_transaction, "commit transaction");
     if (!error) {
-        cs->committed = 1;
         cs__trace_commit(cs, n);
         if (dedupe_commit(cs->dedupe) != MC_OK)
             MC_WARN("authz: out of memory remembering ce_ids: a repeat may be delivered again");
@@ -836,29 +863,66 @@ static int cs__init_transactions(change_stream_t *cs)
 }
 
 /*
- * After a fatal error of the stream: when the producer of a process that has not committed
- * anything yet was fenced while its consumer still holds the group membership, it was a
- * peer that fenced this id when it took the member for dead (its session had expired) at
- * the moment this process restarted under the id. Then the producer is replaced (at most
- * every CS_RENEW_EVERY_MS) and the batch is redone from the committed offsets; the group
- * generation still guards every offset commit. Any other fence stops the stream: an
- * instance that has committed and finds itself fenced has a twin under its id, or was
- * taken for dead (stopped, starved) and its partitions have moved. Returns 1 to go on.
+ * Whether this instance's group.instance.id is held by this process's consumer: the group
+ * shows it under the consumer's own member id. A broker restart or a long pause expires the
+ * session, and the consumer rejoins under a new member id: this waits for that (up to
+ * CS_MEMBERSHIP_WAIT_MS), serving the consumer meanwhile (rebalance callbacks run; what it
+ * fetched is dropped, the caller rewinds to the committed offsets). 0 as soon as the
+ * consumer is fenced (another process joined under the id), or when the wait ends first.
  */
-static int cs__renew_producer(change_stream_t *cs)
+static int cs__own_membership(change_stream_t *cs)
 {
-    char why[256] = "", cwhy[256], err[512];
-    rd_kafka_resp_err_t perr = rd_kafka_fatal_error(cs->producer, why, sizeof why);
-    int fenced = perr == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
-                 perr == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH ||
-                 perr == RD_KAFKA_RESP_ERR__FENCED;
-    if (!fenced || cs->committed || rd_kafka_fatal_error(cs->consumer, cwhy, sizeof cwhy) ||
-        (cs->last_renewal && cs__now_ms() - cs->last_renewal < CS_RENEW_EVERY_MS))
+    char why[256];
+    long deadline = cs__now_ms() + CS_MEMBERSHIP_WAIT_MS, next_look = 0;
+    while (atomic_load(&cs->running) && cs__now_ms() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(cs->consumer, CS_POLL_MS);
+        if (m)
+            rd_kafka_message_destroy(m);
+        if (rd_kafka_fatal_error(cs->consumer, why, sizeof why)) {
+            MC_ERROR("authz: the consumer of %s was fenced too: %s", cs->self_id, why);
+            return 0;
+        }
+        if (cs__now_ms() < next_look)
+            continue;
+        next_look = cs__now_ms() + CS_RETRY_MS;
+        char *mine = rd_kafka_memberid(cs->consumer);
+        int own = 0;
+        if (mine && *mine) {
+            json_t *now = cs__members(cs);
+            const char *holder = json_string_value(json_object_get(now, cs->self_id));
+            own = holder && strcmp(holder, mine) == 0;
+            if (own)
+                MC_INFO("authz: the group shows %s held by this process's consumer (member %s)",
+                        cs->self_id, mine);
+            json_decref(now);
+        }
+        if (mine)
+            rd_kafka_mem_free(cs->consumer, mine);
+        if (own)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * A fenced producer is replaced, and the batch redone from the committed offsets, once this
+ * process's consumer is shown to hold the instance's group.instance.id (cs__own_membership):
+ * then no other process runs under the id, and the fence came from the broker (a transaction
+ * that was open across a broker restart and is older than transaction.timeout.ms is aborted
+ * with an epoch bump) or from a peer that took this member for dead (its session had
+ * expired: a pause, a restart racing the peer's fence) and aborted its open transaction. The
+ * new producer's init_transactions aborts whatever the old one left open. Returns 1 to go on.
+ */
+static int cs__renew_producer(change_stream_t *cs, const char *why)
+{
+    char err[512];
+    MC_WARN("authz: the producer of %s was fenced (%s): checking that this process still "
+            "holds the id in group %s", cs->self_id, why, cs->group_id);
+    if (!cs__own_membership(cs)) {
+        MC_ERROR("authz: %s is not held by this process's consumer: another process runs "
+                 "under this id", cs->self_id);
         return 0;
-    MC_WARN("authz: the producer of %s was fenced (%s) before its first commit, while this "
-            "instance keeps its group membership (a peer took the previous process under this "
-            "id for dead): starting a new producer and redoing the open batch",
-            cs->self_id, why);
+    }
     rd_kafka_t *fresh = cs__producer_new(cs, err, sizeof err);
     if (!fresh) {
         MC_ERROR("authz: %s", err);
@@ -866,11 +930,83 @@ static int cs__renew_producer(change_stream_t *cs)
     }
     rd_kafka_destroy(cs->producer);
     cs->producer = fresh;
-    cs->last_renewal = cs__now_ms();
     if (cs__init_transactions(cs) != 0)
         return 0;
+    MC_WARN("authz: a new producer under %s redoes the batch from the committed offsets",
+            cs->self_id);
     cs__rewind(cs);
     return 1;
+}
+
+/*
+ * A consumer fenced out of the group (FENCED_INSTANCE_ID: its member id was replaced under
+ * its group.instance.id) while the producer was not is replaced by a new member under the
+ * same id, which rejoins and takes the instance's partitions from their committed offsets.
+ * After a broker restart the consumer's own rejoin can replace its member id while a request
+ * under the old one is still answered; a process started under the same id would have fenced
+ * the producer as well (init_transactions), and fences this consumer again after its rejoin.
+ * Returns 1 to go on.
+ */
+static int cs__renew_consumer(change_stream_t *cs, const char *why)
+{
+    char err[512];
+    const char *topics[] = {cs->changes_topic};
+    MC_WARN("authz: the consumer of %s was fenced (%s) while its producer was not: joining "
+            "again under the id", cs->self_id, why);
+    rd_kafka_consumer_close(cs->consumer);
+    rd_kafka_destroy(cs->consumer);
+    atomic_store(&cs->partitions, 0);
+    if (!(cs->consumer = cs__consumer_new(cs, err, sizeof err)) ||
+        mc_kafka_subscribe(cs->consumer, topics, 1, err, sizeof err) != MC_OK) {
+        MC_ERROR("authz: %s", err);
+        return 0;
+    }
+    return 1;
+}
+
+/*
+ * After a fatal error of the stream: a fence of this instance's ids (the producer's
+ * transactional id or the consumer's group.instance.id, one of them) is survived in-process
+ * by replacing the fenced client, each at most once every CS_RENEW_EVERY_MS. Exactly once
+ * still holds whatever the cause: every transaction of the old clients is aborted or
+ * refused, and the group generation guards every offset commit. A second process under the
+ * same ids fences both clients, and fences again what was replaced (the consumers fence each
+ * other within a few heartbeats, traffic or not): both fenced, a fence of the same client
+ * within CS_RENEW_EVERY_MS of its replacement, or a membership that cannot be shown stops the
+ * stream (exit 1). A consumer fence within CS_REJOIN_GRACE_MS of the broker being
+ * unreachable (a broker restart expires the session; the consumer's own rejoin can then fence
+ * it: a request under the old member id answered after it) is replaced whatever the last
+ * replacement, once per outage. Any other fatal error stops the stream. Returns 1 to go on.
+ */
+static int cs__recover(change_stream_t *cs)
+{
+    char pwhy[256] = "", cwhy[256] = "";
+    rd_kafka_resp_err_t perr = rd_kafka_fatal_error(cs->producer, pwhy, sizeof pwhy);
+    rd_kafka_resp_err_t cerr = rd_kafka_fatal_error(cs->consumer, cwhy, sizeof cwhy);
+    int pfenced = perr == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+                  perr == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH ||
+                  perr == RD_KAFKA_RESP_ERR__FENCED;
+    int cfenced = cerr == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID;
+    long now = cs__now_ms();
+    if ((perr && !pfenced) || (cerr && !cfenced) || (!perr && !cerr))
+        return 0;
+    if (pfenced && cfenced) {
+        MC_ERROR("authz: both the producer and the consumer of %s were fenced: another process "
+                 "runs under this id", cs->self_id);
+        return 0;
+    }
+    long *renewed = pfenced ? &cs->producer_renewed : &cs->consumer_renewed;
+    int own_rejoin = cfenced && cs->broker_away && now - cs->broker_away < CS_REJOIN_GRACE_MS;
+    if (!own_rejoin && *renewed && now - *renewed < CS_RENEW_EVERY_MS) {
+        MC_ERROR("authz: the %s of %s was fenced again within %d s (%s): another process runs "
+                 "under this id", pfenced ? "producer" : "consumer", cs->self_id,
+                 CS_RENEW_EVERY_MS / 1000, pfenced ? pwhy : cwhy);
+        return 0;
+    }
+    *renewed = now;
+    if (cfenced)
+        cs->broker_away = 0;
+    return pfenced ? cs__renew_producer(cs, pwhy) : cs__renew_consumer(cs, cwhy);
 }
 
 static void *cs__main(void *arg)
@@ -893,7 +1029,7 @@ static void *cs__main(void *arg)
     MC_INFO("authz: streaming %s → %s", cs->changes_topic, cs->deliveries_topic);
     while (atomic_load(&cs->running)) {
         int rc = cs__batch(cs);
-        if (rc == -2 && !cs__renew_producer(cs))
+        if (rc == -2 && !cs__recover(cs))
             goto dead;
         if (rc == -1) {
             struct timespec pause = {0, CS_RETRY_MS * 1000000L};

@@ -3,8 +3,10 @@
  * a consumer-group member (static membership) that reads what has been fetched, drops
  * events repeated by the relay (same ce_id, see dedupe.h), writes the deliveries (or dead
  * letters) and its input offsets in one Kafka transaction, and rewinds when a transaction
- * aborts. Each change's trace context (ce_traceparent) goes on with its deliveries; with an
- * exporter, an "authz route + commit" span per change runs from its read to the commit.
+ * aborts. A broker restart, and a fence of its producer or its consumer that no second
+ * process under its ids caused, are survived in-process. Each change's trace context
+ * (ce_traceparent) goes on with its deliveries; with an exporter, an "authz route +
+ * commit" span per change runs from its read to the commit.
  */
 #ifndef CHANGE_STREAM_H
 #define CHANGE_STREAM_H
@@ -28,8 +30,8 @@ typedef struct {
     long batch_window_ms;         /* 0: a batch is what has been fetched; else gather this
                                      long after a batch's first change */
     long dedupe_window;           /* ce_ids remembered per partition (0: no dedupe) */
-    /* Called once, from the stream thread, when the stream stops for good (fenced, fatal
-     * error). May be NULL. */
+    /* Called once, from the stream thread, when the stream stops for good (fenced by a
+     * second process under its ids, fatal error). May be NULL. */
     void (*on_stop)(void *arg);
     void *on_stop_arg;
     const mc_tracer_t *tracer;    /* not owned, outlives the stream; NULL: no spans */

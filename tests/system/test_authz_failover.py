@@ -12,6 +12,8 @@ kafka, model-api, authz, pusher) plus a second authz started here, both in the g
   duplicated.
 - A WebSocket client while the stack's authz is stopped (SIGSTOP) and while an instance's
   transactional id is taken by a newcomer (fenced: it exits with status 1).
+- The Kafka broker SIGKILLed and restarted while both instances stream a backlog: neither
+  exits, every change is delivered once (run last: it restarts the module's broker).
 
 Every wait polls with a deadline; the test asserts no timing, it prints the measurements.
 """
@@ -398,3 +400,61 @@ def test_fenced_instance_exits_and_deliveries_continue(fo_stack, both):
     assert "stopped for good" in stack.log("authz-2"), "the fenced instance did not say why it exits"
     assert not trickle.errors, trickle.errors[:5]
     check_client_saw_each_once(frames, sent, "fenced")
+
+
+# ------------------------------------------------------------------------ Kafka restart
+
+BULK = 20000  # changes of one SQL statement: both instances stream them for a while
+
+
+def test_both_instances_survive_a_broker_restart_mid_transaction(fo_stack, both):
+    """The broker is SIGKILLed while both instances stream a backlog (each has a transaction
+    open nearly all the time) and restarted: its coordinator comes back with those
+    transactions open for longer than the broker took to restart. Both processes go on (no
+    exit: before, with transaction.timeout.ms 5 s, the coordinator aborted them with an epoch
+    bump, the producers were fenced and the instances exited); every change is delivered once."""
+    stack = fo_stack
+    tag = f"kr{uuid.uuid4().hex[:8]}"
+    procs = {"authz": stack.pid("authz"), both["a"].log_name: both["a"].proc.pid}
+    urls = [stack.authz_url, both["a"].url]
+    sizes = {n: stack.log_path(n).stat().st_size for n in ("authz", both["a"].log_name)}
+    watcher = DeliveryWatcher(stack.kafka_bootstrap, tag)
+    trickle = Trickle(stack.api_url, tag, rate=20)
+    try:
+        wait_until(lambda: trickle.count() >= 20, "20 writes before the backlog", 60)
+        base = sum(metrics(u).get("modelcast_authz_changes_in_total", 0) for u in urls)
+        stack.psql(f"INSERT INTO dictionary (word) "
+                   f"SELECT '{tag}-b' || i FROM generate_series(1, {BULK}) AS i")
+        streamed = wait_until(
+            lambda: (n := sum(metrics(u).get("modelcast_authz_changes_in_total", 0) for u in urls)
+                     - base) >= 1000 and n, "both instances streaming the backlog", 60, 0.02)
+        t = time.monotonic()
+        stack.kill9("kafka")
+        stack.up("kafka")
+        t_up = time.monotonic()
+        wait_until(lambda: time.monotonic() > t_up + 3, "3 s of writes after the restart", 30, 0.2)
+    finally:
+        trickle.stop()
+    # An instance that exited is restarted (as an orchestrator would) so that the delivery
+    # checks still apply; the exit itself fails the test below.
+    if not pid_alive(procs["authz"]):
+        stack.up("authz")
+    if not both["a"].alive():
+        both["a"] = AuthzProcess(stack, both["a"].log_name, txid=both["a"].txid).wait_ready()
+    words = list(trickle.snapshot()) + [f"{tag}-b{i}" for i in range(1, BULK + 1)]
+    try:
+        wait_delivered(watcher, words, "every change delivered after the broker restart", 240)
+        arrivals = watcher.snapshot()
+    finally:
+        watcher.close()
+    exited = [name for name, pid in procs.items() if not pid_alive(pid)]
+    logs = {n: stack.log_path(n).read_bytes()[sizes.get(n, 0):].decode(errors="replace")
+            for n in sizes}
+    fences = [ln for text in logs.values() for ln in text.splitlines() if "was fenced" in ln]
+    print(f"broker restart after {streamed:.0f} changes of the backlog were read: down and up "
+          f"again in {t_up - t:.1f} s; authz exits: {exited or 'none'}; fences survived "
+          f"in-process: {len(fences)}; load average {os.getloadavg()[0]:.1f}")
+    assert not trickle.errors, trickle.errors[:5]
+    assert not exited, f"authz exited on a broker restart: {exited}\n{stack.logs_since(sizes)}"
+    dupes = {w: len(ts) for w, ts in arrivals.items() if len(ts) > 1}
+    assert not dupes, f"{len(dupes)} changes delivered more than once: {list(dupes.items())[:5]}"
