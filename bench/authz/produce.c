@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/args.h"
+
 static long acked, failed;
 
 static double now_s(void)
@@ -107,9 +109,9 @@ int main(int argc, char **argv)
         switch (c) {
         case 'b': brokers = optarg; break;
         case 't': topic = optarg; break;
-        case 'n': n = atol(optarg); break;
-        case 'r': rate = atof(optarg); break;
-        case 's': seed = atol(optarg); break;
+        case 'n': n = bench_arg_long("-n", optarg, 0, LONG_MAX); break;
+        case 'r': rate = bench_arg_double("-r", optarg); break;
+        case 's': seed = bench_arg_long("-s", optarg, 0, 900000000000L); break;
         case 'q': quiet = 1; break;
         default:
             fprintf(stderr, "usage: %s -b BROKERS [-t TOPIC] -n COUNT [-r RATE/s] [-s SEED] [-q]\n",

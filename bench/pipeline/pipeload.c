@@ -36,6 +36,7 @@
 
 #include <libpq-fe.h>
 
+#include "args.h"
 #include "clock.h"
 #include "latency.h"
 #include "wsclient.h"
@@ -198,7 +199,7 @@ static int writer_read_sql(writer_t *w)
         return 0;
     while ((res = PQgetResult(w->pg))) {
         if (w->idx >= 0 && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-            samples[w->idx].id = atoll(PQgetvalue(res, 0, 0));
+            samples[w->idx].id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
             ok = 1;
         }
         PQclear(res);
@@ -286,7 +287,7 @@ static int writer_read(writer_t *w)
     if (w->idx >= 0) {
         sample_t *s = &samples[w->idx];
         s->resp_us = bench_now_us();
-        s->status = w->len > 12 ? atoi(w->buf + 9) : 0;
+        s->status = w->len > 12 ? (int)strtol(w->buf + 9, NULL, 10) : 0;
         idp = strstr(w->buf + hlen, "\"id\":");
         s->id = idp ? strtoll(idp + 5, NULL, 10) : -1;
     }
@@ -406,15 +407,15 @@ int main(int argc, char **argv)
         const char *k = argv[i], *v = argv[i + 1];
         if (!strcmp(k, "--api")) opt.api = v;
         else if (!strcmp(k, "--ws")) opt.ws = v;
-        else if (!strcmp(k, "--n")) opt.n = atoi(v);
-        else if (!strcmp(k, "--procs")) opt.procs = atoi(v);
-        else if (!strcmp(k, "--rate")) opt.rate = atoi(v);
-        else if (!strcmp(k, "--duration")) opt.duration = atoi(v);
-        else if (!strcmp(k, "--writers")) opt.writers = atoi(v);
+        else if (!strcmp(k, "--n")) opt.n = bench_arg_int(k, v);
+        else if (!strcmp(k, "--procs")) opt.procs = bench_arg_int(k, v);
+        else if (!strcmp(k, "--rate")) opt.rate = bench_arg_int(k, v);
+        else if (!strcmp(k, "--duration")) opt.duration = bench_arg_int(k, v);
+        else if (!strcmp(k, "--writers")) opt.writers = bench_arg_int(k, v);
         else if (!strcmp(k, "--model")) opt.model = v;
         else if (!strcmp(k, "--channel")) opt.channel = v;
-        else if (!strcmp(k, "--drain")) opt.drain = atoi(v);
-        else if (!strcmp(k, "--connect-timeout")) opt.connect_timeout = atoi(v);
+        else if (!strcmp(k, "--drain")) opt.drain = bench_arg_int(k, v);
+        else if (!strcmp(k, "--connect-timeout")) opt.connect_timeout = bench_arg_int(k, v);
         else if (!strcmp(k, "--samples")) opt.samples = v;
         else if (!strcmp(k, "--sql")) opt.sql = v;
         else {

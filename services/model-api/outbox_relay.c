@@ -179,7 +179,7 @@ static rd_kafka_t *relay__producer(outbox_relay_t *relay, char *err, size_t errl
     if (!conf)
         return NULL;
     if (rd_kafka_conf_get(conf, "message.max.bytes", value, &vlen) == RD_KAFKA_CONF_OK &&
-        atol(value) < relay->event_max_bytes + RELAY_MESSAGE_OVERHEAD) {
+        strtol(value, NULL, 10) < relay->event_max_bytes + RELAY_MESSAGE_OVERHEAD) {
         snprintf(err, errlen, "MC_EVENT_MAX_BYTES %ld needs the producer's message.max.bytes "
                  "to be at least %ld (it is %s): raise MC_KAFKA_MESSAGE_MAX_BYTES (and the "
                  "topic's max.message.bytes) or lower MC_EVENT_MAX_BYTES",
@@ -367,9 +367,9 @@ static void relay__housekeeping(outbox_relay_t *relay)
                                "FROM modelcast_outbox), 0), "
                                "(SELECT count(*) FROM modelcast_outbox_dead)");
         if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-            atomic_store(&relay->depth, atol(PQgetvalue(res, 0, 0)));
-            atomic_store(&relay->age_s, atof(PQgetvalue(res, 0, 1)));
-            atomic_store(&relay->dead, atol(PQgetvalue(res, 0, 2)));
+            atomic_store(&relay->depth, strtol(PQgetvalue(res, 0, 0), NULL, 10));
+            atomic_store(&relay->age_s, strtod(PQgetvalue(res, 0, 1), NULL));
+            atomic_store(&relay->dead, strtol(PQgetvalue(res, 0, 2), NULL, 10));
         }
         PQclear(res);
     }
@@ -600,7 +600,7 @@ static int relay__round(outbox_relay_t *relay)
         return -1;
     }
     for (int i = 0; i < n; i++)
-        rows[i].id = atoll(RELAY_VAL(&res, i, 0));
+        rows[i].id = strtoll(RELAY_VAL(&res, i, 0), NULL, 10);
     /* A row refused in a shared batch goes alone, to learn whether it is at fault. */
     int alone = relay->isolate && rows[0].id == relay->isolate;
     int nsend = alone ? 1 : n;
