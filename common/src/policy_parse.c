@@ -52,6 +52,7 @@ long policy__col_index(const policy_model_t *pm, const char *name)
 
 /* ---------------------------------------------------------------- freeing */
 
+/* NOLINTNEXTLINE(misc-no-recursion): parsed rules nest MC_POLICY_MAX_DEPTH levels at most */
 static void policy__rule_cleanup(policy_rule_t *r)
 {
     for (int i = 0; i < r->npath; i++)
@@ -171,6 +172,7 @@ static int policy__is_scalar_value(const json_t *v)
 static int policy__parse_rule(policy_rule_t *r, const json_t *j, const policy_where_t *c,
                               const char *path, int depth, char *err, size_t errlen);
 
+/* NOLINTNEXTLINE(misc-no-recursion): depth checked against MC_POLICY_MAX_DEPTH */
 static int policy__parse_rule_list(policy_rule_t *r, const json_t *arr, const policy_where_t *c,
                                    const char *path, const char *key, int depth, char *err,
                                    size_t errlen)
@@ -319,6 +321,7 @@ static int policy__parse_attr_test(policy_rule_t *r, const json_t *j, const poli
     "{\"record\"|\"before\"|\"after\": condition}, "                                       \
     "{\"attribute\": a, \"eq_claim\"|\"in_claim\": path}"
 
+/* NOLINTNEXTLINE(misc-no-recursion): depth checked against MC_POLICY_MAX_DEPTH */
 static int policy__parse_rule(policy_rule_t *r, const json_t *j, const policy_where_t *c,
                               const char *path, int depth, char *err, size_t errlen)
 {

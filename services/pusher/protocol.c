@@ -47,6 +47,7 @@ int proto_channel_valid(const char *s)
     return n > 0;
 }
 
+/* NOLINTNEXTLINE(misc-no-recursion): recurses once, on "p:0" */
 int proto_position_parse(const char *s, int32_t *partition, int64_t *offset)
 {
     unsigned long long v[2] = {0, 0};
