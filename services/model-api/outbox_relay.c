@@ -541,6 +541,7 @@ static int relay__read(outbox_relay_t *relay, relay_rows_t *rows)
     memset(rows, 0, sizeof *rows);
     snprintf(limit, sizeof limit, "%ld", relay->limit);
     const char *params[1] = {limit};
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): sizeof *p of an array of pointers */
     if (!(rows->res = calloc((size_t)relay->limit, sizeof *rows->res)))
         return MC_ERR_NOMEM;
     if (!PQsendQueryParams(relay->conn, select_sql, 1, NULL, params, NULL, NULL, 0) ||
