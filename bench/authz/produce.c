@@ -83,7 +83,7 @@ static void make_event(event_t *e, long i, long seed)
     json_t *ev = json_pack("{s:s, s:I, s:s, s:I, s:o, s:o, s:o, s:I, s:s}", "model", "Post", "id",
                            (json_int_t)id, "op", create ? "create" : "update", "version",
                            (json_int_t)version, "before", before, "after", after, "changed",
-                           changed, "txid", (json_int_t)(1000 + i), "committed_at",
+                           changed, "txid", 1000 + (json_int_t)i, "committed_at",
                            "2026-11-27T10:00:01.000000+00:00");
     e->value = json_dumps(ev, JSON_COMPACT);
     e->len = strlen(e->value);

@@ -195,7 +195,7 @@ static int wsc__event(const wsc_client_t *cl, wsc_conn_t *c, int ep, uint32_t ev
     if (events & (EPOLLERR | EPOLLHUP))
         return -1;
     if (c->state == WSC_CONNECTING)
-        return events & EPOLLOUT ? wsc__handshake(cl, c, ep) : 0;
+        return (events & EPOLLOUT) ? wsc__handshake(cl, c, ep) : 0;
     if (!(events & EPOLLIN))
         return 0;
     if (wsc__read(cl, c) != 0)

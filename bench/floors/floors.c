@@ -355,12 +355,16 @@ static void hop_txn(void)
 
 static void hop_dead_txn(void)
 {
+    if (dead_txn < 1)
+        die("dead_txn_hold", "needs --dead-txn K >= 1");
     double *s = calloc((size_t)dead_txn, sizeof *s);
     long n = 0;
     for (long k = 0; k < dead_txn; k++) {
         char marker[64];
         snprintf(marker, sizeof marker, "floors-dead-%d-%ld-", (int)getpid(), k);
         pid_t child = fork();
+        if (child < 0)
+            die("dead_txn", "fork failed");
         if (child == 0) {
             char txid[64], tmo[32], value[96];
             snprintf(txid, sizeof txid, "floors-dead-%d", (int)getpid());

@@ -279,7 +279,7 @@ static int wait_received(long want, double limit_s)
     while (atomic_load(&sh->received) < want) {
         if (bench_mono_s() > end)
             return -1;
-        usleep(2000);
+        bench_sleep_us(2000);
     }
     return 0;
 }
@@ -298,7 +298,7 @@ int main(int argc, char **argv)
     pid_t kids[MAX_PROCS];
     struct rlimit rl;
     char pidstr[8][64];
-    long rss0, rss1, subs, exp;
+    long rss0, rss1, exp;
     double t0, t1, cpu0, cpu1, lat_p50, lat_p99, lat_max, rate;
     int nsub;
 
@@ -368,16 +368,22 @@ int main(int argc, char **argv)
         int count = p == opt.procs - 1 ? opt.n - first : per;
         if ((kids[p] = fork()) == 0)
             child(first, count);
+        if (kids[p] < 0) { /* kill(-1, ...) below would signal every process we may */
+            perror("wsload: fork");
+            while (p-- > 0)
+                kill(kids[p], SIGKILL);
+            return 1;
+        }
     }
     /* Phase 1: everyone connected and subscribed (bounded). */
     t0 = bench_mono_s();
-    while ((subs = atomic_load(&sh->ws.subscribed)) + atomic_load(&sh->ws.failed) < opt.n &&
+    while (atomic_load(&sh->ws.subscribed) + atomic_load(&sh->ws.failed) < opt.n &&
            bench_mono_s() - t0 < opt.timeout_s)
-        usleep(20000);
+        bench_sleep_us(20000);
     t1 = bench_mono_s();
     nsub = (int)atomic_load(&sh->ws.subscribed);
     /* Let the servers settle (handshake buffers freed), then measure idle memory. */
-    usleep(1000000);
+    bench_sleep_us(1000000);
     rss1 = sum_rss();
 
     /* Warm the producer up (metadata, broker connection) on another key: not measured. */
@@ -399,7 +405,7 @@ int main(int argc, char **argv)
         exp += nsub;
         if (wait_received(exp, 30) != 0)
             break;
-        usleep(100000);
+        bench_sleep_us(100000);
     }
     lat_p50 = lat_hist_pct_ms(lat, 0.50);
     lat_p99 = lat_hist_pct_ms(lat, 0.99);

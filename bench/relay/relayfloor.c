@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "../common/args.h"
+#include "../common/clock.h"
 
 static double now_us(void)
 {
@@ -244,7 +245,7 @@ int main(int argc, char **argv)
         PQclear(r);
         if (!left)
             break;
-        usleep(100000);
+        bench_sleep_us(100000);
     }
     polls(c, poll_s);
     produces(kafka, topic, "0", n, 1);
