@@ -23,12 +23,16 @@ static void test_count(void)
     char err[256] = "";
     workers_t *w = workers_new(&o, 3, err, sizeof err);
     MC_CHECK(w != NULL);
+    if (!w)
+        return;
     MC_CHECK_INT(workers_count(w), 3);
     workers_free(w);
 
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     w = workers_new(&o, 0, err, sizeof err);
     MC_CHECK(w != NULL);
+    if (!w)
+        return;
     MC_CHECK_INT(workers_count(w), cores > 0 ? cores : 1);
     workers_free(w);
     workers_free(NULL);
