@@ -307,6 +307,7 @@ int mc_jwt_verify(const mc_jwt_verifier_t *v, const char *token, long now, json_
         *reason = NULL;
     if (!v || !token || !*token)
         REJECT("missing");
+    /* cppcheck-suppress ctunullpointer ; a NULL token is rejected just above */
     len = strnlen(token, MC_JWT_MAX_LEN + 1);
     if (len > MC_JWT_MAX_LEN)
         REJECT("too_large");

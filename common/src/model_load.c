@@ -295,7 +295,7 @@ int mc_schema_parse(const json_t *root, const char *file, mc_schema_t **out, cha
     const json_t *models = json_object_get(root, "models");
     const char *key;
     json_t *v;
-    int rc = MC_OK;
+    int rc;
     mc_schema_t *s;
 
     *out = NULL;

@@ -77,6 +77,7 @@ void mc_policy_free(mc_policy_t *p)
     free(p->chans);
     for (size_t i = 0; i < p->nmodels; i++) {
         policy_model_t *pm = &p->models[i];
+        /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): nmodels counts p->models' entries */
         free(pm->cols);
         for (size_t j = 0; j < pm->nrules; j++) {
             json_decref(pm->rules[j].when);
@@ -661,12 +662,14 @@ int mc_policy_parse(const json_t *root, const char *file, const mc_schema_t *sch
     if ((rc = policy__parse_channels(p, json_object_get(root, "channels"), file, err, errlen)))
         goto done;
     models = json_object_get(root, "models");
-    if (models && !json_is_object(models)) {
+    if (!models)
+        goto done;
+    if (!json_is_object(models)) {
         snprintf(err, errlen, "%s: models: expected an object of models", file);
         rc = MC_ERR_CONFIG;
         goto done;
     }
-    if (models && !(p->models = calloc(json_object_size(models) + 1, sizeof *p->models))) {
+    if (!(p->models = calloc(json_object_size(models) + 1, sizeof *p->models))) {
         rc = MC_ERR_NOMEM;
         goto done;
     }
