@@ -13,7 +13,7 @@ CMAKE_FLAGS ?=
 PYTEST_FLAGS ?= -q
 
 .PHONY: help setup build build-test build-fuzz run up down status test unit lint system js js-unit \
-	client-test browser codegen screenshots fuzz fuzz-ci test-deploy clean clean-all
+	client-test browser codegen screenshots fuzz fuzz-ci test-deploy test-trace clean clean-all
 
 help:
 	@echo "make setup      install packages, Kafka jars and the Python test venv (idempotent)"
@@ -24,6 +24,8 @@ help:
 	@echo "                (pytest), the JavaScript client's and browser tests (make js); CI then runs make fuzz-ci"
 	@echo "make unit       unit tests only (ctest on $(BUILD_TEST)/)"
 	@echo "make lint       cppcheck and clang-tidy over all C code (tests/lint/run); a finding fails"
+	@echo "make test-trace one POST = one trace of four spans in a real Jaeger (tests/trace; builds"
+	@echo "                Jaeger from the Go module proxy once: long on a fresh machine; not in make test)"
 	@echo "make js         JS client unit tests, then client and browser tests on one real stack"
 	@echo "make client-test | make browser   only the client / only the browser tests (real stack)"
 	@echo "make codegen    regenerate examples/models.{js,d.ts} from config/models.json"
@@ -75,6 +77,13 @@ lint: setup
 
 system: setup build-test
 	MC_BUILD_DIR=$(abspath $(BUILD_TEST)) .venv/bin/pytest $(PYTEST_FLAGS) tests/system
+
+# Jaeger v1.76.0 is built once into /var/cache/modelcast-test (MC_TEST_CACHE) by
+# tests/trace/build-jaeger, under nice; later runs take it from there.
+test-trace: setup build-test
+	JAEGER_BIN=$$(tests/trace/build-jaeger) && \
+	MC_BUILD_DIR=$(abspath $(BUILD_TEST)) JAEGER_BIN=$$JAEGER_BIN \
+		.venv/bin/pytest $(PYTEST_FLAGS) -s tests/trace
 
 js-unit: setup
 	cd clients/js && node --test test/*.test.js

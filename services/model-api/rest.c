@@ -9,6 +9,7 @@
 #include "mc_log.h"
 #include "mc_pg.h"
 #include "mc_sql.h"
+#include "mc_trace.h"
 #include "openapi.h"
 
 #include <ctype.h>
@@ -37,6 +38,7 @@ struct rest {
     const cors_t *cors;
     mc_metrics_t *metrics;
     mc_metric_t *latency;
+    const mc_tracer_t *tracer; /* NULL: writes pass contexts on, record no span */
     route_t routes[R__COUNT];
     char *openapi;          /* the generated document, built once */
 };
@@ -54,6 +56,9 @@ typedef struct {
     int query_input;        /* a value PostgreSQL refuses came from the query string */
     char model_name[128];   /* path segments after /v1/ */
     char id_text[64];
+    int traced;             /* a write: span is its "REST write" span (rest__trace_begin) */
+    int trace_continued;    /* the request's traceparent was valid: its tracestate goes on */
+    mc_span_t span;
 } call_t;
 
 static double rest__now(void)
@@ -63,10 +68,11 @@ static double rest__now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Request headers a cross-origin script may send (the preflight's Allow-Headers). */
-#define REST_CORS_ALLOW_HEADERS "Authorization, Content-Type, If-Match"
+/* Request headers a cross-origin script may send (the preflight's Allow-Headers): the
+ * trace context too, which browser instrumentation (OpenTelemetry JS) adds to requests. */
+#define REST_CORS_ALLOW_HEADERS "Authorization, Content-Type, If-Match, traceparent, tracestate"
 /* Response headers a cross-origin script may read besides the CORS-safelisted ones. */
-#define REST_CORS_EXPOSE_HEADERS "ETag, Location"
+#define REST_CORS_EXPOSE_HEADERS "ETag, Location, traceresponse"
 /* How long a browser may keep a preflight's answer, seconds. */
 #define REST_CORS_MAX_AGE "600"
 
@@ -119,6 +125,81 @@ static int rest__merged(const char *mapped, const char *path_value)
 }
 
 /*
+ * Begins the "REST write" span of a write: the child of the request's traceparent, or the
+ * root of a new trace when it has none or an invalid one (said at debug level).
+ */
+static void rest__trace_begin(call_t *c)
+{
+    mc_trace_ctx_t parent;
+    const char *tp = u_map_get_case(c->req->map_header, "traceparent");
+    c->trace_continued = tp && mc_trace_parse(tp, &parent) == MC_OK;
+    if (tp && !c->trace_continued)
+        MC_DEBUG("%s: traceparent '%.64s' is not valid: a new trace starts", c->route->route,
+                 tp);
+    mc_span_begin(c->rest->tracer, &c->span, "REST write", MC_SPAN_SERVER,
+                  c->trace_continued ? &parent : NULL);
+    c->traced = 1;
+}
+
+/*
+ * Appends to a write statement what hands the trace context to the outbox trigger:
+ * set_config('modelcast.traceparent', ...) (and modelcast.tracestate, when the request's
+ * was valid), local to the transaction, in the statement itself: no extra round trip. As a
+ * condition (" AND ... IS NOT NULL") for UPDATE and DELETE, evaluated on the row before it
+ * is changed; as a value (for INSERT's version column, which the BEFORE trigger overwrites),
+ * evaluated before the row exists. Either way before the AFTER trigger reads them.
+ */
+static void rest__trace_sql(call_t *c, mc_sql_t *sql, int as_value)
+{
+    char tp[MC_TRACEPARENT_LEN + 1], ts[MC_TRACESTATE_MAX + 1];
+    const char *state = c->trace_continued ? u_map_get_case(c->req->map_header, "tracestate")
+                                           : NULL;
+    int with_state = state && mc_tracestate_check(state, ts, sizeof ts) == MC_OK;
+    mc_trace_format(&c->span.ctx, tp);
+    tp[MC_TRACEPARENT_LEN] = '\0';
+    mc_sql_add(sql, as_value ? "length(set_config('modelcast.traceparent', "
+                             : " AND set_config('modelcast.traceparent', ");
+    mc_sql_param(sql, tp, NULL);
+    mc_sql_add(sql, as_value ? ", true))" : ", true) IS NOT NULL");
+    if (!with_state)
+        return;
+    mc_sql_add(sql, as_value ? " + length(set_config('modelcast.tracestate', "
+                             : " AND set_config('modelcast.tracestate', ");
+    mc_sql_param(sql, ts, NULL);
+    mc_sql_add(sql, as_value ? ", true))" : ", true) IS NOT NULL");
+}
+
+/*
+ * Ends the write's span (status, model, record), answers its context in traceresponse (W3C
+ * Trace Context Level 2: the trace and this request's span, for the caller to find its
+ * trace), and logs the write with its trace-id at debug level.
+ */
+static void rest__trace_end(call_t *c)
+{
+    char tr[MC_TRACEPARENT_LEN + 1], tid[33];
+    long status = c->resp->status;
+    mc_trace_format(&c->span.ctx, tr);
+    tr[MC_TRACEPARENT_LEN] = '\0';
+    u_map_put(c->resp->map_header, "traceresponse", tr);
+    if (c->span.recording) {
+        mc_span_attr_str(&c->span, "http.request.method", c->req->http_verb);
+        mc_span_attr_str(&c->span, "http.route", c->route->route);
+        mc_span_attr_int(&c->span, "http.response.status_code", status);
+        if (c->m)
+            mc_span_attr_str(&c->span, "modelcast.model", c->m->name);
+        if (c->id_text[0])
+            mc_span_attr_str(&c->span, "modelcast.record_id", c->id_text);
+        c->span.error = status >= 500;
+        mc_span_end(c->rest->tracer, &c->span, 0);
+    }
+    if (mc_log_level() <= MC_LOG_DEBUG) {
+        mc_trace_id_hex(&c->span.ctx, tid);
+        mc_log_ctx_t lc = {NULL, tid};
+        MC_LOG_CTX(MC_LOG_DEBUG, &lc, "%s %s: %ld", c->req->http_verb, c->req->url_path, status);
+    }
+}
+
+/*
  * Authenticates the caller and resolves {model} (READ_MODEL: one the caller can see;
  * WRITE_MODEL: any served model, the write rules decide); on failure the response is set.
  */
@@ -131,6 +212,9 @@ static int call_begin(call_t *c, const route_t *route, const struct _u_request *
     c->req = req;
     c->resp = resp;
     c->t0 = rest__now();
+    if (route == &c->rest->routes[R_CREATE] || route == &c->rest->routes[R_UPDATE] ||
+        route == &c->rest->routes[R_DESTROY])
+        rest__trace_begin(c);
     if (mc_http_check_request(req, resp) != MC_OK ||
         mc_auth_request(c->rest->verifier, req, resp, &c->claims) != MC_OK)
         return -1;
@@ -187,6 +271,8 @@ static int call_end(call_t *c)
         pg_pool_release(c->rest->pool, c->conn);
     }
     json_decref(c->claims);
+    if (c->traced)
+        rest__trace_end(c);
     rest__cors(c->rest, c->req, c->resp);
     snprintf(labels, sizeof labels, "route=\"%s\",status=\"%ld\"", c->route->route,
              c->resp->status);
@@ -739,15 +825,14 @@ static int rest_create(const struct _u_request *req, struct _u_response *resp, v
         goto out;
     mc_sql_add(&sql, "WITH w AS (INSERT INTO ");
     mc_sql_ident(&sql, c.m->table);
-    if (json_object_size(body) == 0) {
-        mc_sql_add(&sql, " DEFAULT VALUES");
-    } else {
-        mc_sql_add(&sql, " (");
-        rest__attr_list(&sql, c.m, body, AL_NAMES);
-        mc_sql_add(&sql, ") VALUES (");
-        rest__attr_list(&sql, c.m, body, AL_VALUES);
-        mc_sql_add(&sql, ")");
-    }
+    /* version: see rest__trace_sql */
+    mc_sql_add(&sql, " (");
+    rest__attr_list(&sql, c.m, body, AL_NAMES);
+    mc_sql_add(&sql, "%sversion) VALUES (", json_object_size(body) ? ", " : "");
+    rest__attr_list(&sql, c.m, body, AL_VALUES);
+    mc_sql_add(&sql, "%s", json_object_size(body) ? ", " : "");
+    rest__trace_sql(&c, &sql, 1);
+    mc_sql_add(&sql, ")");
     rest__returning(c.m, &sql);
     if (call_db(&c) != 0)
         goto out;
@@ -850,6 +935,7 @@ static int rest_update(const struct _u_request *req, struct _u_response *resp, v
     mc_sql_add(&sql, " SET ");
     rest__attr_list(&sql, c.m, body, AL_ASSIGN);
     rest__where_id(&sql, rest__id_of(before));
+    rest__trace_sql(&c, &sql, 0);
     rest__returning(c.m, &sql);
     PGresult *res = rest__exec(&c, &sql, 0);
     if (res && rest__simple(&c, "COMMIT", 0) == 0) {
@@ -877,6 +963,7 @@ static int rest_destroy(const struct _u_request *req, struct _u_response *resp, 
     mc_sql_add(&sql, "DELETE FROM ");
     mc_sql_ident(&sql, c.m->table);
     rest__where_id(&sql, rest__id_of(before));
+    rest__trace_sql(&c, &sql, 0);
     PGresult *res = rest__exec(&c, &sql, 0);
     if (res && rest__simple(&c, "COMMIT", 0) == 0) {
         ulfius_set_empty_body_response(resp, 204);
@@ -1062,6 +1149,11 @@ int rest_register(rest_t *rest, struct _u_instance *inst)
     rc |= ulfius_add_endpoint_by_val(inst, "GET", "/metrics", NULL, 0, rest_metrics, rest);
     rc |= ulfius_set_default_endpoint(inst, rest_not_found, rest);
     return rc ? MC_ERR_NOMEM : MC_OK;
+}
+
+void rest_set_tracer(rest_t *rest, const mc_tracer_t *tracer)
+{
+    rest->tracer = tracer;
 }
 
 void rest_free(rest_t *rest)

@@ -23,6 +23,12 @@
  * way. The AFTER trigger also wakes the relay with a NOTIFY, except in sessions that set
  * modelcast.notify to 'off': model-api's own, which wake the relay in-process and so do
  * not take the NOTIFY queue's lock at commit. The op values are those of mc_contract.h.
+ * The trace context of a change (traceparent, tracestate: docs/events.md) comes from the
+ * writing transaction's settings modelcast.traceparent and modelcast.tracestate, which this
+ * API sets in the statement of each write (rest.c) and any SQL session may set (SET LOCAL);
+ * without them both columns are NULL and the relay starts a trace. The two columns came
+ * after the tables: an outbox made before gets them (once, checked first, so a restart takes
+ * no lock on it).
  */
 static const char outbox_sql[] =
     "CREATE TABLE IF NOT EXISTS modelcast_outbox (\n"
@@ -36,7 +42,9 @@ static const char outbox_sql[] =
     "  after jsonb,\n"
     "  changed jsonb NOT NULL DEFAULT '[]',\n"
     "  txid bigint NOT NULL DEFAULT txid_current(),\n"
-    "  committed_at timestamptz NOT NULL DEFAULT now()\n"
+    "  committed_at timestamptz NOT NULL DEFAULT now(),\n"
+    "  traceparent text,\n"
+    "  tracestate text\n"
     ");\n"
     "CREATE TABLE IF NOT EXISTS modelcast_outbox_dead (\n"
     "  id bigint PRIMARY KEY,\n"
@@ -52,8 +60,21 @@ static const char outbox_sql[] =
     "  committed_at timestamptz NOT NULL,\n"
     "  error text NOT NULL,\n"
     "  event_bytes bigint NOT NULL,\n"
-    "  set_aside_at timestamptz NOT NULL DEFAULT now()\n"
+    "  set_aside_at timestamptz NOT NULL DEFAULT now(),\n"
+    "  traceparent text,\n"
+    "  tracestate text\n"
     ");\n"
+    "DO $$\n"
+    "DECLARE t text;\n"
+    "BEGIN\n"
+    "  FOREACH t IN ARRAY ARRAY['modelcast_outbox', 'modelcast_outbox_dead'] LOOP\n"
+    "    IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = t::regclass\n"
+    "                   AND attname = 'tracestate' AND NOT attisdropped) THEN\n"
+    "      EXECUTE format('ALTER TABLE %I ADD COLUMN IF NOT EXISTS traceparent text, '\n"
+    "                     'ADD COLUMN IF NOT EXISTS tracestate text', t);\n"
+    "    END IF;\n"
+    "  END LOOP;\n"
+    "END $$;\n"
     "CREATE OR REPLACE FUNCTION modelcast_stamp() RETURNS trigger LANGUAGE plpgsql AS $$\n"
     "BEGIN\n"
     "  IF TG_OP = 'INSERT' THEN\n"
@@ -86,12 +107,15 @@ static const char outbox_sql[] =
     "    SELECT coalesce(jsonb_agg(e.key), '[]') INTO ch FROM jsonb_each(a) e\n"
     "     WHERE e.key NOT IN ('version', 'updated_at') AND b -> e.key IS DISTINCT FROM e.value;\n"
     "  END IF;\n"
-    "  INSERT INTO modelcast_outbox (model, record_id, op, version, before, after, changed)\n"
+    "  INSERT INTO modelcast_outbox (model, record_id, op, version, before, after, changed,\n"
+    "                                traceparent, tracestate)\n"
     "  VALUES (TG_ARGV[0], coalesce(NEW.id, OLD.id),\n"
     "          CASE TG_OP WHEN 'INSERT' THEN '" MC_OP_CREATE "'"
     " WHEN 'UPDATE' THEN '" MC_OP_UPDATE "'\n"
     "                     ELSE '" MC_OP_DESTROY "' END,\n"
-    "          CASE TG_OP WHEN 'DELETE' THEN OLD.version ELSE NEW.version END, b, a, ch);\n"
+    "          CASE TG_OP WHEN 'DELETE' THEN OLD.version ELSE NEW.version END, b, a, ch,\n"
+    "          left(nullif(current_setting('modelcast.traceparent', true), ''), 55),\n"
+    "          left(nullif(current_setting('modelcast.tracestate', true), ''), 513));\n"
     "  IF coalesce(current_setting('modelcast.notify', true), '') <> 'off' THEN\n"
     "    PERFORM pg_notify('" OUTBOX_RELAY_CHANNEL "', '');\n"
     "  END IF;\n"
