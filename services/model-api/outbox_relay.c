@@ -441,6 +441,7 @@ static void relay__trace(outbox_relay_t *relay, const relay_rows_t *rows, int i,
                          char *ts, size_t tslen)
 {
     mc_trace_ctx_t parent;
+    /* cppcheck-suppress uninitvar ; mc_span_begin (trace.c) sets every field read after it */
     mc_span_t local, *span = relay->spans ? &relay->spans[i] : &local;
     int have = mc_trace_parse(RELAY_VAL(rows, i, 8), &parent) == MC_OK;
 
@@ -451,7 +452,7 @@ static void relay__trace(outbox_relay_t *relay, const relay_rows_t *rows, int i,
         mc_span_attr_str(span, "modelcast.event_id", RELAY_VAL(rows, i, 1));
         mc_span_attr_str(span, "modelcast.model", RELAY_VAL(rows, i, 2));
         mc_span_attr_str(span, "modelcast.record_id", RELAY_VAL(rows, i, 3));
-        mc_span_attr_int(span, "modelcast.version", atoll(RELAY_VAL(rows, i, 7)));
+        mc_span_attr_int(span, "modelcast.version", strtoll(RELAY_VAL(rows, i, 7), NULL, 10));
         mc_span_attr_str(span, "messaging.destination.name", relay->topic);
     }
     mc_trace_format(&span->ctx, tp);
