@@ -128,16 +128,12 @@ int cors_new(const char *spec, cors_t **out, char *err, size_t errlen)
     while (*p) {
         const char *comma = strchr(p, ',');
         const char *end = comma ? comma : p + strlen(p);
-        /* cppcheck 2.10 takes these trim loops to always run to their end (p == end): hence
-         * the knownConditionTrueFalse suppressions below. */
         while (p < end && isspace((unsigned char)*p))
             p++;
-        const char *last = end;
-        while (last > p && isspace((unsigned char)last[-1]))
-            last--;
-        size_t len = (size_t)(last - p);
+        size_t len = (size_t)(end - p);
+        while (len > 0 && isspace((unsigned char)p[len - 1]))
+            len--;
         char why[160];
-        /* cppcheck-suppress knownConditionTrueFalse ; see the trim loops */
         if (len == 0) {
             if (comma) {
                 snprintf(err, errlen, "MC_CORS_ORIGINS: an empty entry (two commas, or a comma "
@@ -145,12 +141,10 @@ int cors_new(const char *spec, cors_t **out, char *err, size_t errlen)
                 cors_free(c);
                 return MC_ERR_CONFIG;
             }
-            /* cppcheck-suppress knownConditionTrueFalse ; see the trim loops */
         } else if (len == 1 && *p == '*') {
             c->any = 1;
         } else if (len >= CORS_MAX_ORIGIN || !cors__valid(p, len, why, sizeof why)) {
             snprintf(err, errlen, "MC_CORS_ORIGINS: '%.*s' is not an origin: %s",
-                     /* cppcheck-suppress knownConditionTrueFalse ; see the trim loops */
                      (int)(len < 120 ? len : 120), p,
                      len >= CORS_MAX_ORIGIN ? "longer than 255 bytes" : why);
             cors_free(c);
@@ -164,7 +158,6 @@ int cors_new(const char *spec, cors_t **out, char *err, size_t errlen)
             cors_free(c);
             return MC_ERR_NOMEM;
         }
-        /* cppcheck-suppress knownConditionTrueFalse ; see the trim loops */
         p = comma ? comma + 1 : end;
     }
     if (c->any && c->n > 0) {
