@@ -2,6 +2,8 @@
 BUILD ?= build
 BUILD_TEST ?= build-test
 BUILD_FUZZ ?= build-fuzz
+BUILD_LINT ?= build-lint
+LINT_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_CC ?= clang-14
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS ?= 1
@@ -10,7 +12,7 @@ BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 PYTEST_FLAGS ?= -q
 
-.PHONY: help setup build build-test build-fuzz run up down status test unit system js js-unit \
+.PHONY: help setup build build-test build-fuzz run up down status test unit lint system js js-unit \
 	client-test browser codegen screenshots fuzz fuzz-ci test-deploy test-trace clean clean-all
 
 help:
@@ -18,9 +20,10 @@ help:
 	@echo "make build      configure and build into $(BUILD)/ (Ninja, $(BUILD_TYPE))"
 	@echo "make run        setup + build, start the whole stack in the foreground (Ctrl-C stops)"
 	@echo "make up|down|status   start / stop / show the local stack in the background"
-	@echo "make test       sanitizer build in $(BUILD_TEST)/, unit tests (ctest), system tests (pytest),"
-	@echo "                the JavaScript client's and browser tests (make js); CI then runs make fuzz-ci"
+	@echo "make test       sanitizer build in $(BUILD_TEST)/, unit tests (ctest), make lint, system tests"
+	@echo "                (pytest), the JavaScript client's and browser tests (make js); CI then runs make fuzz-ci"
 	@echo "make unit       unit tests only (ctest on $(BUILD_TEST)/)"
+	@echo "make lint       cppcheck and clang-tidy over all C code (tests/lint/run); a finding fails"
 	@echo "make test-trace one POST = one trace of four spans in a real Jaeger (tests/trace; builds"
 	@echo "                Jaeger from the Go module proxy once: long on a fresh machine; not in make test)"
 	@echo "make js         JS client unit tests, then client and browser tests on one real stack"
@@ -66,6 +69,12 @@ status:
 unit: build-test
 	ctest --test-dir $(BUILD_TEST) --output-on-failure
 
+# Static analysis (tests/lint/run; the checks are chosen in .clang-tidy and the script): its
+# self-test first (both tools must fail on a known-bad file), then every C file.
+lint: setup
+	tests/lint/run --self-test --build $(BUILD_LINT)
+	tests/lint/run --build $(BUILD_LINT) --jobs $(LINT_JOBS)
+
 system: setup build-test
 	MC_BUILD_DIR=$(abspath $(BUILD_TEST)) .venv/bin/pytest $(PYTEST_FLAGS) tests/system
 
@@ -103,6 +112,7 @@ fuzz-ci:
 
 test: setup
 	$(MAKE) unit
+	$(MAKE) lint
 	$(MAKE) system
 	$(MAKE) js
 
@@ -111,7 +121,7 @@ test-deploy:
 	tests/deploy/run $(DEPLOY_FLAGS)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_TEST) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_TEST) $(BUILD_FUZZ) $(BUILD_LINT)
 
 clean-all: clean
 	-deploy/local/down

@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/args.h"
+
 static long acked, failed;
 
 static double now_s(void)
@@ -81,7 +83,7 @@ static void make_event(event_t *e, long i, long seed)
     json_t *ev = json_pack("{s:s, s:I, s:s, s:I, s:o, s:o, s:o, s:I, s:s}", "model", "Post", "id",
                            (json_int_t)id, "op", create ? "create" : "update", "version",
                            (json_int_t)version, "before", before, "after", after, "changed",
-                           changed, "txid", (json_int_t)(1000 + i), "committed_at",
+                           changed, "txid", 1000 + (json_int_t)i, "committed_at",
                            "2026-11-27T10:00:01.000000+00:00");
     e->value = json_dumps(ev, JSON_COMPACT);
     e->len = strlen(e->value);
@@ -107,9 +109,9 @@ int main(int argc, char **argv)
         switch (c) {
         case 'b': brokers = optarg; break;
         case 't': topic = optarg; break;
-        case 'n': n = atol(optarg); break;
-        case 'r': rate = atof(optarg); break;
-        case 's': seed = atol(optarg); break;
+        case 'n': n = bench_arg_long("-n", optarg, 0, LONG_MAX); break;
+        case 'r': rate = bench_arg_double("-r", optarg); break;
+        case 's': seed = bench_arg_long("-s", optarg, 0, 900000000000L); break;
         case 'q': quiet = 1; break;
         default:
             fprintf(stderr, "usage: %s -b BROKERS [-t TOPIC] -n COUNT [-r RATE/s] [-s SEED] [-q]\n",

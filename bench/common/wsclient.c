@@ -23,14 +23,17 @@
 
 int wsc_parse_addr(const char *hostport, struct sockaddr_in *sa)
 {
-    char host[64], *colon;
+    char host[64], *colon, *end;
     if (snprintf(host, sizeof host, "%s", hostport) >= (int)sizeof host ||
         !(colon = strchr(host, ':')))
         return -1;
     *colon = '\0';
+    long port = strtol(colon + 1, &end, 10);
+    if (end == colon + 1 || *end != '\0' || port < 1 || port > 65535)
+        return -1;
     memset(sa, 0, sizeof *sa);
     sa->sin_family = AF_INET;
-    sa->sin_port = htons((uint16_t)atoi(colon + 1));
+    sa->sin_port = htons((uint16_t)port);
     return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
 }
 
@@ -192,7 +195,7 @@ static int wsc__event(const wsc_client_t *cl, wsc_conn_t *c, int ep, uint32_t ev
     if (events & (EPOLLERR | EPOLLHUP))
         return -1;
     if (c->state == WSC_CONNECTING)
-        return events & EPOLLOUT ? wsc__handshake(cl, c, ep) : 0;
+        return (events & EPOLLOUT) ? wsc__handshake(cl, c, ep) : 0;
     if (!(events & EPOLLIN))
         return 0;
     if (wsc__read(cl, c) != 0)

@@ -41,6 +41,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "args.h"
+
 #define WARMUP 20
 #define DEADLINE_S 30.0 /* for one iteration */
 
@@ -353,12 +355,16 @@ static void hop_txn(void)
 
 static void hop_dead_txn(void)
 {
+    if (dead_txn < 1)
+        die("dead_txn_hold", "needs --dead-txn K >= 1");
     double *s = calloc((size_t)dead_txn, sizeof *s);
     long n = 0;
     for (long k = 0; k < dead_txn; k++) {
         char marker[64];
         snprintf(marker, sizeof marker, "floors-dead-%d-%ld-", (int)getpid(), k);
         pid_t child = fork();
+        if (child < 0)
+            die("dead_txn", "fork failed");
         if (child == 0) {
             char txid[64], tmo[32], value[96];
             snprintf(txid, sizeof txid, "floors-dead-%d", (int)getpid());
@@ -593,12 +599,12 @@ int main(int argc, char **argv)
         case 'p': pg_conninfo = optarg; break;
         case 'k': bootstrap = optarg; break;
         case 't': topic = optarg; break;
-        case 'n': iterations = atol(optarg); break;
+        case 'n': iterations = bench_arg_long("--n", optarg, 1, 100000000); break;
         case 'H': hops = optarg; break;
         case 'c': changes_topic = optarg; break;
         case 'd': deliveries_topic = optarg; break;
-        case 'D': dead_txn = atol(optarg); break;
-        case 'T': txn_timeout_ms = atol(optarg); break;
+        case 'D': dead_txn = bench_arg_long("--dead-txn", optarg, 0, 1000000); break;
+        case 'T': txn_timeout_ms = bench_arg_long("--txn-timeout-ms", optarg, 1, INT_MAX); break;
         case 'j': json_path = optarg; break;
         default:
             fprintf(stderr, "usage: floors --pg CONNINFO --kafka HOST:PORT [--topic T] [--n N] "

@@ -36,6 +36,7 @@
 
 #include <libpq-fe.h>
 
+#include "args.h"
 #include "clock.h"
 #include "latency.h"
 #include "wsclient.h"
@@ -198,7 +199,7 @@ static int writer_read_sql(writer_t *w)
         return 0;
     while ((res = PQgetResult(w->pg))) {
         if (w->idx >= 0 && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-            samples[w->idx].id = atoll(PQgetvalue(res, 0, 0));
+            samples[w->idx].id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
             ok = 1;
         }
         PQclear(res);
@@ -286,7 +287,7 @@ static int writer_read(writer_t *w)
     if (w->idx >= 0) {
         sample_t *s = &samples[w->idx];
         s->resp_us = bench_now_us();
-        s->status = w->len > 12 ? atoi(w->buf + 9) : 0;
+        s->status = w->len > 12 ? (int)strtol(w->buf + 9, NULL, 10) : 0;
         idp = strstr(w->buf + hlen, "\"id\":");
         s->id = idp ? strtoll(idp + 5, NULL, 10) : -1;
     }
@@ -395,6 +396,7 @@ static int cmp_i64(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     pid_t kids[MAX_PROCS];
+    int nkids = 0;
     double until, end;
     write_stats_t ws;
     long want, got;
@@ -406,15 +408,15 @@ int main(int argc, char **argv)
         const char *k = argv[i], *v = argv[i + 1];
         if (!strcmp(k, "--api")) opt.api = v;
         else if (!strcmp(k, "--ws")) opt.ws = v;
-        else if (!strcmp(k, "--n")) opt.n = atoi(v);
-        else if (!strcmp(k, "--procs")) opt.procs = atoi(v);
-        else if (!strcmp(k, "--rate")) opt.rate = atoi(v);
-        else if (!strcmp(k, "--duration")) opt.duration = atoi(v);
-        else if (!strcmp(k, "--writers")) opt.writers = atoi(v);
+        else if (!strcmp(k, "--n")) opt.n = bench_arg_int(k, v);
+        else if (!strcmp(k, "--procs")) opt.procs = bench_arg_int(k, v);
+        else if (!strcmp(k, "--rate")) opt.rate = bench_arg_int(k, v);
+        else if (!strcmp(k, "--duration")) opt.duration = bench_arg_int(k, v);
+        else if (!strcmp(k, "--writers")) opt.writers = bench_arg_int(k, v);
         else if (!strcmp(k, "--model")) opt.model = v;
         else if (!strcmp(k, "--channel")) opt.channel = v;
-        else if (!strcmp(k, "--drain")) opt.drain = atoi(v);
-        else if (!strcmp(k, "--connect-timeout")) opt.connect_timeout = atoi(v);
+        else if (!strcmp(k, "--drain")) opt.drain = bench_arg_int(k, v);
+        else if (!strcmp(k, "--connect-timeout")) opt.connect_timeout = bench_arg_int(k, v);
         else if (!strcmp(k, "--samples")) opt.samples = v;
         else if (!strcmp(k, "--sql")) opt.sql = v;
         else {
@@ -448,15 +450,22 @@ int main(int argc, char **argv)
         int first = opt.n * p / opt.procs, last = opt.n * (p + 1) / opt.procs;
         if ((kids[p] = fork()) == 0)
             subscriber(last - first, until);
+        if (kids[p] < 0) { /* kill(-1, ...) below would signal every process we may */
+            perror("pipeload: fork");
+            while (nkids-- > 0)
+                kill(kids[nkids], SIGKILL);
+            return 1;
+        }
+        nkids++;
     }
     end = bench_mono_s() + opt.connect_timeout;
     while (atomic_load(&sh->ws.subscribed) < opt.n && bench_mono_s() < end &&
            atomic_load(&sh->ws.failed) == 0)
-        usleep(10000);
+        bench_sleep_us(10000);
     if (atomic_load(&sh->ws.subscribed) < opt.n) {
         fprintf(stderr, "pipeload: only %ld of %d subscribers ready (%ld failed)\n",
                 atomic_load(&sh->ws.subscribed), opt.n, atomic_load(&sh->ws.failed));
-        for (int p = 0; p < opt.procs; p++)
+        for (int p = 0; p < nkids; p++)
             kill(kids[p], SIGKILL);
         return 1;
     }
@@ -465,11 +474,11 @@ int main(int argc, char **argv)
     write_paced(&ws);
     want = ws.ok * (long)opt.n;
     end = bench_mono_s() + opt.drain;
-    while ((got = atomic_load(&lat->count)) < want && bench_mono_s() < end)
-        usleep(10000);
-    usleep(200000); /* late duplicates, if any, would show as received > expected */
+    while (atomic_load(&lat->count) < want && bench_mono_s() < end)
+        bench_sleep_us(10000);
+    bench_sleep_us(200000); /* late duplicates, if any, would show as received > expected */
     got = atomic_load(&lat->count);
-    for (int p = 0; p < opt.procs; p++) {
+    for (int p = 0; p < nkids; p++) {
         kill(kids[p], SIGTERM);
         waitpid(kids[p], NULL, 0);
     }
@@ -505,6 +514,7 @@ int main(int argc, char **argv)
            run_id, opt.n, opt.rate, opt.duration, ws.sent, ws.ok, ws.failed, ws.elapsed_s,
            ws.elapsed_s > 0 ? (double)ws.sent / ws.elapsed_s : 0, ws.deferred,
            ws.late_max_us / 1000.0,
+           /* NOLINTNEXTLINE(bugprone-integer-division): nrest / 2 and * 99 / 100 are indices */
            nrest ? rest[nrest / 2] / 1000.0 : 0, nrest ? rest[(nrest * 99) / 100] / 1000.0 : 0,
            nrest ? rest[nrest - 1] / 1000.0 : 0, want, got, atomic_load(&sh->unmatched),
            atomic_load(&sh->ws.failed), atomic_load(&sh->pings), lat_hist_pct_ms(lat, 0.50),

@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "clock.h"
 #include "latency.h"
 #include "wsclient.h"
@@ -229,6 +230,7 @@ static long rss_kb(int pid)
     if (!(f = fopen(path, "r")))
         return -1;
     while (fgets(line, sizeof line, f))
+        /* NOLINTNEXTLINE(cert-err34-c): /proc numbers are the kernel's, in range for their types */
         if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
             break;
     fclose(f);
@@ -249,6 +251,7 @@ static double cpu_s(int pid)
     }
     fclose(f);
     p = strrchr(buf, ')');
+    /* NOLINTNEXTLINE(cert-err34-c): /proc numbers are the kernel's, in range for their types */
     if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
         return -1;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
@@ -276,7 +279,7 @@ static int wait_received(long want, double limit_s)
     while (atomic_load(&sh->received) < want) {
         if (bench_mono_s() > end)
             return -1;
-        usleep(2000);
+        bench_sleep_us(2000);
     }
     return 0;
 }
@@ -295,7 +298,7 @@ int main(int argc, char **argv)
     pid_t kids[MAX_PROCS];
     struct rlimit rl;
     char pidstr[8][64];
-    long rss0, rss1, subs, exp;
+    long rss0, rss1, exp;
     double t0, t1, cpu0, cpu1, lat_p50, lat_p99, lat_max, rate;
     int nsub;
 
@@ -303,21 +306,21 @@ int main(int argc, char **argv)
         const char *k = argv[i], *v = argv[i + 1];
         if (!strcmp(k, "--mode")) opt.mode = v;
         else if (!strcmp(k, "--targets")) split_list(v, opt.targets, &opt.ntargets, 8);
-        else if (!strcmp(k, "--n")) opt.n = atoi(v);
-        else if (!strcmp(k, "--procs")) opt.procs = atoi(v);
+        else if (!strcmp(k, "--n")) opt.n = bench_arg_int(k, v);
+        else if (!strcmp(k, "--procs")) opt.procs = bench_arg_int(k, v);
         else if (!strcmp(k, "--channel")) opt.channel = v;
-        else if (!strcmp(k, "--payload")) opt.payload = atoi(v);
-        else if (!strcmp(k, "--latency-msgs")) opt.latency_msgs = atoi(v);
-        else if (!strcmp(k, "--burst-msgs")) opt.burst_msgs = atoi(v);
+        else if (!strcmp(k, "--payload")) opt.payload = bench_arg_int(k, v);
+        else if (!strcmp(k, "--latency-msgs")) opt.latency_msgs = bench_arg_int(k, v);
+        else if (!strcmp(k, "--burst-msgs")) opt.burst_msgs = bench_arg_int(k, v);
         else if (!strcmp(k, "--kafka")) opt.kafka = v;
         else if (!strcmp(k, "--topic")) opt.topic = v;
         else if (!strcmp(k, "--token")) opt.token = v;
         else if (!strcmp(k, "--api-key")) opt.api_key = v;
-        else if (!strcmp(k, "--timeout")) opt.timeout_s = atoi(v);
+        else if (!strcmp(k, "--timeout")) opt.timeout_s = bench_arg_int(k, v);
         else if (!strcmp(k, "--pids")) {
             split_list(v, pidstr, &opt.npids, 8);
             for (int j = 0; j < opt.npids; j++)
-                opt.pids[j] = atoi(pidstr[j]);
+                opt.pids[j] = bench_arg_int(k, pidstr[j]);
         } else {
             fprintf(stderr, "unknown option %s (see the header of wsload.c)\n", k);
             return 2;
@@ -365,16 +368,22 @@ int main(int argc, char **argv)
         int count = p == opt.procs - 1 ? opt.n - first : per;
         if ((kids[p] = fork()) == 0)
             child(first, count);
+        if (kids[p] < 0) { /* kill(-1, ...) below would signal every process we may */
+            perror("wsload: fork");
+            while (p-- > 0)
+                kill(kids[p], SIGKILL);
+            return 1;
+        }
     }
     /* Phase 1: everyone connected and subscribed (bounded). */
     t0 = bench_mono_s();
-    while ((subs = atomic_load(&sh->ws.subscribed)) + atomic_load(&sh->ws.failed) < opt.n &&
+    while (atomic_load(&sh->ws.subscribed) + atomic_load(&sh->ws.failed) < opt.n &&
            bench_mono_s() - t0 < opt.timeout_s)
-        usleep(20000);
+        bench_sleep_us(20000);
     t1 = bench_mono_s();
     nsub = (int)atomic_load(&sh->ws.subscribed);
     /* Let the servers settle (handshake buffers freed), then measure idle memory. */
-    usleep(1000000);
+    bench_sleep_us(1000000);
     rss1 = sum_rss();
 
     /* Warm the producer up (metadata, broker connection) on another key: not measured. */
@@ -396,7 +405,7 @@ int main(int argc, char **argv)
         exp += nsub;
         if (wait_received(exp, 30) != 0)
             break;
-        usleep(100000);
+        bench_sleep_us(100000);
     }
     lat_p50 = lat_hist_pct_ms(lat, 0.50);
     lat_p99 = lat_hist_pct_ms(lat, 0.99);

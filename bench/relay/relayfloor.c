@@ -22,6 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/args.h"
+#include "../common/clock.h"
+
 static double now_us(void)
 {
     struct timespec ts;
@@ -88,6 +91,7 @@ static double cpu_s(int pid)
     fclose(f);
     const char *p = strrchr(buf, ')');
     unsigned long ut = 0, st = 0;
+    /* NOLINTNEXTLINE(cert-err34-c): /proc numbers are the kernel's, in range for their types */
     if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
         return -1;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
@@ -110,7 +114,7 @@ static void polls(PGconn *c, double seconds)
         "committed_at)::text, version FROM modelcast_outbox ORDER BY id LIMIT $1";
     const char *p[1] = {"500"};
     PGresult *r = PQexec(c, "SELECT pg_backend_pid()");
-    int backend = atoi(PQgetvalue(r, 0, 0));
+    int backend = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
     int cap = 2000000, n = 0;
     double *us = calloc((size_t)cap, sizeof *us);
@@ -206,8 +210,8 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--pg")) pg = argv[i + 1];
         else if (!strcmp(argv[i], "--kafka")) kafka = argv[i + 1];
         else if (!strcmp(argv[i], "--topic")) topic = argv[i + 1];
-        else if (!strcmp(argv[i], "--n")) n = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--poll-s")) poll_s = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--n")) n = bench_arg_int(argv[i], argv[i + 1]);
+        else if (!strcmp(argv[i], "--poll-s")) poll_s = bench_arg_double(argv[i], argv[i + 1]);
         else {
             fprintf(stderr, "relayfloor: unknown option %s\n", argv[i]);
             return 2;
@@ -237,11 +241,11 @@ int main(int argc, char **argv)
     /* The relay (running) empties the outbox meanwhile; wait until it has. */
     for (int i = 0; i < 600; i++) {
         PGresult *r = PQexec(c, "SELECT count(*) FROM modelcast_outbox");
-        int left = atoi(PQgetvalue(r, 0, 0));
+        int left = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
         PQclear(r);
         if (!left)
             break;
-        usleep(100000);
+        bench_sleep_us(100000);
     }
     polls(c, poll_s);
     produces(kafka, topic, "0", n, 1);

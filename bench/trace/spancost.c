@@ -9,6 +9,7 @@
  * Each figure is the best of 7 runs of N calls (the least disturbed by other work).
  * Usage: spancost [N]
  */
+#include "../common/args.h"
 #include "mc_otlp.h"
 #include "mc_trace.h"
 
@@ -104,7 +105,7 @@ static double best(void (*op)(const mc_tracer_t *), const mc_tracer_t *t, long n
 
 int main(int argc, char **argv)
 {
-    long n = argc > 1 ? atol(argv[1]) : 200000;
+    long n = argc > 1 ? bench_arg_long("N", argv[1], 1, 10000000) : 200000;
     char err[256];
     mc_tracer_t off = {.sample = 1.0};
     mc_tracer_t counting = {.sample = 1.0, .export = count};

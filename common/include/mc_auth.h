@@ -34,6 +34,7 @@ typedef struct {
 } mc_auth_settings_t;
 
 /* The settings-table rows for an mc_auth_settings_t at offset base of the service config. */
+/* NOLINTBEGIN(bugprone-macro-parentheses): offsetof's field.alg cannot be parenthesised */
 #define MC_AUTH_OPTIONS(type, field)                                                          \
     {"MC_JWT_ALG", MC_CFG_STRING, "HS256", offsetof(type, field.alg), 0, 0,                   \
      "pinned algorithm of MC_JWT_KEY: HS256/384/512, RS256/384/512, PS256/384/512, "          \
@@ -70,6 +71,7 @@ typedef struct {
      "seconds of clock skew allowed for exp and nbf"},                                       \
     {"MC_JWT_REQUIRE_EXP", MC_CFG_BOOL, "true", offsetof(type, field.require_exp), 0, 0,      \
      "refuse tokens without an exp claim (a token that never expires)"}
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 /*
  * Builds the verifier from settings: one key (MC_JWT_KEY or MC_JWT_KEY_FILE with

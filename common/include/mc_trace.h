@@ -134,6 +134,7 @@ typedef struct {
 } mc_trace_settings_t;
 
 /* The settings-table rows for an mc_trace_settings_t at field of the service config. */
+/* NOLINTBEGIN(bugprone-macro-parentheses): offsetof's field.sample cannot be parenthesised */
 #define MC_TRACE_OPTIONS(type, field)                                                          \
     {"MC_OTLP_ENDPOINT", MC_CFG_STRING, NULL, offsetof(type, field.otlp_endpoint), 0, 0,       \
      "OpenTelemetry collector (or Jaeger) to send spans to, OTLP/HTTP JSON: spans are POSTed " \
@@ -152,6 +153,7 @@ typedef struct {
     {"MC_TRACE_SAMPLE", MC_CFG_STRING, "1", offsetof(type, field.sample), 0, 0,                \
      "share (0 to 1) of the traces this service starts that are sampled; a received "        \
      "traceparent's sampled flag is followed as it is"}
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 /* Parses MC_TRACE_SAMPLE text into *ratio. MC_OK or MC_ERR_CONFIG (err names the setting). */
 int mc_trace_sample_parse(const char *text, double *ratio, char *err, size_t errlen);

@@ -244,6 +244,7 @@ static size_t attr__real_bytes(double d)
 }
 
 /* Upper bound of any JSON value rendered as jsonb text. */
+/* NOLINTNEXTLINE(misc-no-recursion): depth bounded by jansson's parser (2,048 levels) */
 static size_t attr__json_bytes(const json_t *v)
 {
     size_t n = 0, i;
@@ -283,6 +284,7 @@ static size_t attr__json_bytes(const json_t *v)
  * (1e19 is stored as numeric and printed "10000000000000000000"): such a record could not
  * be read back as JSON here.
  */
+/* NOLINTNEXTLINE(misc-no-recursion): depth bounded by jansson's parser (2,048 levels) */
 static int attr__json_huge(const json_t *v)
 {
     size_t i;

@@ -42,6 +42,7 @@ static const char *cond__type_error(const mc_attr_t *a, const json_t *v)
     return mc_attr_check_value(&bare, v, buf, sizeof buf);
 }
 
+/* NOLINTNEXTLINE(misc-no-recursion): depth checked against MC_COND_MAX_DEPTH */
 static int cond__check(const mc_model_t *m, const json_t *cond, const char *path, int depth,
                        char *err, size_t errlen)
 {
@@ -131,6 +132,7 @@ static void cond__bind(mc_sql_t *sql, const mc_attr_t *a, const json_t *v)
     free(text);
 }
 
+/* NOLINTNEXTLINE(misc-no-recursion): a checked condition: MC_COND_MAX_DEPTH levels */
 void mc_cond_sql(const mc_model_t *m, const json_t *cond, mc_sql_t *sql)
 {
     const char *key;
@@ -239,6 +241,7 @@ static int cond__cmp(const mc_attr_t *a, const json_t *rv, const json_t *cv)
     }
 }
 
+/* NOLINTNEXTLINE(misc-no-recursion): a checked condition: MC_COND_MAX_DEPTH levels */
 int mc_cond_eval(const mc_model_t *m, const json_t *cond, const json_t *record)
 {
     const char *key;

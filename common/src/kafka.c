@@ -19,7 +19,7 @@ void mc_kafka_env_to_prop(const char *env_suffix, char *out, size_t outlen)
     size_t i = 0;
     for (; env_suffix[i] && i + 1 < outlen; i++) {
         char c = env_suffix[i];
-        out[i] = c == '_' ? '.' : (char)tolower((unsigned char)c);
+        out[i] = (char)(c == '_' ? '.' : tolower((unsigned char)c));
     }
     out[i] = '\0';
 }

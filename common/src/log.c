@@ -58,9 +58,11 @@ static void log__escape(char *dst, size_t *len, size_t cap, const char *src)
             esc[1] = (char)*p;
             n = 2;
         } else if (*p == '\n') {
+            /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): esc is n bytes, not a string */
             memcpy(esc, "\\n", 2);
             n = 2;
         } else if (*p < 0x20) {
+            /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): esc is n bytes, not a string */
             memcpy(esc, "\\u00", 4);
             esc[4] = hex[*p >> 4];
             esc[5] = hex[*p & 0xf];

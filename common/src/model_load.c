@@ -232,8 +232,9 @@ static int model__parse_model(const char *file, const char *mname, const json_t 
     if (!json_is_object(spec))
         FAIL("%s: models.%s: expected an object", file, mname);
     json_object_foreach((json_t *)spec, key, v) {
-        if (strcmp(key, "attributes") && strcmp(key, "table") && strcmp(key, "server_only") &&
-            strcmp(key, "scopes") && strcmp(key, "order"))
+        if (strcmp(key, "attributes") != 0 && strcmp(key, "table") != 0 &&
+            strcmp(key, "server_only") != 0 && strcmp(key, "scopes") != 0 &&
+            strcmp(key, "order") != 0)
             FAIL("%s: models.%s.%s: unknown key (known: table, attributes, server_only, scopes, "
                  "order)", file, mname, key);
     }
@@ -294,7 +295,7 @@ int mc_schema_parse(const json_t *root, const char *file, mc_schema_t **out, cha
     const json_t *models = json_object_get(root, "models");
     const char *key;
     json_t *v;
-    int rc = MC_OK;
+    int rc;
     mc_schema_t *s;
 
     *out = NULL;

@@ -199,6 +199,7 @@ static int otlp__url(mc_otlp_t *o, const char *endpoint, char *err, size_t errle
     return ok && o->url ? MC_OK : MC_ERR_CONFIG;
 }
 
+/* The value of hex digit c (an unsigned char's value, as <ctype.h> needs), or -1. */
 static int otlp__hex(int c)
 {
     return isdigit(c) ? c - '0' : isxdigit(c) ? (tolower(c) - 'a' + 10) : -1;
@@ -235,9 +236,10 @@ static int otlp__headers(mc_otlp_t *o, const char *list, char *err, size_t errle
                 while (v < vend && isspace((unsigned char)*v))
                     v++;
                 for (; v < vend && !bad; v++) {
-                    int c = (unsigned char)*v;
-                    if (c == '%' && vend - v >= 3 && otlp__hex(v[1]) >= 0 && otlp__hex(v[2]) >= 0) {
-                        c = otlp__hex(v[1]) << 4 | otlp__hex(v[2]);
+                    int c = (unsigned char)*v, hi, lo;
+                    if (c == '%' && vend - v >= 3 && (hi = otlp__hex((unsigned char)v[1])) >= 0 &&
+                        (lo = otlp__hex((unsigned char)v[2])) >= 0) {
+                        c = hi << 4 | lo;
                         v += 2;
                     }
                     bad = c < 0x20 || c == 0x7f;
@@ -266,6 +268,7 @@ static int otlp__headers(mc_otlp_t *o, const char *list, char *err, size_t errle
 
 /* ------------------------------------------------------------------------------ sending */
 
+/* NOLINTNEXTLINE(readability-non-const-parameter): CURLOPT_WRITEFUNCTION's type has char * */
 static size_t otlp__discard(char *data, size_t size, size_t n, void *ud)
 {
     (void)data;
@@ -437,9 +440,9 @@ mc_otlp_t *mc_otlp_new(const mc_otlp_opts_t *opts, mc_metrics_t *metrics, char *
     return o;
 }
 
-void mc_otlp_export(void *arg, const mc_span_t *span)
+void mc_otlp_export(void *otlp, const mc_span_t *span)
 {
-    mc_otlp_t *o = arg;
+    mc_otlp_t *o = otlp;
     int full, wake;
     pthread_mutex_lock(&o->lock);
     full = o->closing || o->len == o->cap;

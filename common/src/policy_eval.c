@@ -108,6 +108,7 @@ static int policy__attr_claim_test(const policy_rule_t *r, const policy_ctx_t *c
     return cv && strcmp(cv, rv) == 0;
 }
 
+/* NOLINTNEXTLINE(misc-no-recursion): parsed rules nest MC_POLICY_MAX_DEPTH levels at most */
 static int policy__rule_eval(const policy_rule_t *r, const policy_ctx_t *c)
 {
     const json_t *v;
@@ -209,6 +210,7 @@ int mc_policy_can_connect(const mc_policy_t *p, const json_t *claims, const char
 
 /* Collects into ids (array of strings, deduplicated) the instance ids named by the
  * instance tests of r for claims. */
+/* NOLINTNEXTLINE(misc-no-recursion): parsed rules nest MC_POLICY_MAX_DEPTH levels at most */
 static void policy__collect_candidates(const policy_rule_t *r, const json_t *claims,
                                        json_t *ids)
 {

@@ -92,7 +92,7 @@ static inline void policy__set_add(policy_set_t *s, size_t i)
 
 static inline int policy__set_has(const policy_set_t *s, size_t i)
 {
-    return (s->w[i / 64] >> (i % 64)) & 1;
+    return (int)((s->w[i / 64] >> (i % 64)) & 1);
 }
 
 /* *s = *s ∩ *t */

@@ -52,6 +52,7 @@ long policy__col_index(const policy_model_t *pm, const char *name)
 
 /* ---------------------------------------------------------------- freeing */
 
+/* NOLINTNEXTLINE(misc-no-recursion): parsed rules nest MC_POLICY_MAX_DEPTH levels at most */
 static void policy__rule_cleanup(policy_rule_t *r)
 {
     for (int i = 0; i < r->npath; i++)
@@ -76,6 +77,7 @@ void mc_policy_free(mc_policy_t *p)
     free(p->chans);
     for (size_t i = 0; i < p->nmodels; i++) {
         policy_model_t *pm = &p->models[i];
+        /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): nmodels counts p->models' entries */
         free(pm->cols);
         for (size_t j = 0; j < pm->nrules; j++) {
             json_decref(pm->rules[j].when);
@@ -171,6 +173,7 @@ static int policy__is_scalar_value(const json_t *v)
 static int policy__parse_rule(policy_rule_t *r, const json_t *j, const policy_where_t *c,
                               const char *path, int depth, char *err, size_t errlen);
 
+/* NOLINTNEXTLINE(misc-no-recursion): depth checked against MC_POLICY_MAX_DEPTH */
 static int policy__parse_rule_list(policy_rule_t *r, const json_t *arr, const policy_where_t *c,
                                    const char *path, const char *key, int depth, char *err,
                                    size_t errlen)
@@ -294,8 +297,8 @@ static int policy__parse_attr_test(policy_rule_t *r, const json_t *j, const poli
     if (c->is_connect)
         FAIL("%s: %s.attribute: attribute tests only apply to write rules", file, path);
     json_object_foreach((json_t *)j, key, v) {
-        if (strcmp(key, "attribute") && strcmp(key, "eq_claim") && strcmp(key, "in_claim") &&
-            strcmp(key, "of"))
+        if (strcmp(key, "attribute") != 0 && strcmp(key, "eq_claim") != 0 &&
+            strcmp(key, "in_claim") != 0 && strcmp(key, "of") != 0)
             FAIL("%s: %s.%s: unknown key (an attribute test takes attribute, eq_claim or "
                  "in_claim, and of)", file, path, key);
     }
@@ -319,6 +322,7 @@ static int policy__parse_attr_test(policy_rule_t *r, const json_t *j, const poli
     "{\"record\"|\"before\"|\"after\": condition}, "                                       \
     "{\"attribute\": a, \"eq_claim\"|\"in_claim\": path}"
 
+/* NOLINTNEXTLINE(misc-no-recursion): depth checked against MC_POLICY_MAX_DEPTH */
 static int policy__parse_rule(policy_rule_t *r, const json_t *j, const policy_where_t *c,
                               const char *path, int depth, char *err, size_t errlen)
 {
@@ -385,7 +389,8 @@ static int policy__parse_channels(mc_policy_t *p, const json_t *chans, const cha
             FAIL("%s: channels.%s: expected an object like {\"connect\": \"always\"}", file,
                  name);
         json_object_foreach(spec, key, v) {
-            if (strcmp(key, "connect") && strcmp(key, "instance") && !policy__ignorable(key))
+            if (strcmp(key, "connect") != 0 && strcmp(key, "instance") != 0 &&
+                !policy__ignorable(key))
                 FAIL("%s: channels.%s.%s: unknown key (connect, instance)", file, name, key);
         }
         v = json_object_get(spec, "instance");
@@ -474,7 +479,7 @@ static int policy__parse_target(const mc_policy_t *p, const policy_model_t *pm, 
         cname = json_string_value(t);
     } else if (json_is_object(t)) {
         json_object_foreach((json_t *)t, tk, tv) {
-            if (strcmp(tk, "channel") && strcmp(tk, "instance"))
+            if (strcmp(tk, "channel") != 0 && strcmp(tk, "instance") != 0)
                 FAIL("%s: %s.to[%zu].%s: unknown key (channel, instance)", file, path, k, tk);
         }
         cname = json_string_value(json_object_get(t, "channel"));
@@ -519,8 +524,9 @@ static int policy__parse_bcast(const mc_policy_t *p, policy_model_t *pm, policy_
         FAIL("%s: %s: expected an object like {\"send\": \"all\", \"to\": [\"Application\"]}",
              file, path);
     json_object_foreach((json_t *)rj, key, v) {
-        if (strcmp(key, "send") && strcmp(key, "send_only") && strcmp(key, "send_all_but") &&
-            strcmp(key, "to") && strcmp(key, "when") && !policy__ignorable(key))
+        if (strcmp(key, "send") != 0 && strcmp(key, "send_only") != 0 &&
+            strcmp(key, "send_all_but") != 0 && strcmp(key, "to") != 0 &&
+            strcmp(key, "when") != 0 && !policy__ignorable(key))
             FAIL("%s: %s.%s: unknown key (send, send_only, send_all_but, to, when)", file, path,
                  key);
         nsend += strncmp(key, "send", 4) == 0;
@@ -619,7 +625,7 @@ static int policy__parse_model(mc_policy_t *p, policy_model_t *pm, const char *m
     for (size_t i = 0; i < m->nattrs; i++)
         pm->cols[MC_MODEL_NSYSTEM + i] = m->attrs[i].name;
     json_object_foreach((json_t *)spec, key, v) {
-        if (strcmp(key, "broadcast") && strcmp(key, "write") && !policy__ignorable(key))
+        if (strcmp(key, "broadcast") != 0 && strcmp(key, "write") != 0 && !policy__ignorable(key))
             FAIL("%s: models.%s.%s: unknown key (broadcast, write)", file, mname, key);
     }
     if ((v = json_object_get(spec, "broadcast")))
@@ -646,7 +652,8 @@ int mc_policy_parse(const json_t *root, const char *file, const mc_schema_t *sch
         return MC_ERR_NOMEM;
     p->schema = schema;
     json_object_foreach((json_t *)root, key, v) {
-        if (strcmp(key, "channels") && strcmp(key, "models") && !policy__ignorable(key)) {
+        if (strcmp(key, "channels") != 0 && strcmp(key, "models") != 0 &&
+            !policy__ignorable(key)) {
             snprintf(err, errlen, "%s: %s: unknown key (channels, models)", file, key);
             rc = MC_ERR_CONFIG;
             goto done;
@@ -655,12 +662,14 @@ int mc_policy_parse(const json_t *root, const char *file, const mc_schema_t *sch
     if ((rc = policy__parse_channels(p, json_object_get(root, "channels"), file, err, errlen)))
         goto done;
     models = json_object_get(root, "models");
-    if (models && !json_is_object(models)) {
+    if (!models)
+        goto done;
+    if (!json_is_object(models)) {
         snprintf(err, errlen, "%s: models: expected an object of models", file);
         rc = MC_ERR_CONFIG;
         goto done;
     }
-    if (models && !(p->models = calloc(json_object_size(models) + 1, sizeof *p->models))) {
+    if (!(p->models = calloc(json_object_size(models) + 1, sizeof *p->models))) {
         rc = MC_ERR_NOMEM;
         goto done;
     }

@@ -52,6 +52,7 @@ static int policy__reach_rule(const mc_policy_t *p, const policy_bcast_t *b,
 {
     int any = 0;
     memset(r, 0, sizeof *r);
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): sizeof *p of an array of pointers */
     if (!(r->all = calloc(b->nto, sizeof *r->all)) || !(r->ids = calloc(b->nto, sizeof *r->ids)))
         return -1;
     for (size_t t = 0; t < b->nto; t++) {

@@ -86,7 +86,9 @@ void mc_trace_hex(const uint8_t *bytes, size_t n, char *out)
 
 void mc_trace_format(const mc_trace_ctx_t *ctx, char *out)
 {
-    memcpy(out, "00-", 3);
+    out[0] = '0'; /* version 00 */
+    out[1] = '0';
+    out[2] = '-';
     mc_trace_hex(ctx->trace_id, 16, out + 3);
     out[35] = '-';
     mc_trace_hex(ctx->span_id, 8, out + 36);
@@ -149,10 +151,9 @@ int mc_tracestate_check(const char *text, char *out, size_t outlen)
         const char *comma = strchr(p, ','), *end = comma ? comma : p + strlen(p);
         while (p < end && trace__ows(*p))
             p++;
-        const char *e = end;
-        while (e > p && trace__ows(e[-1]))
-            e--;
-        size_t n = (size_t)(e - p);
+        size_t n = (size_t)(end - p);
+        while (n > 0 && trace__ows(p[n - 1]))
+            n--;
         if (n > 0) { /* empty members are allowed, and dropped */
             const char *eq = memchr(p, '=', n);
             size_t kn = eq ? (size_t)(eq - p) : 0;

@@ -93,7 +93,7 @@ out:
 
 /* Authorization: Bearer <token> (or none) → 200 {"channels": [...], "any_instance": [...]}
  * (model-api serves the same answer, with CORS, for browsers). */
-static int channels(const struct _u_request *req, struct _u_response *resp, void *ud)
+static int list_channels(const struct _u_request *req, struct _u_response *resp, void *ud)
 {
     authorize_api_t *api = ud;
     json_t *claims = NULL;
@@ -122,7 +122,7 @@ int authorize_api_register(authorize_api_t *api, struct _u_instance *inst)
 {
     int rc = 0;
     rc |= ulfius_add_endpoint_by_val(inst, "POST", "/v1/authorize", NULL, 0, authorize, api);
-    rc |= ulfius_add_endpoint_by_val(inst, "GET", "/v1/channels", NULL, 0, channels, api);
+    rc |= ulfius_add_endpoint_by_val(inst, "GET", "/v1/channels", NULL, 0, list_channels, api);
     rc |= ulfius_add_endpoint_by_val(inst, "*", "/v1/authorize", NULL, 9, not_allowed, "POST");
     rc |= ulfius_add_endpoint_by_val(inst, "*", "/v1/channels", NULL, 9, not_allowed, "GET");
     return rc ? MC_ERR_NOMEM : MC_OK;

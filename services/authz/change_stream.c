@@ -762,6 +762,7 @@ static int cs__gather(change_stream_t *cs, rd_kafka_message_t **msgs)
 /* One batch in one transaction. Returns 0 on success or nothing to do, -1 to retry, -2 fatal. */
 static int cs__batch(change_stream_t *cs)
 {
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): sizeof *p of an array of pointers */
     rd_kafka_message_t **msgs = calloc((size_t)cs->batch, sizeof *msgs);
     int n = 0, rc = 0;
     rd_kafka_error_t *error;

@@ -127,6 +127,7 @@ int dedupe_stage(dedupe_t *d, int32_t partition, int64_t offset, const char *id)
         return MC_ERR_NOMEM;
     }
     d->staged[d->nstaged++] = (dedupe_staged_t){partition, offset, copy};
+    /* cppcheck-suppress memleak ; copy is kept, as the id of d->staged's new entry */
     return MC_OK;
 }
 

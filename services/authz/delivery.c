@@ -63,7 +63,8 @@ int delivery_route(const mc_policy_t *policy, const char *value, size_t len,
         FAIL("id is not an integer");
     if (!json_is_integer(version))
         FAIL("version is not an integer");
-    if (!op || (strcmp(op, MC_OP_CREATE) && strcmp(op, MC_OP_UPDATE) && strcmp(op, MC_OP_DESTROY)))
+    if (!op || (strcmp(op, MC_OP_CREATE) != 0 && strcmp(op, MC_OP_UPDATE) != 0 &&
+                strcmp(op, MC_OP_DESTROY) != 0))
         FAIL("op is not create, update or destroy");
     if (strcmp(op, MC_OP_CREATE) != 0 && !json_is_object(before))
         FAIL("before is not an object");

@@ -130,10 +130,9 @@ int cors_new(const char *spec, cors_t **out, char *err, size_t errlen)
         const char *end = comma ? comma : p + strlen(p);
         while (p < end && isspace((unsigned char)*p))
             p++;
-        const char *last = end;
-        while (last > p && isspace((unsigned char)last[-1]))
-            last--;
-        size_t len = (size_t)(last - p);
+        size_t len = (size_t)(end - p);
+        while (len > 0 && isspace((unsigned char)p[len - 1]))
+            len--;
         char why[160];
         if (len == 0) {
             if (comma) {

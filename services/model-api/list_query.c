@@ -265,6 +265,7 @@ static int lq__visible(const json_t *cols, const char *name)
  * visible to the caller (the scope is then as unknown to it as a missing one) or there are
  * too many.
  */
+/* NOLINTNEXTLINE(misc-no-recursion): a checked condition: MC_COND_MAX_DEPTH levels */
 static int lq__cond_columns(lq_parts_t *p, const json_t *cond, const json_t *visible)
 {
     const char *k;

@@ -27,6 +27,7 @@ pg_pool_t *pg_pool_new(const char *conninfo, size_t size)
     if (!p)
         return NULL;
     p->conninfo = strdup(conninfo);
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): sizeof *p of an array of pointers */
     p->idle = calloc(size, sizeof *p->idle);
     if (!p->conninfo || !p->idle) {
         free(p->conninfo);

@@ -659,7 +659,7 @@ static int rest__query(const route_t *route, const struct _u_request *req,
     PGresult *res = call_db(&c) == 0 ? rest__exec(&c, &q.sql, 1) : NULL;
     if (res && count)
         mc_http_json(resp, 200, json_pack("{s:I}", "count",
-                                          (json_int_t)atoll(PQgetvalue(res, 0, 0))));
+                                          (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10)));
     else if (res)
         rest__send_page(&c, &q, res);
     PQclear(res);

@@ -148,7 +148,7 @@ void feed_set_tracer(feed_t *f, const mc_tracer_t *tracer)
 static void feed__handle(feed_t *f, rd_kafka_message_t *msg)
 {
     pusher_frame_t *frame = NULL;
-    char err[256], pos[48], event_id[64];
+    char err[256], pos[48], event_id[64] = "";
     /* the trace is read only when a span may record or the log shows it */
     int traced = (f->tracer && f->tracer->export) || mc_log_level() <= MC_LOG_DEBUG;
 

@@ -56,6 +56,7 @@ hub_t *hub_new(size_t queue_max, size_t max_subs, const hub_metrics_t *metrics)
     hub_t *h = calloc(1, sizeof *h);
     if (!h)
         return NULL;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): sizeof *p of an array of pointers */
     h->buckets = calloc(HUB_INITIAL_BUCKETS, sizeof *h->buckets);
     if (!h->buckets) {
         free(h);
@@ -80,6 +81,7 @@ static hub_channel_t *hub__find(const hub_t *h, const char *name, uint64_t hash)
 static void hub__grow(hub_t *h)
 {
     size_t n = h->nbuckets * 2;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): sizeof *p of an array of pointers */
     hub_channel_t **b = calloc(n, sizeof *b);
     if (!b)
         return; /* keep the longer chains; still correct */
@@ -197,6 +199,7 @@ void hub_conn_remove(hub_t *h, hub_conn_t *c)
     if (!c->attached)
         return;
     while (c->subs)
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): unlinking the head advances c->subs */
         hub__unlink_sub(h, c->subs);
     hub__queue_clear(h, c);
     if (c->prev)
@@ -306,6 +309,7 @@ int hub_enqueue(hub_t *h, hub_conn_t *c, pusher_frame_t *f)
         return MC_ERR_TOO_LARGE;
     if (c->qlen == c->qcap) {
         size_t ncap = c->qcap ? c->qcap * 2 : 8;
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): sizeof *p of an array of pointers */
         pusher_frame_t **nq = malloc(ncap * sizeof *nq);
         if (!nq)
             return MC_ERR_NOMEM;
@@ -339,6 +343,7 @@ static int hub__hold(hub_t *h, hub_sub_t *s, pusher_frame_t *f)
         return MC_ERR_TOO_LARGE;
     if (s->nheld == s->heldcap) {
         size_t ncap = s->heldcap ? s->heldcap * 2 : 8;
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): sizeof *p of an array of pointers */
         pusher_frame_t **n = realloc(s->held, ncap * sizeof *n);
         if (!n)
             return MC_ERR_NOMEM;

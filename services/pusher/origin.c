@@ -33,6 +33,7 @@ static int origin__valid(const char *s, size_t n)
         return 0;
     while (i < n && (isalnum((unsigned char)s[i]) || s[i] == '+' || s[i] == '.' || s[i] == '-'))
         i++;
+    /* cppcheck-suppress knownConditionTrueFalse ; cppcheck 2.10: the loop above runs to n */
     if (n - i < 4 || strncmp(s + i, "://", 3) != 0)
         return 0;
     for (i += 3; i < n; i++)

@@ -47,6 +47,7 @@ int proto_channel_valid(const char *s)
     return n > 0;
 }
 
+/* NOLINTNEXTLINE(misc-no-recursion): recurses once, on "p:0" */
 int proto_position_parse(const char *s, int32_t *partition, int64_t *offset)
 {
     unsigned long long v[2] = {0, 0};
@@ -64,7 +65,7 @@ int proto_position_parse(const char *s, int32_t *partition, int64_t *offset)
             if ((size_t)(c - s) >= sizeof head - 2)
                 return -1;
             memcpy(head, s, (size_t)(c - s));
-            strcpy(head + (c - s), ":0");
+            memcpy(head + (c - s), ":0", 3);
             if (proto_position_parse(head, &pp, &oo) != 0)
                 return -1;
             *partition = pp;
@@ -145,7 +146,7 @@ proto_err_t proto_parse(const char *data, size_t len, int binary, size_t max_fra
             rc = PROTO_ERR_BAD_TOKEN;
             goto out;
         }
-        strcpy(req->token, json_string_value(tok));
+        memcpy(req->token, json_string_value(tok), json_string_length(tok) + 1);
         goto out;
     }
     if (strcmp(type, "subscribe") == 0)
@@ -165,7 +166,7 @@ proto_err_t proto_parse(const char *data, size_t len, int binary, size_t max_fra
         rc = PROTO_ERR_BAD_CHANNEL;
         goto out;
     }
-    strcpy(req->channel, json_string_value(jchan));
+    memcpy(req->channel, json_string_value(jchan), json_string_length(jchan) + 1);
     if (req->type == PROTO_SUBSCRIBE) {
         json_t *jsince = json_object_get(root, "since");
         if (jsince && !json_is_null(jsince)) {

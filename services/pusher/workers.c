@@ -58,6 +58,7 @@ workers_t *workers_new(const ws_server_opts_t *opts, long n, char *err, size_t e
     if (n < 1)
         n = 1;
     workers__raise_nofile(opts->max_connections);
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): sizeof *p of an array of pointers */
     if (!(w = calloc(1, sizeof *w)) || !(w->ws = calloc((size_t)n, sizeof *w->ws))) {
         free(w);
         snprintf(err, errlen, "out of memory");

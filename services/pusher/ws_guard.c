@@ -173,21 +173,21 @@ static ssize_t guard__discard(int fd, int flags)
  * The recv() of the process (see ws_guard.h): the C library's (recvfrom without an address),
  * then, on a watched socket, the client stream followed.
  */
-ssize_t recv(int fd, void *buf, size_t len, int flags)
+ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
     ws_guard_state_t *s;
-    ssize_t n;
+    ssize_t got;
     size_t ok;
 
     s = (flags & MSG_PEEK) ? NULL : guard__state(fd, 0);
     if (s && s->mode == WS_GUARD_BROKEN)
         return guard__discard(fd, flags);
-    n = recvfrom(fd, buf, len, flags, NULL, NULL);
-    if (!s || n <= 0 || s->mode == WS_GUARD_OFF)
-        return n;
-    ok = ws_guard_scan(s, buf, (size_t)n);
-    if (ok == (size_t)n)
-        return n;
+    got = recvfrom(fd, buf, n, flags, NULL, NULL);
+    if (!s || got <= 0 || s->mode == WS_GUARD_OFF)
+        return got;
+    ok = ws_guard_scan(s, buf, (size_t)got);
+    if (ok == (size_t)got)
+        return got;
     if (s->broken)
         s->broken(s->arg);
     if (ok > 0)

@@ -56,7 +56,7 @@ const mc_policy_t *fuzz_policy(const char *rel, const char *models_rel);
 void fuzz_check_sql(const mc_sql_t *sql, const char *what);
 
 /* Aborts with msg (and the file:line) when cond is false. */
-#define FUZZ_ASSERT(cond, msg) fuzz_assert((cond) != 0, (msg), __FILE__, __LINE__)
-void fuzz_assert(int ok, const char *msg, const char *file, int line);
+#define FUZZ_ASSERT(cond, msg) ((cond) ? (void)0 : fuzz_fail((msg), __FILE__, __LINE__))
+_Noreturn void fuzz_fail(const char *msg, const char *file, int line);
 
 #endif

@@ -31,7 +31,7 @@ static void url_decode(char *s)
             *o++ = (char)strtol(hex, NULL, 16);
             s += 2;
         } else {
-            *o++ = *s == '+' ? ' ' : *s;
+            *o++ = (char)(*s == '+' ? ' ' : *s);
         }
     }
     *o = '\0';

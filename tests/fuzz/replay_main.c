@@ -59,6 +59,7 @@ static long replay_dir(const char *dir)
         fprintf(stderr, "replay: cannot open %s\n", dir);
         return -1;
     }
+    /* cppcheck-suppress readdirCalled ; one thread; glibc deprecates readdir_r (2.24) */
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.')
             continue;
@@ -74,7 +75,8 @@ static long replay_dir(const char *dir)
         n++;
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_names);
+    if (n > 1) /* qsort's base must not be NULL, even for no elements */
+        qsort(names, n, sizeof *names, cmp_names);
     for (size_t i = 0; i < n; i++) {
         char path[4096];
         struct stat st;

@@ -35,6 +35,8 @@ static void test_valid_schema(void)
     MC_CHECK_INT(s->nmodels, 2);
     const mc_model_t *d = mc_schema_find(s, "Dictionary");
     MC_CHECK(d != NULL);
+    if (!d)
+        return;
     MC_CHECK_STR(d->table, "dictionary");
     MC_CHECK_INT(d->nattrs, 2);
     MC_CHECK_STR(d->attrs[0].name, "word"); /* declaration order is kept */

@@ -51,7 +51,7 @@ static char *cap__read_request(int fd, char **body)
     size_t hlen = (size_t)(end - buf) + 4, want = 0;
     const char *cl = strcasestr(buf, "content-length:");
     if (cl && cl < end)
-        want = (size_t)atol(cl + 15);
+        want = (size_t)strtol(cl + 15, NULL, 10);
     while (len < hlen + want) {
         if (len == cap) {
             cap *= 2;
@@ -112,11 +112,16 @@ static void cap_start(capture_t *c, int hold)
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->changed, NULL);
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    bind(c->fd, (struct sockaddr *)&a, sizeof a);
-    listen(c->fd, 8);
-    getsockname(c->fd, (struct sockaddr *)&a, &alen);
+    if (c->fd < 0 || bind(c->fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        listen(c->fd, 8) != 0 || getsockname(c->fd, (struct sockaddr *)&a, &alen) != 0) {
+        perror("test_otlp: the capturing receiver cannot listen");
+        exit(1);
+    }
     c->port = ntohs(a.sin_port);
-    pthread_create(&c->thread, NULL, cap__run, c);
+    if (pthread_create(&c->thread, NULL, cap__run, c) != 0) {
+        fprintf(stderr, "test_otlp: the capturing receiver cannot start its thread\n");
+        exit(1);
+    }
 }
 
 /* Waits until n requests came (no deadline needed: the exporter sends by itself). */

@@ -89,7 +89,7 @@ static void fake_input(fake_pg_t *f, fake_conn_t *c)
         size_t total = head + ntohl(n);
         if (c->len < total)
             return;
-        char type = c->started ? c->buf[0] : 0;
+        char type = (char)(c->started ? c->buf[0] : 0);
         const char *body = c->buf + head + 4;
         if (!c->started) {
             static const uint32_t auth_ok = 0;

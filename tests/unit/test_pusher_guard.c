@@ -39,6 +39,7 @@ static size_t frame(unsigned char *out, int masked, unsigned opcode, size_t len)
             out[n++] = (unsigned char)((uint64_t)len >> (8 * i));
     }
     if (masked) {
+        /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): a masking key, not a string */
         memcpy(out + n, "\x01\x02\x03\x04", 4);
         n += 4;
     }

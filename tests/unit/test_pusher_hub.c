@@ -26,6 +26,8 @@ static void test_frame_layout(void)
 {
     pusher_frame_t *f = pusher_frame_new("hello", 5, "Application");
     MC_CHECK(f != NULL);
+    if (!f)
+        return;
     MC_CHECK_INT(f->len, 5);
     MC_CHECK_STR((const char *)PUSHER_FRAME_DATA(f), "hello");
     MC_CHECK_STR(f->channel, "Application");

@@ -115,7 +115,7 @@ static int fake_emit(void *worker, resume_job_t *job, resume_event_t ev, pusher_
 }
 
 /* Waits (bounded: 10 s) until *counter reaches n. */
-static int wait_for(int *counter, int n)
+static int wait_for(const int *counter, int n)
 {
     struct timespec ts;
     int ok;

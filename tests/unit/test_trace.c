@@ -110,9 +110,9 @@ static void test_tracestate(void)
     /* all allowed characters (test_tracestate_all_allowed_characters) */
     char key[64] = "", value[128] = "", text[256], want[256];
     size_t k = 0, v = 0;
-    for (char ch = 'a'; ch <= 'z'; ch++)
-        key[k++] = ch;
-    memcpy(key + k, "0123456789_-*/", 14);
+    for (int ch = 'a'; ch <= 'z'; ch++)
+        key[k++] = (char)ch;
+    memcpy(key + k, "0123456789_-*/", sizeof "0123456789_-*/");
     for (int ch = 0x20; ch <= 0x7e; ch++)
         if (ch != ',' && ch != '=')
             value[v++] = (char)ch;
