@@ -25,7 +25,8 @@ from deploy_lib import (DEADLINE_S, REPO, Rest, Subscriber, free_port, harness_e
 
 PUSHERS = 3
 PROJECT = f"mcdeploy{uuid.uuid4().hex[:8]}"
-LOGS = os.environ.get("MC_DEPLOY_LOGS", "/var/cache/modelcast-deploy/logs")
+LOGS = os.environ.get("MC_DEPLOY_LOGS", os.environ.get("MC_DEPLOY_CACHE", "/var/cache/modelcast-deploy")
+                      + "/logs")
 
 
 class Compose:
@@ -102,7 +103,8 @@ class Compose:
         script = (f"exec 3<>/dev/tcp/127.0.0.1/{port}; "
                   f"printf 'GET {path} HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3")
         out = self.docker("exec", cid, "bash", "-c", script).stdout
-        head, _, body = out.partition("\r\n\r\n")
+        # (text mode: the CRLFs arrive as plain newlines)
+        head, body = re.split(r"\r?\n\r?\n", out, maxsplit=1)
         return int(head.split()[1]), body
 
     def metrics(self, cid, port):
@@ -283,10 +285,12 @@ def test_kafka_restart_services_recover(compose):
     rest = Rest(compose.edge)
     sub = Subscriber(compose.ws, "ws-kafka")
     sub.connect()
+    kafka_stopped = False
     try:
         x = rest.create_word("kafka-before")
         sub.read_until([x["id"]])
         log("stopping kafka")
+        kafka_stopped = True
         compose("stop", "--timeout", "30", "kafka")
         # Writes still succeed while Kafka is down: the outbox holds the change.
         y = wait_until(lambda: rest.create_word("kafka-down"), "a write while Kafka is down")
@@ -302,6 +306,7 @@ def test_kafka_restart_services_recover(compose):
         assert status == 200 and body["status"] == "degraded", (status, body)
         log(f"write {y['id']} accepted while Kafka was down; starting kafka")
         compose("start", "kafka")
+        kafka_stopped = False
         sub.read_until([y["id"]], deadline_s=300)
         z = rest.create_word("kafka-after")
         sub.read_until([z["id"]], deadline_s=DEADLINE_S)
@@ -311,6 +316,8 @@ def test_kafka_restart_services_recover(compose):
         log(f"after the Kafka restart: {ids[-3:]} arrived, reconnects {sub.reconnects}")
     finally:
         sub.close()
+        if kafka_stopped:  # the scenarios after this one need it
+            compose("start", "kafka", check=False)
 
 
 def test_authz_fenced_by_a_twin_exits_and_is_restarted(compose):

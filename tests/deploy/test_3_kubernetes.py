@@ -174,7 +174,7 @@ def kube(tmp_path_factory):
         for p in k.pods():
             r = k.kubectl("logs", p["metadata"]["name"], "--all-containers", "--tail", "200",
                           check=False)
-            log_dir = "/var/cache/modelcast-deploy/logs/kube"
+            log_dir = os.environ.get("MC_DEPLOY_CACHE", "/var/cache/modelcast-deploy") + "/logs/kube"
             try:
                 with open(f"{log_dir}/{NS}-{p['metadata']['name']}.log", "w") as f:
                     f.write(r.stdout + r.stderr)
