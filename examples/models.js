@@ -19,7 +19,7 @@ export const schema = {
         "private": {"type":"boolean"},
         "owner_id": {"type":"bigint","required":true},
         "team_id": {"type":"bigint"},
-        "notes": {"type":"text"}
+        "notes": {"type":"text","max_length":2000}
       },
       "scopes": {}
     }

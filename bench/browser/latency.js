@@ -4,9 +4,11 @@
 // release build (build/, own ports and MC_VAR; or the stack of MC_TEST_STACK). Page A creates
 // N words one after the other through the client in the page; page B's live list and live
 // count show each. Timestamps are taken in the pages (performance.timeOrigin + now(), one
-// machine clock), so Playwright's round trips do not count. Prints p50/p90/p99.
+// machine clock), so Playwright's round trips do not count. Prints p50/p90/p99. With
+// --xorigin, page B is served from the edge's other origin (MC_EDGE_XORIGIN_PORT) and reaches
+// the API across origins (CORS, MC_WS_ORIGINS).
 //
-//   node bench/browser/latency.js [-n 100] [--pushers 1]
+//   node bench/browser/latency.js [-n 100] [--pushers 1] [--xorigin]
 import { writeFileSync } from 'node:fs';
 import { loadavg, cpus } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -23,11 +25,12 @@ const opt = (name, def) => {
   return i >= 0 ? Number(args[i + 1]) : def;
 };
 if (args.includes('-h') || args.includes('--help')) {
-  process.stdout.write('usage: node bench/browser/latency.js [-n WRITES (100)] [--pushers N (1)]\n');
+  process.stdout.write('usage: node bench/browser/latency.js [-n WRITES (100)] [--pushers N (1)] [--xorigin]\n');
   process.exit(0);
 }
 const N = opt('-n', 100);
 const PUSHERS = opt('--pushers', 1);
+const XORIGIN = args.includes('--xorigin');
 
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -48,8 +51,9 @@ process.on('SIGINT', () => stop().finally(() => process.exit(130)));
 try {
   browser = await launch();
   const url = `${stack.edgeUrl}/word-of-the-day/`;
+  if (XORIGIN && !stack.origins?.xorigin) throw new Error('--xorigin: this stack has no other origin (MC_EDGE_XORIGIN_PORT)');
   const a = await openPage(browser, url);
-  const b = await openPage(browser, url);
+  const b = await openPage(browser, XORIGIN ? `${stack.origins.xorigin}/word-of-the-day/?api=${encodeURIComponent(stack.edgeUrl)}` : url);
   for (const p of [a, b]) {
     await until(p, () => document.querySelector('#status').dataset.state === 'open' && document.querySelector('#total').dataset.count !== undefined, null, 'ready', 60000);
   }
@@ -93,7 +97,8 @@ try {
     `# Browser: a write in one page to its appearance in another (${new Date().toISOString().slice(0, 10)})`,
     '',
     `${N} writes, one after the other; page A: client.model('Dictionary').create(); page B: examples/word-of-the-day`,
-    `(live list of every word, live count over the \`defined\` scope). Chromium ${browser.version()}, edge (nginx) →`,
+    `(live list of every word, live count over the \`defined\` scope)${XORIGIN ? ', served from another origin than the API (CORS, MC_WS_ORIGINS)' : ''}.`,
+    `Chromium ${browser.version()}, edge (nginx) →`,
     `model-api / ${PUSHERS} pusher(s), services from ${own ? (process.env.MC_BUILD_DIR || 'build/') : 'MC_TEST_STACK'}.`,
     `${cpus().length} cores shared by the whole stack, the browser and other work; load average (1 min)`,
     `${loadStart.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end.`,
@@ -106,7 +111,7 @@ try {
     '',
   ].join('\n');
   process.stdout.write(`${out}\n`);
-  if (own) writeFileSync(join(HERE, `results-${new Date().toISOString().slice(0, 10)}.md`), out);
+  if (own) writeFileSync(join(HERE, `results-${new Date().toISOString().slice(0, 10)}${XORIGIN ? '-xorigin' : ''}.md`), out);
 } finally {
   await stop();
 }

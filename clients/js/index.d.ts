@@ -18,7 +18,8 @@ export interface AnyModel {
 export type ModelMap<M> = { [K in keyof M]: ModelTypes };
 type AnyModels = { [name: string]: AnyModel };
 
-export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+/** 'failed': ended for good by a close no reconnect can cure (4003: origin refused); see docs/client.md. */
+export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'failed' | 'closed';
 export type TokenReason = 'initial' | 'reconnect' | 'expired';
 
 export interface WebSocketLike {
@@ -44,7 +45,7 @@ export interface ConnectOptions {
   apiUrl?: string;
   /** The pusher's WebSocket URL (default: url with ws(s):// and /ws). */
   wsUrl?: string;
-  /** authz's GET /v1/channels (default: apiUrl + "/v1/channels"). */
+  /** GET /v1/channels (default: apiUrl + "/v1/channels", model-api's; authz answers it alike). */
   channelsUrl?: string;
   /** A JWT for every call; null or absent: anonymous (unless getToken gives one). */
   token?: string | null;
@@ -56,6 +57,12 @@ export interface ConnectOptions {
   reconnect?: { minDelayMs?: number; maxDelayMs?: number };
   /** Application pings: sent after pingIntervalMs of silence; no answer within pingTimeoutMs → reconnect. */
   ping?: { pingIntervalMs?: number; pingTimeoutMs?: number };
+  /**
+   * Live queries of a model the caller reads through an instance channel class it may join
+   * for any id (GET /v1/models' any_instance, e.g. an admin's every Team) load again this
+   * often (default 15000; 0: never), since no subscription carries those changes.
+   */
+  anyInstancePollMs?: number;
   /** fetch to use (default: globalThis.fetch). */
   fetch?: typeof fetch;
   /** WebSocket to use (default: globalThis.WebSocket; in Node < 22, e.g. the ws package). */
@@ -136,6 +143,8 @@ export interface LiveOptions {
   maxRecords?: number;
   /** Versions of records outside the collection remembered to ignore late copies (default 50000). */
   maxTracked?: number;
+  /** For a model with any_instance classes: load again this often (default: connect's anyInstancePollMs). */
+  pollMs?: number;
 }
 
 /** A query kept up to date: `records` in the query's order. */
@@ -168,7 +177,7 @@ export interface Query<T extends ModelTypes> {
     callback?: (records: T['record'][], collection: LiveCollection<T['record']>, reason: 'load' | 'change') => void,
     options?: LiveOptions,
   ): LiveCollection<T['record']>;
-  liveCount(callback?: (count: number, live: LiveCount) => void): LiveCount;
+  liveCount(callback?: (count: number, live: LiveCount) => void, options?: { pollMs?: number }): LiveCount;
 }
 
 type Target = number | { id: number; version?: number };
@@ -184,13 +193,25 @@ export interface Model<T extends ModelTypes> extends Query<T> {
 export interface ModelInfo {
   name: string;
   attributes: { [attribute: string]: { type: string; required: boolean; [constraint: string]: unknown } };
+  /** The scopes this caller may use (those over attributes it sees). */
   scopes: string[];
+  /** Their conditions (docs/models.md), as the server evaluates them. */
+  scope_conditions: { [scope: string]: object };
+  /** Instance channel classes through which this caller reads the model for any id. */
+  any_instance: string[];
+}
+
+/** GET /v1/channels: what to subscribe to, and the classes joinable for any instance id. */
+export interface ChannelAccess {
+  channels: string[];
+  anyInstance: string[];
 }
 
 export interface Client<M extends ModelMap<M> = AnyModels> {
   readonly state: ConnectionState;
   model<K extends Extract<keyof M, string>>(name: K): Model<M[K] extends ModelTypes ? M[K] : never>;
   channels(): Promise<string[]>;
+  channelAccess(): Promise<ChannelAccess>;
   models(): Promise<ModelInfo[]>;
   on(event: 'state', handler: (state: ConnectionState) => void): () => void;
   on(event: 'error', handler: (error: ModelcastError | Error) => void): () => void;

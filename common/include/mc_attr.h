@@ -33,6 +33,9 @@ typedef struct {
     int has_min, has_max;   /* numeric bounds (integer, bigint, float) */
     double min, max;
     json_t *enum_values;    /* array of allowed values (string/integer), or NULL */
+    int bytewise;           /* string, text: the column's own collation orders by bytes
+                               ("C"), set by model-api once it has seen the table; else
+                               lists order the column COLLATE "C" */
 } mc_attr_t;
 
 /* "string", "integer", ... ("unknown" out of range). */

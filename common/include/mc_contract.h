@@ -39,6 +39,10 @@
 #define MC_HEADER_CE_SUBJECT "ce_subject"
 #define MC_HEADER_CE_TIME "ce_time"
 #define MC_HEADER_CONTENT_TYPE "content-type"
+/* The CloudEvents distributed-tracing extension (traceparent, tracestate): the W3C trace
+ * context of the change. Deliveries carry the same headers (the trace goes on). */
+#define MC_HEADER_CE_TRACEPARENT "ce_traceparent"
+#define MC_HEADER_CE_TRACESTATE "ce_tracestate"
 #define MC_CE_SPECVERSION "1.0"
 #define MC_CONTENT_TYPE_JSON "application/json"
 

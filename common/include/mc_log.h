@@ -29,10 +29,29 @@ int mc_log_level_parse(const char *name, mc_log_level_t *level);
 void mc_log_write(mc_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * What a line is about, written as fields of its own before "msg" (any may be NULL or empty:
+ * left out): the change event (ce_id) and the trace (32 hex digits) it belongs to.
+ */
+typedef struct {
+    const char *event_id;
+    const char *trace_id;
+} mc_log_ctx_t;
+
+/* Writes one line with ctx's fields; prefer the MC_LOG_CTX macro. */
+void mc_log_write_ctx(mc_log_level_t level, const mc_log_ctx_t *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #define MC_LOG(level, ...)                                \
     do {                                                  \
         if ((level) >= mc_log_level())                    \
             mc_log_write((level), __VA_ARGS__);           \
+    } while (0)
+
+#define MC_LOG_CTX(level, ctx, ...)                       \
+    do {                                                  \
+        if ((level) >= mc_log_level())                    \
+            mc_log_write_ctx((level), (ctx), __VA_ARGS__); \
     } while (0)
 
 #define MC_DEBUG(...) MC_LOG(MC_LOG_DEBUG, __VA_ARGS__)

@@ -51,10 +51,27 @@ int mc_policy_can_connect(const mc_policy_t *p, const json_t *claims, const char
 /*
  * The channels the caller may connect to: every class channel whose rule admits it, and
  * the instance channels derivable from its claims (User-<sub>, Team-<each of teams>...).
- * An instance channel whose rule admits every instance (e.g. admins) is not enumerated.
- * Returns a new array of strings (caller owns), NULL on allocation failure.
+ * An instance channel whose rule admits every instance (e.g. admins) is not enumerated:
+ * see mc_policy_any_instance(). Returns a new array of strings (caller owns), NULL on
+ * allocation failure.
  */
 json_t *mc_policy_channels(const mc_policy_t *p, const json_t *claims);
+
+/*
+ * The instance channels (by class name: "Team") whose connect rule admits the caller to
+ * every instance - a rule that holds without any instance test, e.g. an admin clause -
+ * which no list can enumerate. With model non-NULL only the classes that some broadcast
+ * rule of model sends to (through which the caller may read model's records). Returns a
+ * new array of strings in policy order (caller owns), NULL on allocation failure.
+ */
+json_t *mc_policy_any_instance(const mc_policy_t *p, const json_t *claims, const char *model);
+
+/*
+ * The answer of GET /v1/channels (model-api and authz give the same):
+ * {"channels": mc_policy_channels(), "any_instance": mc_policy_any_instance(..., NULL)}.
+ * A new object (caller owns), NULL on allocation failure.
+ */
+json_t *mc_policy_channels_answer(const mc_policy_t *p, const json_t *claims);
 
 /*
  * Routes one change of a record of model. op: "create" (after given), "update" (before

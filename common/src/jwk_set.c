@@ -118,6 +118,9 @@ const jwk_key_t *jwk_set_find(const jwk_set_t *s, const char *kid)
 
 /* Appends "kid 'x': why; " to skipped. */
 static void set__skip(char *skipped, size_t len, const char *kid, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void set__skip(char *skipped, size_t len, const char *kid, const char *fmt, ...)
 {
     size_t o = strlen(skipped);
     char why[160];

@@ -77,18 +77,19 @@ static void log__escape(char *dst, size_t *len, size_t cap, const char *src)
     dst[*len] = '\0';
 }
 
-void mc_log_write(mc_log_level_t level, const char *fmt, ...)
+static void log__vwrite(mc_log_level_t level, const mc_log_ctx_t *ctx, const char *fmt,
+                        va_list ap) __attribute__((format(printf, 3, 0)));
+
+static void log__vwrite(mc_log_level_t level, const mc_log_ctx_t *ctx, const char *fmt,
+                        va_list ap)
 {
     char msg[2048];
-    char line[4096 + 256];
+    char line[4096 + 512];
     size_t len = 0;
     struct timeval tv;
     struct tm tm;
-    va_list ap;
 
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
 
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
@@ -97,6 +98,14 @@ void mc_log_write(mc_log_level_t level, const char *fmt, ...)
                             (long)tv.tv_usec / 1000,
                             level_names[level < 0 || level > MC_LOG_ERROR ? MC_LOG_ERROR : level]);
     log__escape(line, &len, sizeof line - 64, log_service);
+    if (ctx && ctx->event_id && *ctx->event_id) {
+        len += (size_t)snprintf(line + len, sizeof line - len, "\",\"event_id\":\"");
+        log__escape(line, &len, sizeof line - 64, ctx->event_id);
+    }
+    if (ctx && ctx->trace_id && *ctx->trace_id) {
+        len += (size_t)snprintf(line + len, sizeof line - len, "\",\"trace_id\":\"");
+        log__escape(line, &len, sizeof line - 64, ctx->trace_id);
+    }
     len += (size_t)snprintf(line + len, sizeof line - len, "\",\"msg\":\"");
     log__escape(line, &len, sizeof line - 4, msg);
     memcpy(line + len, "\"}\n", 4);
@@ -107,4 +116,20 @@ void mc_log_write(mc_log_level_t level, const char *fmt, ...)
     fwrite(line, 1, len, out);
     fflush(out);
     pthread_mutex_unlock(&log_lock);
+}
+
+void mc_log_write(mc_log_level_t level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log__vwrite(level, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void mc_log_write_ctx(mc_log_level_t level, const mc_log_ctx_t *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log__vwrite(level, ctx, fmt, ap);
+    va_end(ap);
 }

@@ -288,6 +288,42 @@ json_t *mc_policy_channels(const mc_policy_t *p, const json_t *claims)
     return out;
 }
 
+json_t *mc_policy_any_instance(const mc_policy_t *p, const json_t *claims, const char *model)
+{
+    json_t *out = json_array();
+    const policy_model_t *pm = NULL;
+    if (!out || !p)
+        return out;
+    if (model && !(pm = policy__find_model(p, model)))
+        return out;
+    for (size_t i = 0; i < p->nchans; i++) {
+        const policy_chan_t *ch = &p->chans[i];
+        int sent = !pm;
+        for (size_t r = 0; pm && r < pm->nrules && !sent; r++)
+            for (size_t t = 0; t < pm->rules[r].nto && !sent; t++)
+                sent = pm->rules[r].to[t].chan == i;
+        /* rules are monotone: true with every instance test false admits every instance */
+        if (ch->instance && sent && policy__chan_admits(ch, claims, NULL) &&
+            json_array_append_new(out, json_string(ch->name)) != 0) {
+            json_decref(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+json_t *mc_policy_channels_answer(const mc_policy_t *p, const json_t *claims)
+{
+    json_t *list = mc_policy_channels(p, claims);
+    json_t *any = mc_policy_any_instance(p, claims, NULL);
+    if (!list || !any) {
+        json_decref(list);
+        json_decref(any);
+        return NULL;
+    }
+    return json_pack("{s:o, s:o}", "channels", list, "any_instance", any);
+}
+
 /* ---------------------------------------------------------------- writes */
 
 int policy__op_records_ok(int op, const json_t *before, const json_t *after)

@@ -19,6 +19,18 @@ DEPLOY_DIR="$REPO/deploy/local"
 : "${MC_EDGE_PORT:=8700}"
 # 1: the edge also serves demo tokens at /dev/tokens.json (make run sets it; nothing else does).
 : "${MC_DEV_TOKENS:=0}"
+# A port: the edge also serves the examples on http://127.0.0.1:PORT, another origin, whose
+# pages call the API across origins (?api=<edge origin>). Unset: no such server. With it, and
+# unless set otherwise, model-api allows that origin (MC_CORS_ORIGINS) and so do the pushers
+# (MC_WS_ORIGINS).
+: "${MC_EDGE_XORIGIN_PORT:=}"
+if [[ -n $MC_EDGE_XORIGIN_PORT ]]; then
+    [[ $MC_EDGE_XORIGIN_PORT =~ ^[1-9][0-9]{0,4}$ ]] && ((MC_EDGE_XORIGIN_PORT <= 65535)) ||
+        { printf 'modelcast: error: MC_EDGE_XORIGIN_PORT must be a port (got %s)\n' "$MC_EDGE_XORIGIN_PORT" >&2; exit 1; }
+    : "${MC_CORS_ORIGINS=http://127.0.0.1:$MC_EDGE_XORIGIN_PORT}"
+    : "${MC_WS_ORIGINS=http://127.0.0.1:$MC_EDGE_XORIGIN_PORT}"
+    export MC_CORS_ORIGINS MC_WS_ORIGINS
+fi
 : "${MC_PARTITIONS:=4}"
 : "${MC_MODELS:=$REPO/config/models.json}"
 : "${MC_POLICIES:=$REPO/config/policies.json}"
@@ -37,7 +49,7 @@ MC_MODELS=$(realpath -m "$MC_MODELS")
 MC_POLICIES=$(realpath -m "$MC_POLICIES")
 export MC_VAR MC_BUILD_DIR MC_PG_PORT MC_BROKER_PORT MC_BROKER_CONTROLLER_PORT MC_API_PORT \
     MC_AUTHZ_PORT MC_PUSHER_PORT MC_PARTITIONS MC_MODELS MC_POLICIES MC_LOG_LEVEL \
-    MC_PUSHERS MC_EDGE_PORT MC_DEV_TOKENS
+    MC_PUSHERS MC_EDGE_PORT MC_DEV_TOKENS MC_EDGE_XORIGIN_PORT
 [[ $MC_PUSHERS =~ ^[1-9][0-9]?$ ]] && ((MC_PUSHERS <= 16)) ||
     { printf 'modelcast: error: MC_PUSHERS must be 1 to 16 (got %s)\n' "$MC_PUSHERS" >&2; exit 1; }
 

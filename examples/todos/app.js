@@ -5,6 +5,7 @@
 // and a private one not at all.
 import { connect } from '/client/index.js';
 import { schema } from '/models.js';
+import { apiOrigin } from '/api-origin.js';
 
 const $ = (id) => document.getElementById(id);
 let users = [];
@@ -127,6 +128,7 @@ function signIn(id) {
   $('me').dataset.user = id;
   // getToken: asked first, on every reconnect and when the server says the token expired.
   client = connect({
+    url: apiOrigin(),
     schema,
     getToken: async () => (await loadUsers()).find((u) => u.id === id)?.token ?? null,
   });

@@ -7,9 +7,10 @@
 //   - every word, live, ordered by word; delete shows what the policies say (admins only).
 import { connect, ConflictError } from '/client/index.js';
 import { schema } from '/models.js';
+import { apiOrigin } from '/api-origin.js';
 
 const $ = (id) => document.getElementById(id);
-const client = connect({ schema }); // same origin: the page, /v1 and /ws come from the edge
+const client = connect({ url: apiOrigin(), schema });
 const words = client.model('Dictionary');
 window.wotd = { client };
 

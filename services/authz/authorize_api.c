@@ -91,7 +91,8 @@ out:
     return U_CALLBACK_COMPLETE;
 }
 
-/* Authorization: Bearer <token> (or none) → 200 {"channels": [...]} */
+/* Authorization: Bearer <token> (or none) → 200 {"channels": [...], "any_instance": [...]}
+ * (model-api serves the same answer, with CORS, for browsers). */
 static int channels(const struct _u_request *req, struct _u_response *resp, void *ud)
 {
     authorize_api_t *api = ud;
@@ -100,9 +101,9 @@ static int channels(const struct _u_request *req, struct _u_response *resp, void
         mc_metric_add(api->bad_token, 1);
         return U_CALLBACK_COMPLETE;
     }
-    json_t *list = mc_policy_channels(api->policy, claims);
+    json_t *list = mc_policy_channels_answer(api->policy, claims);
     if (list)
-        mc_http_json(resp, 200, json_pack("{s:o}", "channels", list));
+        mc_http_json(resp, 200, list);
     else
         mc_http_error(resp, 503, "unavailable", NULL, "out of memory");
     json_decref(claims);

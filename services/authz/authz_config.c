@@ -40,6 +40,7 @@ const mc_cfg_option_t authz_config_options[] = {
     OPT("MC_DEDUPE_WINDOW", MC_CFG_INT, "2000", dedupe_window, 0, 1000000,
         "change events per partition whose ce_id is remembered: a repeat within them is "
         "dropped (the relay republishes at most MC_RELAY_BATCH events; 0 turns it off)"),
+    MC_TRACE_OPTIONS(authz_config_t, trace),
     MC_CFG_END,
 };
 

@@ -6,6 +6,7 @@
 
 #include "mc_auth.h"
 #include "mc_config.h"
+#include "mc_trace.h"
 
 #include <stddef.h>
 
@@ -25,6 +26,7 @@ typedef struct {
     long batch;
     long batch_window_ms;
     long dedupe_window;
+    mc_trace_settings_t trace;
 } authz_config_t;
 
 extern const mc_cfg_option_t authz_config_options[];

@@ -63,6 +63,9 @@ struct change_stream {
     _Atomic int partitions; /* assigned now */
     _Atomic int alive;
     mc_metric_t *in, *out, *removes, *dlq, *aborted, *lag, *dups, *rebuilt;
+    const mc_tracer_t *tracer; /* NULL: no spans */
+    mc_span_t *spans;       /* with an exporter: the open batch's spans, one per change */
+    int64_t *read_ns;       /* with an exporter: when each change of the batch was read */
 };
 
 static long cs__now_ms(void)
@@ -331,6 +334,13 @@ change_stream_t *change_stream_new(const change_stream_opts_t *opts, mc_metrics_
     cs->group_id = strdup(opts->group_id);
     cs->self_id = strdup(opts->transactional_id);
     cs->members = json_array();
+    cs->tracer = opts->tracer;
+    if (cs->tracer && cs->tracer->export &&
+        (!(cs->spans = calloc((size_t)cs->batch, sizeof *cs->spans)) ||
+         !(cs->read_ns = calloc((size_t)cs->batch, sizeof *cs->read_ns)))) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     if (!cs->changes_topic || !cs->deliveries_topic || !cs->dlq_topic || !cs->dedupe ||
         !cs->group_id || !cs->self_id || !cs->members) {
         snprintf(err, errlen, "out of memory");
@@ -418,6 +428,30 @@ static rd_kafka_error_t *cs__finish(change_stream_t *cs,
     return error;
 }
 
+/*
+ * Adds the batch's input offsets to the open transaction, calling again while the error is
+ * retriable (a broker restarting, the coordinator moving), as for cs__finish. Returns NULL or
+ * the last error.
+ */
+static rd_kafka_error_t *cs__send_offsets(change_stream_t *cs,
+                                          const rd_kafka_topic_partition_list_t *offsets,
+                                          const rd_kafka_consumer_group_metadata_t *cgmd)
+{
+    rd_kafka_error_t *error = NULL;
+    for (int attempt = 0; attempt < CS_FINISH_TRIES; attempt++) {
+        rd_kafka_error_destroy(error);
+        error = rd_kafka_send_offsets_to_transaction(cs->producer, offsets, cgmd,
+                                                     CS_TXN_TIMEOUT_MS);
+        if (!error || !rd_kafka_error_is_retriable(error) || !atomic_load(&cs->running))
+            break;
+        MC_WARN("authz: send offsets to transaction: %s; retrying",
+                rd_kafka_error_string(error));
+        struct timespec pause = {0, CS_RETRY_MS * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    return error;
+}
+
 /* Rewinds the assigned partitions to their committed offsets (after an abort). */
 static void cs__rewind(change_stream_t *cs)
 {
@@ -439,43 +473,103 @@ static void cs__rewind(change_stream_t *cs)
     rd_kafka_topic_partition_list_destroy(parts);
 }
 
+/* The trace context a change's deliveries (or dead letter) carry on. */
+typedef struct {
+    char traceparent[MC_TRACEPARENT_LEN + 1];
+    char tracestate[MC_TRACESTATE_MAX + 1];   /* "" when none */
+} cs_trace_t;
+
+/*
+ * Produces one message into the open transaction: a delivery with the trace headers of tr,
+ * or (reason not NULL) the dead letter of change msg: its headers as they came, and mc_error.
+ */
 static void cs__produce(change_stream_t *cs, const char *topic, const char *key,
-                        const void *value, size_t len, const char *reason)
+                        const void *value, size_t len, const cs_trace_t *tr,
+                        const rd_kafka_message_t *msg, const char *reason)
 {
     rd_kafka_resp_err_t rc;
+    rd_kafka_headers_t *hdrs = NULL, *orig = NULL;
+    if (reason && rd_kafka_message_headers(msg, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        hdrs = rd_kafka_headers_copy(orig);
+    else if (!reason)
+        hdrs = rd_kafka_headers_new(2);
+    else
+        hdrs = rd_kafka_headers_new(1);
+    if (!reason) {
+        rd_kafka_header_add(hdrs, MC_HEADER_CE_TRACEPARENT, -1, tr->traceparent, -1);
+        if (tr->tracestate[0])
+            rd_kafka_header_add(hdrs, MC_HEADER_CE_TRACESTATE, -1, tr->tracestate, -1);
+    } else {
+        rd_kafka_header_add(hdrs, MC_HEADER_ERROR, -1, reason, -1);
+    }
     for (;;) {
-        if (reason)
-            rc = rd_kafka_producev(cs->producer, RD_KAFKA_V_TOPIC(topic),
-                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                   RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-                                   RD_KAFKA_V_VALUE((void *)value, len),
-                                   RD_KAFKA_V_HEADER(MC_HEADER_ERROR, reason,
-                                                     (ssize_t)strlen(reason)),
-                                   RD_KAFKA_V_END);
-        else
-            rc = rd_kafka_producev(cs->producer, RD_KAFKA_V_TOPIC(topic),
-                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                   RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-                                   RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_END);
+        rc = rd_kafka_producev(cs->producer, RD_KAFKA_V_TOPIC(topic),
+                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                               RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                               RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_HEADERS(hdrs),
+                               RD_KAFKA_V_END);
         if (rc != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             break;
         rd_kafka_poll(cs->producer, 50);
     }
     /* Any other error leaves the transaction abortable; commit will report it. */
-    if (rc)
+    if (rc) {
+        rd_kafka_headers_destroy(hdrs); /* taken by librdkafka only on success */
         MC_WARN("authz: produce to %s: %s", topic, rd_kafka_err2str(rc));
+    }
 }
 
 /*
- * Writes the deliveries of one change event (or its dead letter) into the open
- * transaction, unless the event repeats a recent one (same ce_id on its partition).
+ * Begins the "authz route + commit" span of change i of the batch (msg): the child of its
+ * ce_traceparent, or the root of a new trace when it has none or an invalid one. Fills tr
+ * with what its deliveries carry on and tid with the trace-id for the log.
  */
-static void cs__transform(change_stream_t *cs, const rd_kafka_message_t *msg)
+static mc_span_t *cs__trace_begin(change_stream_t *cs, const rd_kafka_message_t *msg, int i,
+                                  mc_span_t *local, const char *event_id, cs_trace_t *tr,
+                                  char *tid)
 {
-    char event_id[128], reason[256];
+    mc_trace_ctx_t parent;
+    char text[128];
+    mc_span_t *span = cs->spans ? &cs->spans[i] : local;
+    int have = mc_kafka_header(msg, MC_HEADER_CE_TRACEPARENT, text, sizeof text) == MC_OK &&
+               mc_trace_parse(text, &parent) == MC_OK;
+    mc_span_begin(cs->tracer, span, "authz route + commit", MC_SPAN_CONSUMER,
+                  have ? &parent : NULL);
+    if (span->recording) {
+        span->start_ns = cs->read_ns[i];
+        mc_span_attr_str(span, "modelcast.event_id", event_id);
+        mc_span_attr_str(span, "messaging.destination.name", rd_kafka_topic_name(msg->rkt));
+        mc_span_attr_int(span, "messaging.kafka.partition", msg->partition);
+        mc_span_attr_int(span, "messaging.kafka.offset", msg->offset);
+    }
+    mc_trace_format(&span->ctx, tr->traceparent);
+    tr->traceparent[MC_TRACEPARENT_LEN] = '\0';
+    /* a tracestate only with the traceparent it came with; one too long is cut here and
+     * then refused by the check */
+    char raw[MC_TRACESTATE_MAX + 2];
+    if (!have || mc_kafka_header(msg, MC_HEADER_CE_TRACESTATE, raw, sizeof raw) != MC_OK ||
+        mc_tracestate_check(raw, tr->tracestate, sizeof tr->tracestate) != MC_OK)
+        tr->tracestate[0] = '\0';
+    mc_trace_id_hex(&span->ctx, tid);
+    return span;
+}
+
+/*
+ * Writes the deliveries of one change event (change i of the batch, or its dead letter) into
+ * the open transaction, unless the event repeats a recent one (same ce_id on its partition).
+ */
+static void cs__transform(change_stream_t *cs, const rd_kafka_message_t *msg, int i)
+{
+    char event_id[128], reason[256], tid[33];
     json_t *deliveries = NULL;
+    cs_trace_t tr;
+    mc_span_t local;
     int have_id = mc_kafka_header(msg, MC_HEADER_CE_ID, event_id, sizeof event_id) == MC_OK &&
                   event_id[0];
+    if (!have_id)
+        event_id[0] = '\0';
+    mc_span_t *span = cs__trace_begin(cs, msg, i, &local, event_id, &tr, tid);
+    mc_log_ctx_t lc = {event_id, tid};
     mc_metric_add(cs->in, 1);
     if (have_id) {
         int repeat = dedupe_seen(cs->dedupe, msg->partition, event_id);
@@ -485,10 +579,11 @@ static void cs__transform(change_stream_t *cs, const rd_kafka_message_t *msg)
             return;
         }
         if (repeat) {
-            MC_DEBUG("authz: change at %s[%d]@%lld repeats ce_id %s: dropped",
-                     rd_kafka_topic_name(msg->rkt), msg->partition, (long long)msg->offset,
-                     event_id);
+            MC_LOG_CTX(MC_LOG_DEBUG, &lc, "authz: change at %s[%d]@%lld repeats ce_id %s: dropped",
+                       rd_kafka_topic_name(msg->rkt), msg->partition, (long long)msg->offset,
+                       event_id);
             mc_metric_add(cs->dups, 1);
+            mc_span_attr_int(span, "modelcast.duplicate", 1);
             return;
         }
     }
@@ -500,15 +595,18 @@ static void cs__transform(change_stream_t *cs, const rd_kafka_message_t *msg)
             memcpy(key, msg->key, msg->key_len);
             key[msg->key_len] = '\0';
         }
-        MC_WARN("authz: change at %s[%d]@%lld goes to %s: %s", rd_kafka_topic_name(msg->rkt),
-                msg->partition, (long long)msg->offset, cs->dlq_topic, reason);
-        cs__produce(cs, cs->dlq_topic, key[0] ? key : NULL, msg->payload, msg->len, reason);
+        MC_LOG_CTX(MC_LOG_WARN, &lc, "authz: change at %s[%d]@%lld goes to %s: %s",
+                   rd_kafka_topic_name(msg->rkt), msg->partition, (long long)msg->offset,
+                   cs->dlq_topic, reason);
+        cs__produce(cs, cs->dlq_topic, key[0] ? key : NULL, msg->payload, msg->len, &tr, msg,
+                    reason);
         mc_metric_add(cs->dlq, 1);
+        span->error = 1;
         return;
     }
-    size_t i;
+    size_t k;
     json_t *d;
-    json_array_foreach(deliveries, i, d) {
+    json_array_foreach(deliveries, k, d) {
         /* Serialized into one reused buffer (the producer copies it): no malloc per delivery. */
         size_t len = json_dumpb(d, cs->buf, cs->bufsize, JSON_COMPACT);
         if (len > cs->bufsize) {
@@ -526,12 +624,24 @@ static void cs__transform(change_stream_t *cs, const rd_kafka_message_t *msg)
             break;
         }
         const char *channel = json_string_value(json_object_get(d, MC_FIELD_CHANNEL));
-        cs__produce(cs, cs->deliveries_topic, channel, cs->buf, len, NULL);
+        cs__produce(cs, cs->deliveries_topic, channel, cs->buf, len, &tr, NULL, NULL);
         mc_metric_add(cs->out, 1);
         if (strcmp(json_string_value(json_object_get(d, MC_FIELD_OP)), MC_OP_REMOVE) == 0)
             mc_metric_add(cs->removes, 1);
     }
+    mc_span_attr_int(span, "modelcast.deliveries", (long long)json_array_size(deliveries));
+    MC_LOG_CTX(MC_LOG_DEBUG, &lc, "authz: change at %s[%d]@%lld: %zu deliveries",
+               rd_kafka_topic_name(msg->rkt), msg->partition, (long long)msg->offset,
+               json_array_size(deliveries));
     json_decref(deliveries);
+}
+
+/* The batch's n changes are committed: their spans end now. */
+static void cs__trace_commit(change_stream_t *cs, int n)
+{
+    int64_t now = mc_trace_now_ns();
+    for (int i = 0; cs->spans && i < n; i++)
+        mc_span_end(cs->tracer, &cs->spans[i], now);
 }
 
 static void cs__measure_lag(change_stream_t *cs)
@@ -604,6 +714,8 @@ static int cs__gather(change_stream_t *cs, rd_kafka_message_t **msgs)
         }
         if (n == 0)
             window_end = cs__now_ms() + cs->batch_window_ms;
+        if (cs->read_ns)
+            cs->read_ns[n] = mc_trace_now_ns();
         msgs[n++] = m;
     }
     return n;
@@ -634,7 +746,7 @@ static int cs__batch(change_stream_t *cs)
     }
     cs->transform_failed = 0;
     for (int i = 0; i < n; i++)
-        cs__transform(cs, msgs[i]);
+        cs__transform(cs, msgs[i], i);
 
     rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(n);
     for (int i = 0; i < n; i++) {
@@ -647,9 +759,16 @@ static int cs__batch(change_stream_t *cs)
             p->offset = msgs[i]->offset + 1;
     }
     rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(cs->consumer);
-    error = rd_kafka_send_offsets_to_transaction(cs->producer, offsets, cgmd, CS_TXN_TIMEOUT_MS);
+    error = cs__send_offsets(cs, offsets, cgmd);
     rd_kafka_consumer_group_metadata_destroy(cgmd);
     rd_kafka_topic_partition_list_destroy(offsets);
+    if (error && !rd_kafka_error_is_fatal(error) && !rd_kafka_error_txn_requires_abort(error)) {
+        /* Still retriable after the retries (the coordinator away, a broker restarting):
+         * nothing is committed yet, so the open transaction is aborted and the batch redone. */
+        cs__error("send offsets to transaction", error);
+        rc = -1;
+        goto abort;
+    }
     if (!error && cs->transform_failed) {
         /* A delivery could not be produced: commit nothing of this batch, redo it. */
         rc = -1;
@@ -659,6 +778,7 @@ static int cs__batch(change_stream_t *cs)
         error = cs__finish(cs, rd_kafka_commit_transaction, "commit transaction");
     if (!error) {
         cs->committed = 1;
+        cs__trace_commit(cs, n);
         if (dedupe_commit(cs->dedupe) != MC_OK)
             MC_WARN("authz: out of memory remembering ce_ids: a repeat may be delivered again");
         goto out;
@@ -837,5 +957,7 @@ void change_stream_free(change_stream_t *cs)
     free(cs->deliveries_topic);
     free(cs->dlq_topic);
     free(cs->buf);
+    free(cs->spans);
+    free(cs->read_ns);
     free(cs);
 }

@@ -3,7 +3,8 @@
  * a consumer-group member (static membership) that reads what has been fetched, drops
  * events repeated by the relay (same ce_id, see dedupe.h), writes the deliveries (or dead
  * letters) and its input offsets in one Kafka transaction, and rewinds when a transaction
- * aborts.
+ * aborts. Each change's trace context (ce_traceparent) goes on with its deliveries; with an
+ * exporter, an "authz route + commit" span per change runs from its read to the commit.
  */
 #ifndef CHANGE_STREAM_H
 #define CHANGE_STREAM_H
@@ -12,6 +13,7 @@
 
 #include "mc_metrics.h"
 #include "mc_policy.h"
+#include "mc_trace.h"
 
 typedef struct change_stream change_stream_t;
 
@@ -30,6 +32,7 @@ typedef struct {
      * error). May be NULL. */
     void (*on_stop)(void *arg);
     void *on_stop_arg;
+    const mc_tracer_t *tracer;    /* not owned, outlives the stream; NULL: no spans */
 } change_stream_opts_t;
 
 /*

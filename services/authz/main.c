@@ -9,6 +9,7 @@
 #include "mc_log.h"
 #include "mc_metrics.h"
 #include "mc_model.h"
+#include "mc_otlp.h"
 #include "mc_policy.h"
 #include "mc_service.h"
 
@@ -77,6 +78,8 @@ int main(int argc, char **argv)
     mc_policy_t *policy = NULL;
     mc_jwt_verifier_t *verifier = NULL;
     authorize_api_t *api = NULL;
+    mc_tracer_t tracer = {0};
+    mc_otlp_t *otlp = NULL;
     mc_http_server_t http = {0};
     sigset_t sigs;
 
@@ -102,6 +105,11 @@ int main(int argc, char **argv)
         MC_ERROR("out of memory");
         goto out;
     }
+    if (mc_otlp_tracer(&cfg.trace, "authz", metrics, &tracer, &otlp, err, sizeof err) != MC_OK) {
+        MC_ERROR("%s", err);
+        exit_code = 2;
+        goto out;
+    }
     change_stream_opts_t copts = {.changes_topic = cfg.changes_topic,
                                   .deliveries_topic = cfg.deliveries_topic,
                                   .dlq_topic = cfg.dlq_topic,
@@ -111,7 +119,8 @@ int main(int argc, char **argv)
                                   .batch = cfg.batch,
                                   .batch_window_ms = cfg.batch_window_ms,
                                   .dedupe_window = cfg.dedupe_window,
-                                  .on_stop = stream_stopped};
+                                  .on_stop = stream_stopped,
+                                  .tracer = &tracer};
     if (!(cs = change_stream_new(&copts, metrics, err, sizeof err))) {
         MC_ERROR("%s", err);
         goto out;
@@ -149,6 +158,7 @@ out:
     mc_http_stop(&http);
     change_stream_free(cs);
     authorize_api_free(api);
+    mc_otlp_free(otlp); /* after the stream: sends what is left, bounded */
     mc_metrics_free(metrics);
     mc_jwt_verifier_free(verifier);
     mc_policy_free(policy);

@@ -56,6 +56,7 @@ const mc_cfg_option_t api_config_options[] = {
         "web origins whose pages may call the API (CORS): comma-separated exact origins "
         "such as https://app.example.com, or * for any (never with credentials); none by "
         "default"),
+    MC_TRACE_OPTIONS(api_config_t, trace),
     MC_CFG_END,
 };
 

@@ -6,6 +6,7 @@
 
 #include "mc_auth.h"
 #include "mc_config.h"
+#include "mc_trace.h"
 
 typedef struct {
     char *http_bind;
@@ -26,6 +27,7 @@ typedef struct {
     long relay_stall_s;
     long list_limit_max;
     char *cors_origins;
+    mc_trace_settings_t trace;
 } api_config_t;
 
 extern const mc_cfg_option_t api_config_options[];

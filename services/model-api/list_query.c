@@ -121,6 +121,21 @@ static int lq__filter(const mc_model_t *m, const char *key, const char *value, j
     return MC_OK;
 }
 
+/*
+ * An order key as ORDER BY and the cursor compare it: strings in byte (code point) order,
+ * whatever the column's or the database's collation - the order mc_cond_eval, the scopes'
+ * SQL and the JavaScript client use. A column whose own collation is byte order (bytewise:
+ * every column model-api created, declared COLLATE "C") is left bare so that its index
+ * serves the order; any other string column is ordered COLLATE "C" (right, but its index
+ * cannot serve that: schema_migrate warns).
+ */
+static void lq__key(mc_sql_t *sql, const mc_attr_t *a)
+{
+    mc_sql_ident(sql, a->name);
+    if ((a->type == MC_ATTR_STRING || a->type == MC_ATTR_TEXT) && !a->bytewise)
+        mc_sql_add(sql, " COLLATE \"C\"");
+}
+
 static void lq__keyset_eq(mc_sql_t *sql, const mc_order_key_t *k, const json_t *v)
 {
     int failed = 0;
@@ -154,7 +169,7 @@ static void lq__keyset_after(mc_sql_t *sql, const mc_order_key_t *k, const json_
     if (failed)
         mc_sql_fail(sql);
     mc_sql_add(sql, "(");
-    mc_sql_ident(sql, k->attr->name);
+    lq__key(sql, k->attr);
     mc_sql_add(sql, k->desc ? " < " : " > ");
     mc_sql_param(sql, text, mc_cond_cast(k->attr->type));
     if (!k->desc) {
@@ -421,7 +436,7 @@ static void lq__sql(const lq_parts_t *p, int count, const mc_policy_t *policy,
         mc_sql_add(sql, " ORDER BY ");
         for (size_t i = 0; i < q->norder; i++) {
             mc_sql_add(sql, i ? ", " : "");
-            mc_sql_ident(sql, q->order[i].attr->name);
+            lq__key(sql, q->order[i].attr);
             mc_sql_add(sql, q->order[i].desc ? " DESC NULLS FIRST" : " ASC NULLS LAST");
         }
         mc_sql_add(sql, " LIMIT %ld) r", q->limit + 1);
@@ -489,6 +504,14 @@ void list_query_select(const mc_model_t *m, const char *from, mc_sql_t *sql)
     }
     mc_sql_add(sql, " FROM ");
     mc_sql_ident(sql, from);
+}
+
+int list_query_scope_usable(const mc_model_t *m, const mc_scope_t *sc, const json_t *visible)
+{
+    lq_parts_t p = {.m = m};
+    if (!visible)
+        return 1;
+    return lq__cond_columns(&p, sc->condition, visible) == 0;
 }
 
 void list_query_cleanup(list_query_t *q)

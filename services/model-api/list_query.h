@@ -43,6 +43,13 @@ void list_query_cleanup(list_query_t *q);
  */
 void list_query_select(const mc_model_t *m, const char *from, mc_sql_t *sql);
 
+/*
+ * Whether the caller may use scope sc of m (?scope=name): every attribute its condition
+ * reads is among visible (mc_policy_visible_attributes' array for the caller, NULL: no
+ * policy, all visible). GET /v1/models lists exactly these scopes, with their conditions.
+ */
+int list_query_scope_usable(const mc_model_t *m, const mc_scope_t *sc, const json_t *visible);
+
 /* The opaque cursor for the page after row (a record object). Heap string, or NULL. */
 char *list_query_cursor(const list_query_t *q, const json_t *row);
 

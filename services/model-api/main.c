@@ -7,6 +7,7 @@
 #include "mc_log.h"
 #include "mc_metrics.h"
 #include "mc_model.h"
+#include "mc_otlp.h"
 #include "mc_pg.h"
 #include "mc_policy.h"
 #include "mc_service.h"
@@ -40,6 +41,8 @@ int main(int argc, char **argv)
     outbox_relay_t *relay = NULL;
     rest_t *rest = NULL;
     cors_t *cors = NULL;
+    mc_tracer_t tracer = {0};
+    mc_otlp_t *otlp = NULL;
     PGconn *conn = NULL;
     mc_http_server_t http = {0};
     sigset_t sigs;
@@ -81,9 +84,15 @@ int main(int argc, char **argv)
         MC_ERROR("out of memory");
         goto out;
     }
-    outbox_relay_opts_t ropts = {cfg.pg_conninfo, cfg.changes_topic, cfg.ce_source,
-                                 cfg.relay_batch, cfg.relay_idle_max_ms, cfg.event_max_bytes,
-                                 cfg.relay_stall_s};
+    if (mc_otlp_tracer(&cfg.trace, "model-api", metrics, &tracer, &otlp, err, sizeof err) !=
+        MC_OK) {
+        MC_ERROR("%s", err);
+        exit_code = 2;
+        goto out;
+    }
+    outbox_relay_opts_t ropts = {cfg.pg_conninfo,     cfg.changes_topic,  cfg.ce_source,
+                                 cfg.relay_batch,     cfg.relay_idle_max_ms,
+                                 cfg.event_max_bytes, cfg.relay_stall_s, &tracer};
     if (!(relay = outbox_relay_new(&ropts, metrics, err, sizeof err))) {
         MC_ERROR("relay: %s", err);
         goto out;
@@ -92,6 +101,7 @@ int main(int argc, char **argv)
         MC_ERROR("out of memory");
         goto out;
     }
+    rest_set_tracer(rest, &tracer);
     mc_http_opts_t hopts = {cfg.http_bind, cfg.http_port, (unsigned)cfg.http_threads,
                             (size_t)cfg.max_body, 4096};
     if (mc_http_init(&http, &hopts, err, sizeof err) != MC_OK) {
@@ -129,6 +139,7 @@ out:
     cors_free(cors);
     pg_pool_free(pool);
     PQfinish(conn);
+    mc_otlp_free(otlp); /* after everything that traces: sends what is left, bounded */
     mc_metrics_free(metrics);
     mc_jwt_verifier_free(verifier);
     mc_policy_free(policy);

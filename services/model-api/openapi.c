@@ -298,6 +298,19 @@ json_t *openapi_build(const mc_schema_t *schema, const mc_policy_t *policy, long
                                   "The models the caller may see", "responses", "200",
                                   oa__response("model schemas", json_pack("{s:s}", "type",
                                                                           "object"))));
+    json_object_set_new(
+        paths, "/v1/channels",
+        json_pack("{s:{s:s, s:s, s:{s:o}}}", "get", "summary",
+                  "The channels the caller may subscribe to", "description",
+                  "channels: the channel names the caller may subscribe to on the pusher; "
+                  "any_instance: the instance channel classes it may join for any instance id "
+                  "(not listable one by one)",
+                  "responses", "200",
+                  oa__response("channels", json_pack(
+                      "{s:s, s:{s:{s:s, s:{s:s}}, s:{s:s, s:{s:s}}}, s:[s, s]}", "type",
+                      "object", "properties", "channels", "type", "array", "items", "type",
+                      "string", "any_instance", "type", "array", "items", "type", "string",
+                      "required", "channels", "any_instance"))));
     for (size_t i = 0; i < schema->nmodels; i++)
         if (!schema->models[i].server_only)
             oa__model(paths, schemas, &schema->models[i], policy, list_limit_max, max_body);
@@ -312,9 +325,10 @@ json_t *openapi_build(const mc_schema_t *schema, const mc_policy_t *policy, long
     json_object_set_new(paths, "/metrics",
                         json_pack("{s:{s:s, s:{s:o}}}", "get", "summary", "Prometheus metrics",
                                   "responses", "200", oa__response("text exposition", NULL)));
-    /* /v1/models answers every caller (what it lists depends on the token); the
+    /* /v1/models and /v1/channels answer every caller (what it lists depends on the token); the
      * operational endpoints take no token at all. */
     oa__secure(json_object_get(paths, "/v1/models"), "get", 1);
+    oa__secure(json_object_get(paths, "/v1/channels"), "get", 1);
     static const char *const open_paths[] = {"/healthz", "/readyz", "/metrics"};
     for (size_t i = 0; i < sizeof open_paths / sizeof open_paths[0]; i++)
         json_object_set_new(json_object_get(json_object_get(paths, open_paths[i]), "get"),

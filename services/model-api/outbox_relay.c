@@ -80,6 +80,12 @@ struct outbox_relay {
     _Atomic double age_s;
     int pending;                   /* deliveries not yet reported (relay thread only) */
 
+    const mc_tracer_t *tracer;     /* NULL: no spans */
+    mc_span_t *spans;              /* with an exporter: the round's "relay publish" spans,
+                                      one per row (relay thread only) */
+    const ob_row_t *round_rows;    /* the round's rows, while its reports come in */
+    int64_t read_ns;               /* when the round began reading the outbox */
+
     mc_metric_t *published, *failed, *set_aside, *is_leader;
 };
 
@@ -131,6 +137,11 @@ static void relay__dr(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaqu
         row->state = msg->err == RD_KAFKA_RESP_ERR_NO_ERROR ? OB_ACKED
                      : outbox_batch_refused(msg->err)       ? OB_REFUSED
                                                             : OB_FAILED;
+    }
+    if (row && relay->spans && relay->round_rows) { /* the row's span ends with its report */
+        mc_span_t *span = &relay->spans[row - relay->round_rows];
+        span->end_ns = mc_trace_now_ns();
+        span->error = msg->err != RD_KAFKA_RESP_ERR_NO_ERROR;
     }
     if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR || outbox_batch_refused(msg->err))
         relay__kafka_heard(relay);
@@ -209,6 +220,13 @@ outbox_relay_t *outbox_relay_new(const outbox_relay_opts_t *opts, mc_metrics_t *
     relay->idle_max_ms = opts->idle_max_ms;
     relay->event_max_bytes = opts->event_max_bytes;
     relay->stall_s = (double)opts->stall_s;
+    relay->tracer = opts->tracer;
+    if (relay->tracer && relay->tracer->export &&
+        !(relay->spans = calloc((size_t)opts->batch, sizeof *relay->spans))) {
+        snprintf(err, errlen, "out of memory");
+        outbox_relay_free(relay);
+        return NULL;
+    }
     relay->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (!relay->conninfo || !relay->topic || !relay->ce_source || relay->wake_fd < 0) {
         snprintf(err, errlen, "%s", relay->wake_fd < 0 ? strerror(errno) : "out of memory");
@@ -408,6 +426,50 @@ static int relay__check_fatal(outbox_relay_t *relay)
     return 1;
 }
 
+/* Adds header name = value (NUL-terminated) to hdrs. */
+static void relay__header(rd_kafka_headers_t *hdrs, const char *name, const char *value)
+{
+    rd_kafka_header_add(hdrs, name, -1, value, (ssize_t)strlen(value));
+}
+
+/*
+ * The trace context of row i (its traceparent column, or a new trace) into tp, its checked
+ * tracestate into ts ("" when none), and, when the tracer records, the row's "relay publish"
+ * span begun from the round's read.
+ */
+static void relay__trace(outbox_relay_t *relay, const relay_rows_t *rows, int i, char *tp,
+                         char *ts, size_t tslen)
+{
+    mc_trace_ctx_t parent;
+    mc_span_t local, *span = relay->spans ? &relay->spans[i] : &local;
+    int have = mc_trace_parse(RELAY_VAL(rows, i, 8), &parent) == MC_OK;
+
+    mc_span_begin(relay->tracer, span, "relay publish", MC_SPAN_PRODUCER, have ? &parent : NULL);
+    if (span->recording) {
+        span->start_ns = relay->read_ns;
+        span->end_ns = 0;
+        mc_span_attr_str(span, "modelcast.event_id", RELAY_VAL(rows, i, 1));
+        mc_span_attr_str(span, "modelcast.model", RELAY_VAL(rows, i, 2));
+        mc_span_attr_str(span, "modelcast.record_id", RELAY_VAL(rows, i, 3));
+        mc_span_attr_int(span, "modelcast.version", atoll(RELAY_VAL(rows, i, 7)));
+        mc_span_attr_str(span, "messaging.destination.name", relay->topic);
+    }
+    mc_trace_format(&span->ctx, tp);
+    tp[MC_TRACEPARENT_LEN] = '\0';
+    /* a tracestate only with the traceparent it came with */
+    if (!have || RELAY_LEN(rows, i, 9) == 0 ||
+        mc_tracestate_check(RELAY_VAL(rows, i, 9), ts, tslen) != MC_OK)
+        ts[0] = '\0';
+    if (mc_log_level() <= MC_LOG_DEBUG) {
+        char tid[33];
+        mc_trace_id_hex(&span->ctx, tid);
+        mc_log_ctx_t lc = {RELAY_VAL(rows, i, 1), tid};
+        MC_LOG_CTX(MC_LOG_DEBUG, &lc, "relay: publishing %s:%s version %s (outbox id %s)%s",
+                   RELAY_VAL(rows, i, 2), RELAY_VAL(rows, i, 3), RELAY_VAL(rows, i, 7),
+                   RELAY_VAL(rows, i, 0), have ? "" : ", a new trace (the row had none)");
+    }
+}
+
 /* Produces row i of the round with row as its opaque. */
 static rd_kafka_resp_err_t relay__produce(outbox_relay_t *relay, const relay_rows_t *rows, int i,
                                           ob_row_t *row)
@@ -415,33 +477,36 @@ static rd_kafka_resp_err_t relay__produce(outbox_relay_t *relay, const relay_row
     const char *event_id = RELAY_VAL(rows, i, 1), *model = RELAY_VAL(rows, i, 2);
     const char *rid = RELAY_VAL(rows, i, 3), *op = RELAY_VAL(rows, i, 4);
     const char *time = RELAY_VAL(rows, i, 5), *value = RELAY_VAL(rows, i, 6);
-    const char *type = relay__ce_type(op);
-    char key[192], subject[192];
+    char key[192], subject[192], tp[MC_TRACEPARENT_LEN + 1], ts[MC_TRACESTATE_MAX + 1];
     rd_kafka_resp_err_t rc;
 
     snprintf(key, sizeof key, "%s:%s", model, rid);
     snprintf(subject, sizeof subject, "%s/%s", model, rid);
+    relay__trace(relay, rows, i, tp, ts, sizeof ts);
+    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(9);
+    relay__header(hdrs, MC_HEADER_CE_SPECVERSION, MC_CE_SPECVERSION);
+    relay__header(hdrs, MC_HEADER_CE_ID, event_id);
+    relay__header(hdrs, MC_HEADER_CE_SOURCE, relay->ce_source);
+    relay__header(hdrs, MC_HEADER_CE_TYPE, relay__ce_type(op));
+    relay__header(hdrs, MC_HEADER_CE_SUBJECT, subject);
+    relay__header(hdrs, MC_HEADER_CE_TIME, time);
+    relay__header(hdrs, MC_HEADER_CONTENT_TYPE, MC_CONTENT_TYPE_JSON);
+    relay__header(hdrs, MC_HEADER_CE_TRACEPARENT, tp);
+    if (ts[0])
+        relay__header(hdrs, MC_HEADER_CE_TRACESTATE, ts);
     for (;;) {
         rc = rd_kafka_producev(
             relay->producer, RD_KAFKA_V_TOPIC(relay->topic),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, strlen(key)),
             RD_KAFKA_V_VALUE((void *)value, (size_t)RELAY_LEN(rows, i, 6)),
-            RD_KAFKA_V_OPAQUE(row),
-            RD_KAFKA_V_HEADER(MC_HEADER_CE_SPECVERSION, MC_CE_SPECVERSION,
-                              (ssize_t)strlen(MC_CE_SPECVERSION)),
-            RD_KAFKA_V_HEADER(MC_HEADER_CE_ID, event_id, (ssize_t)strlen(event_id)),
-            RD_KAFKA_V_HEADER(MC_HEADER_CE_SOURCE, relay->ce_source,
-                              (ssize_t)strlen(relay->ce_source)),
-            RD_KAFKA_V_HEADER(MC_HEADER_CE_TYPE, type, (ssize_t)strlen(type)),
-            RD_KAFKA_V_HEADER(MC_HEADER_CE_SUBJECT, subject, (ssize_t)strlen(subject)),
-            RD_KAFKA_V_HEADER(MC_HEADER_CE_TIME, time, (ssize_t)strlen(time)),
-            RD_KAFKA_V_HEADER(MC_HEADER_CONTENT_TYPE, MC_CONTENT_TYPE_JSON,
-                              (ssize_t)strlen(MC_CONTENT_TYPE_JSON)),
-            RD_KAFKA_V_END);
+            RD_KAFKA_V_OPAQUE(row), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
         if (rc != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            return rc;
+            break;
         rd_kafka_poll(relay->producer, 100);
     }
+    if (rc != RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_headers_destroy(hdrs); /* taken by librdkafka only on success */
+    return rc;
 }
 
 /*
@@ -454,9 +519,10 @@ static int relay__set_aside(outbox_relay_t *relay, const relay_rows_t *rows, int
     static const char sql[] =
         "WITH d AS (DELETE FROM modelcast_outbox WHERE id = $1::bigint RETURNING *) "
         "INSERT INTO modelcast_outbox_dead (id, event_id, model, record_id, op, version, "
-        "before, after, changed, txid, committed_at, error, event_bytes) "
+        "before, after, changed, txid, committed_at, error, event_bytes, traceparent, "
+        "tracestate) "
         "SELECT id, event_id, model, record_id, op, version, before, after, changed, txid, "
-        "committed_at, $2, $3::bigint FROM d";
+        "committed_at, $2, $3::bigint, traceparent, tracestate FROM d";
     char err[512], bytes[32], reason[256];
     snprintf(bytes, sizeof bytes, "%d", RELAY_LEN(rows, i, 6));
     snprintf(reason, sizeof reason, "%s: %s (%s)", rd_kafka_err2name(row->err),
@@ -531,7 +597,7 @@ static int relay__read(outbox_relay_t *relay, relay_rows_t *rows)
         "json_build_object('" MC_FIELD_MODEL "', model, '" MC_FIELD_ID "', record_id, "
         "'" MC_FIELD_OP "', op, '" MC_FIELD_VERSION "', version, '" MC_FIELD_BEFORE "', before, "
         "'" MC_FIELD_AFTER "', after, '" MC_FIELD_CHANGED "', changed, '" MC_FIELD_TXID "', txid, "
-        "'" MC_FIELD_COMMITTED_AT "', committed_at)::text, version "
+        "'" MC_FIELD_COMMITTED_AT "', committed_at)::text, version, traceparent, tracestate "
         "FROM modelcast_outbox ORDER BY id LIMIT $1";
     char limit[32], err[512];
     long bytes = 0;
@@ -539,6 +605,8 @@ static int relay__read(outbox_relay_t *relay, relay_rows_t *rows)
     PGresult *r;
 
     memset(rows, 0, sizeof *rows);
+    if (relay->spans)
+        relay->read_ns = mc_trace_now_ns();
     snprintf(limit, sizeof limit, "%ld", relay->limit);
     const char *params[1] = {limit};
     if (!(rows->res = calloc((size_t)relay->limit, sizeof *rows->res)))
@@ -603,9 +671,10 @@ static int relay__round(outbox_relay_t *relay)
         rows[i].id = atoll(RELAY_VAL(&res, i, 0));
     /* A row refused in a shared batch goes alone, to learn whether it is at fault. */
     int alone = relay->isolate && rows[0].id == relay->isolate;
-    int nsend = alone ? 1 : n;
+    int nsend = alone ? 1 : n, tried = 0;
     relay->isolate = 0;
-    for (int i = 0; i < nsend; i++) {
+    relay->round_rows = rows;
+    for (int i = 0; i < nsend; i++, tried++) {
         rd_kafka_resp_err_t rc = relay__produce(relay, &res, i, &rows[i]);
         if (rc == RD_KAFKA_RESP_ERR_NO_ERROR) {
             rows[i].state = OB_SENT;
@@ -620,6 +689,7 @@ static int relay__round(outbox_relay_t *relay)
         }
         rows[i].state = OB_FAILED;
         MC_WARN("relay: produce: %s", rd_kafka_err2str(rc));
+        tried++;
         break; /* later rows wait for the next round, keeping id order */
     }
     /* Every produced message gets exactly one delivery report. */
@@ -630,6 +700,12 @@ static int relay__round(outbox_relay_t *relay)
         if (!atomic_load(&relay->running))
             rd_kafka_purge(relay->producer, RD_KAFKA_PURGE_F_QUEUE);
     }
+    for (int i = 0; relay->spans && i < tried; i++) {
+        mc_span_t *span = &relay->spans[i];
+        span->error |= rows[i].state != OB_ACKED;
+        mc_span_end(relay->tracer, span, span->end_ns); /* 0 (refused at produce): now */
+    }
+    relay->round_rows = NULL;
     ob_outcome_t out;
     outbox_batch_settle(rows, (size_t)nsend, alone, &out);
     /* The published rows go first: a failure to set one aside must not republish them. */
@@ -765,5 +841,6 @@ void outbox_relay_free(outbox_relay_t *relay)
     free(relay->conninfo);
     free(relay->topic);
     free(relay->ce_source);
+    free(relay->spans);
     free(relay);
 }

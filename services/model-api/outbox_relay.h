@@ -5,6 +5,9 @@
  * for good (too large, invalid) is moved to the dead-letter table modelcast_outbox_dead and
  * the stream goes on. Woken at once by writes through this API (outbox_relay_kick) and by
  * the NOTIFY the outbox trigger sends for other SQL sessions; polls as a safety net.
+ * Each event carries its row's trace context (ce_traceparent, ce_tracestate), a new trace
+ * when the row has none; with an exporter, a "relay publish" span per event runs from the
+ * read of its row to Kafka's acknowledgement.
  */
 #ifndef OUTBOX_RELAY_H
 #define OUTBOX_RELAY_H
@@ -12,6 +15,7 @@
 #include <stddef.h>
 
 #include "mc_metrics.h"
+#include "mc_trace.h"
 
 typedef struct outbox_relay outbox_relay_t;
 
@@ -26,6 +30,7 @@ typedef struct {
     long idle_max_ms;          /* longest idle pause between polls */
     long event_max_bytes;      /* largest event the API writes; the producer must take it */
     long stall_s;              /* no progress for this long: not alive (outbox_relay_status) */
+    const mc_tracer_t *tracer; /* not owned, outlives the relay; NULL: no spans */
 } outbox_relay_opts_t;
 
 /* What /readyz and /healthz report of the relay (outbox_relay_status). */

@@ -9,6 +9,7 @@
 #include "mc_log.h"
 #include "mc_pg.h"
 #include "mc_sql.h"
+#include "mc_trace.h"
 #include "openapi.h"
 
 #include <ctype.h>
@@ -19,7 +20,7 @@
 #define REST_POOL_WAIT_MS 5000
 
 /* The routes with a handler of their own (rest_routes[] below). */
-enum { R_MODELS, R_LIST, R_COUNT, R_GET, R_CREATE, R_UPDATE, R_DESTROY, R_READYZ, R__COUNT };
+enum { R_MODELS, R_CHANNELS, R_LIST, R_COUNT, R_GET, R_CREATE, R_UPDATE, R_DESTROY, R_READYZ, R__COUNT };
 
 /* What each route's handler gets: the service and the route's metric label. */
 typedef struct {
@@ -37,6 +38,7 @@ struct rest {
     const cors_t *cors;
     mc_metrics_t *metrics;
     mc_metric_t *latency;
+    const mc_tracer_t *tracer; /* NULL: writes pass contexts on, record no span */
     route_t routes[R__COUNT];
     char *openapi;          /* the generated document, built once */
 };
@@ -54,6 +56,9 @@ typedef struct {
     int query_input;        /* a value PostgreSQL refuses came from the query string */
     char model_name[128];   /* path segments after /v1/ */
     char id_text[64];
+    int traced;             /* a write: span is its "REST write" span (rest__trace_begin) */
+    int trace_continued;    /* the request's traceparent was valid: its tracestate goes on */
+    mc_span_t span;
 } call_t;
 
 static double rest__now(void)
@@ -63,10 +68,11 @@ static double rest__now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Request headers a cross-origin script may send (the preflight's Allow-Headers). */
-#define REST_CORS_ALLOW_HEADERS "Authorization, Content-Type, If-Match"
+/* Request headers a cross-origin script may send (the preflight's Allow-Headers): the
+ * trace context too, which browser instrumentation (OpenTelemetry JS) adds to requests. */
+#define REST_CORS_ALLOW_HEADERS "Authorization, Content-Type, If-Match, traceparent, tracestate"
 /* Response headers a cross-origin script may read besides the CORS-safelisted ones. */
-#define REST_CORS_EXPOSE_HEADERS "ETag, Location"
+#define REST_CORS_EXPOSE_HEADERS "ETag, Location, traceresponse"
 /* How long a browser may keep a preflight's answer, seconds. */
 #define REST_CORS_MAX_AGE "600"
 
@@ -119,6 +125,81 @@ static int rest__merged(const char *mapped, const char *path_value)
 }
 
 /*
+ * Begins the "REST write" span of a write: the child of the request's traceparent, or the
+ * root of a new trace when it has none or an invalid one (said at debug level).
+ */
+static void rest__trace_begin(call_t *c)
+{
+    mc_trace_ctx_t parent;
+    const char *tp = u_map_get_case(c->req->map_header, "traceparent");
+    c->trace_continued = tp && mc_trace_parse(tp, &parent) == MC_OK;
+    if (tp && !c->trace_continued)
+        MC_DEBUG("%s: traceparent '%.64s' is not valid: a new trace starts", c->route->route,
+                 tp);
+    mc_span_begin(c->rest->tracer, &c->span, "REST write", MC_SPAN_SERVER,
+                  c->trace_continued ? &parent : NULL);
+    c->traced = 1;
+}
+
+/*
+ * Appends to a write statement what hands the trace context to the outbox trigger:
+ * set_config('modelcast.traceparent', ...) (and modelcast.tracestate, when the request's
+ * was valid), local to the transaction, in the statement itself: no extra round trip. As a
+ * condition (" AND ... IS NOT NULL") for UPDATE and DELETE, evaluated on the row before it
+ * is changed; as a value (for INSERT's version column, which the BEFORE trigger overwrites),
+ * evaluated before the row exists. Either way before the AFTER trigger reads them.
+ */
+static void rest__trace_sql(call_t *c, mc_sql_t *sql, int as_value)
+{
+    char tp[MC_TRACEPARENT_LEN + 1], ts[MC_TRACESTATE_MAX + 1];
+    const char *state = c->trace_continued ? u_map_get_case(c->req->map_header, "tracestate")
+                                           : NULL;
+    int with_state = state && mc_tracestate_check(state, ts, sizeof ts) == MC_OK;
+    mc_trace_format(&c->span.ctx, tp);
+    tp[MC_TRACEPARENT_LEN] = '\0';
+    mc_sql_add(sql, as_value ? "length(set_config('modelcast.traceparent', "
+                             : " AND set_config('modelcast.traceparent', ");
+    mc_sql_param(sql, tp, NULL);
+    mc_sql_add(sql, as_value ? ", true))" : ", true) IS NOT NULL");
+    if (!with_state)
+        return;
+    mc_sql_add(sql, as_value ? " + length(set_config('modelcast.tracestate', "
+                             : " AND set_config('modelcast.tracestate', ");
+    mc_sql_param(sql, ts, NULL);
+    mc_sql_add(sql, as_value ? ", true))" : ", true) IS NOT NULL");
+}
+
+/*
+ * Ends the write's span (status, model, record), answers its context in traceresponse (W3C
+ * Trace Context Level 2: the trace and this request's span, for the caller to find its
+ * trace), and logs the write with its trace-id at debug level.
+ */
+static void rest__trace_end(call_t *c)
+{
+    char tr[MC_TRACEPARENT_LEN + 1], tid[33];
+    long status = c->resp->status;
+    mc_trace_format(&c->span.ctx, tr);
+    tr[MC_TRACEPARENT_LEN] = '\0';
+    u_map_put(c->resp->map_header, "traceresponse", tr);
+    if (c->span.recording) {
+        mc_span_attr_str(&c->span, "http.request.method", c->req->http_verb);
+        mc_span_attr_str(&c->span, "http.route", c->route->route);
+        mc_span_attr_int(&c->span, "http.response.status_code", status);
+        if (c->m)
+            mc_span_attr_str(&c->span, "modelcast.model", c->m->name);
+        if (c->id_text[0])
+            mc_span_attr_str(&c->span, "modelcast.record_id", c->id_text);
+        c->span.error = status >= 500;
+        mc_span_end(c->rest->tracer, &c->span, 0);
+    }
+    if (mc_log_level() <= MC_LOG_DEBUG) {
+        mc_trace_id_hex(&c->span.ctx, tid);
+        mc_log_ctx_t lc = {NULL, tid};
+        MC_LOG_CTX(MC_LOG_DEBUG, &lc, "%s %s: %ld", c->req->http_verb, c->req->url_path, status);
+    }
+}
+
+/*
  * Authenticates the caller and resolves {model} (READ_MODEL: one the caller can see;
  * WRITE_MODEL: any served model, the write rules decide); on failure the response is set.
  */
@@ -131,6 +212,9 @@ static int call_begin(call_t *c, const route_t *route, const struct _u_request *
     c->req = req;
     c->resp = resp;
     c->t0 = rest__now();
+    if (route == &c->rest->routes[R_CREATE] || route == &c->rest->routes[R_UPDATE] ||
+        route == &c->rest->routes[R_DESTROY])
+        rest__trace_begin(c);
     if (mc_http_check_request(req, resp) != MC_OK ||
         mc_auth_request(c->rest->verifier, req, resp, &c->claims) != MC_OK)
         return -1;
@@ -187,6 +271,8 @@ static int call_end(call_t *c)
         pg_pool_release(c->rest->pool, c->conn);
     }
     json_decref(c->claims);
+    if (c->traced)
+        rest__trace_end(c);
     rest__cors(c->rest, c->req, c->resp);
     snprintf(labels, sizeof labels, "route=\"%s\",status=\"%ld\"", c->route->route,
              c->resp->status);
@@ -381,6 +467,12 @@ static json_t *rest__attr_spec(const mc_attr_t *a)
     return spec;
 }
 
+/*
+ * GET /v1/models: each model the caller may see, with the attributes it may see, the scopes
+ * it may use (?scope=) and their conditions (so a client evaluates them as the server
+ * does), and the instance channel classes admitted wholesale through which it may read the
+ * model's records (docs/rest.md).
+ */
 static int rest_models(const struct _u_request *req, struct _u_response *resp, void *ud)
 {
     call_t c;
@@ -394,20 +486,46 @@ static int rest_models(const struct _u_request *req, struct _u_response *resp, v
                                                                         c.claims);
         if (!visible)
             continue;
-        json_t *attrs = json_object(), *scopes = json_array(), *v;
+        json_t *attrs = json_object(), *scopes = json_array(), *conds = json_object(), *v;
         size_t k;
         json_array_foreach(visible, k, v) {
             const mc_attr_t *a = mc_model_attr(m, json_string_value(v));
             if (a) /* system columns are not listed */
                 json_object_set_new(attrs, a->name, rest__attr_spec(a));
         }
-        for (size_t j = 0; j < m->nscopes; j++)
+        /* A scope reading an attribute the caller is not shown does not exist for it (as in
+         * a list): neither its name nor its condition may tell about that attribute. */
+        for (size_t j = 0; j < m->nscopes; j++) {
+            if (!list_query_scope_usable(m, &m->scopes[j], visible))
+                continue;
             json_array_append_new(scopes, json_string(m->scopes[j].name));
-        json_array_append_new(list, json_pack("{s:s, s:o, s:o}", "name", m->name, "attributes",
-                                              attrs, "scopes", scopes));
+            json_object_set(conds, m->scopes[j].name, m->scopes[j].condition);
+        }
+        json_t *any = mc_policy_any_instance(c.rest->policy, c.claims, m->name);
+        json_array_append_new(list, json_pack("{s:s, s:o, s:o, s:o, s:o*}", "name", m->name,
+                                              "attributes", attrs, "scopes", scopes,
+                                              "scope_conditions", conds, "any_instance", any));
         json_decref(visible);
     }
     mc_http_json(resp, 200, json_pack("{s:o}", "models", list));
+    return call_end(&c);
+}
+
+/*
+ * GET /v1/channels: the channels the caller may subscribe to, and the instance channel
+ * classes it may join for any instance id - the same answer as authz's, here so that a
+ * page on another origin reaches it with the API's CORS.
+ */
+static int rest_channels(const struct _u_request *req, struct _u_response *resp, void *ud)
+{
+    call_t c;
+    if (call_begin(&c, ud, req, resp, NO_MODEL) != 0)
+        return call_end(&c);
+    json_t *answer = mc_policy_channels_answer(c.rest->policy, c.claims);
+    if (answer)
+        mc_http_json(resp, 200, answer);
+    else
+        mc_http_error(resp, 503, "unavailable", NULL, "out of memory");
     return call_end(&c);
 }
 
@@ -507,7 +625,7 @@ static int rest_count_route(const struct _u_request *req, struct _u_response *re
 static const char *rest__allow(const char *path)
 {
     static const char *const get_only[] = {"/openapi.json", "/healthz", "/readyz", "/metrics",
-                                           "/v1/models"};
+                                           "/v1/models", "/v1/channels"};
     const char *seg[4];
     size_t len[4], n = 0;
     for (size_t i = 0; i < sizeof get_only / sizeof get_only[0]; i++)
@@ -707,15 +825,14 @@ static int rest_create(const struct _u_request *req, struct _u_response *resp, v
         goto out;
     mc_sql_add(&sql, "WITH w AS (INSERT INTO ");
     mc_sql_ident(&sql, c.m->table);
-    if (json_object_size(body) == 0) {
-        mc_sql_add(&sql, " DEFAULT VALUES");
-    } else {
-        mc_sql_add(&sql, " (");
-        rest__attr_list(&sql, c.m, body, AL_NAMES);
-        mc_sql_add(&sql, ") VALUES (");
-        rest__attr_list(&sql, c.m, body, AL_VALUES);
-        mc_sql_add(&sql, ")");
-    }
+    /* version: see rest__trace_sql */
+    mc_sql_add(&sql, " (");
+    rest__attr_list(&sql, c.m, body, AL_NAMES);
+    mc_sql_add(&sql, "%sversion) VALUES (", json_object_size(body) ? ", " : "");
+    rest__attr_list(&sql, c.m, body, AL_VALUES);
+    mc_sql_add(&sql, "%s", json_object_size(body) ? ", " : "");
+    rest__trace_sql(&c, &sql, 1);
+    mc_sql_add(&sql, ")");
     rest__returning(c.m, &sql);
     if (call_db(&c) != 0)
         goto out;
@@ -818,6 +935,7 @@ static int rest_update(const struct _u_request *req, struct _u_response *resp, v
     mc_sql_add(&sql, " SET ");
     rest__attr_list(&sql, c.m, body, AL_ASSIGN);
     rest__where_id(&sql, rest__id_of(before));
+    rest__trace_sql(&c, &sql, 0);
     rest__returning(c.m, &sql);
     PGresult *res = rest__exec(&c, &sql, 0);
     if (res && rest__simple(&c, "COMMIT", 0) == 0) {
@@ -845,6 +963,7 @@ static int rest_destroy(const struct _u_request *req, struct _u_response *resp, 
     mc_sql_add(&sql, "DELETE FROM ");
     mc_sql_ident(&sql, c.m->table);
     rest__where_id(&sql, rest__id_of(before));
+    rest__trace_sql(&c, &sql, 0);
     PGresult *res = rest__exec(&c, &sql, 0);
     if (res && rest__simple(&c, "COMMIT", 0) == 0) {
         ulfius_set_empty_body_response(resp, 204);
@@ -943,6 +1062,7 @@ static const struct {
     const char *label;
 } rest_routes[R__COUNT] = {
     [R_MODELS] = {"GET", "/v1", "models", 0, rest_models, "GET /v1/models"},
+    [R_CHANNELS] = {"GET", "/v1", "channels", 0, rest_channels, "GET /v1/channels"},
     [R_LIST] = {"GET", "/v1", ":model", 1, rest_list, "GET /v1/{model}"},
     [R_COUNT] = {"GET", "/v1", ":model/count", 0, rest_count_route, "GET /v1/{model}/count"},
     [R_GET] = {"GET", "/v1", ":model/:id", 1, rest_get, "GET /v1/{model}/{id}"},
@@ -954,9 +1074,9 @@ static const struct {
 
 /*
  * Known paths with methods they do not take (405 with Allow), after the routes above: the
- * other methods on /v1/models and /v1/{model}/count first, before the {model} and {id}
- * routes take "models" and "count" for a model name or an id; then, at the lowest
- * priority, any other method on a known path.
+ * other methods on /v1/models, /v1/channels and /v1/{model}/count first, before the
+ * {model} and {id} routes take "models", "channels" and "count" for a model name or an id;
+ * then, at the lowest priority, any other method on a known path.
  */
 static const struct {
     const char *method, *pattern;
@@ -965,6 +1085,8 @@ static const struct {
     {"POST", "models", 0},   {"POST", ":model/count", 0},   {"PUT", "models", 0},
     {"PUT", ":model/count", 0}, {"PATCH", "models", 0},     {"PATCH", ":model/count", 0},
     {"DELETE", "models", 0}, {"DELETE", ":model/count", 0}, {"*", "models", 9},
+    {"POST", "channels", 0}, {"PUT", "channels", 0},        {"PATCH", "channels", 0},
+    {"DELETE", "channels", 0}, {"*", "channels", 9},
     {"*", ":model/count", 8}, {"*", ":model", 9},           {"*", ":model/:id", 9},
 };
 
@@ -1027,6 +1149,11 @@ int rest_register(rest_t *rest, struct _u_instance *inst)
     rc |= ulfius_add_endpoint_by_val(inst, "GET", "/metrics", NULL, 0, rest_metrics, rest);
     rc |= ulfius_set_default_endpoint(inst, rest_not_found, rest);
     return rc ? MC_ERR_NOMEM : MC_OK;
+}
+
+void rest_set_tracer(rest_t *rest, const mc_tracer_t *tracer)
+{
+    rest->tracer = tracer;
 }
 
 void rest_free(rest_t *rest)

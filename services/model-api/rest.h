@@ -28,6 +28,15 @@ rest_t *rest_new(const api_config_t *cfg, const mc_schema_t *schema, const mc_po
                  const mc_jwt_verifier_t *verifier, pg_pool_t *pool, outbox_relay_t *relay,
                  const cors_t *cors, mc_metrics_t *metrics);
 
+/*
+ * Traces the writes (POST, PATCH, DELETE) with tracer (not owned, outlives rest; NULL or
+ * never called: contexts are still passed on, no span is recorded): each continues the
+ * request's traceparent (a missing or invalid one starts a trace), stores the context with
+ * the change's outbox row, answers it in a traceresponse header, and with an exporter
+ * records a "REST write" span.
+ */
+void rest_set_tracer(rest_t *rest, const mc_tracer_t *tracer);
+
 /* Adds every route to inst. Returns MC_OK or MC_ERR_NOMEM. */
 int rest_register(rest_t *rest, struct _u_instance *inst);
 

@@ -23,6 +23,12 @@
  * way. The AFTER trigger also wakes the relay with a NOTIFY, except in sessions that set
  * modelcast.notify to 'off': model-api's own, which wake the relay in-process and so do
  * not take the NOTIFY queue's lock at commit. The op values are those of mc_contract.h.
+ * The trace context of a change (traceparent, tracestate: docs/events.md) comes from the
+ * writing transaction's settings modelcast.traceparent and modelcast.tracestate, which this
+ * API sets in the statement of each write (rest.c) and any SQL session may set (SET LOCAL);
+ * without them both columns are NULL and the relay starts a trace. The two columns came
+ * after the tables: an outbox made before gets them (once, checked first, so a restart takes
+ * no lock on it).
  */
 static const char outbox_sql[] =
     "CREATE TABLE IF NOT EXISTS modelcast_outbox (\n"
@@ -36,7 +42,9 @@ static const char outbox_sql[] =
     "  after jsonb,\n"
     "  changed jsonb NOT NULL DEFAULT '[]',\n"
     "  txid bigint NOT NULL DEFAULT txid_current(),\n"
-    "  committed_at timestamptz NOT NULL DEFAULT now()\n"
+    "  committed_at timestamptz NOT NULL DEFAULT now(),\n"
+    "  traceparent text,\n"
+    "  tracestate text\n"
     ");\n"
     "CREATE TABLE IF NOT EXISTS modelcast_outbox_dead (\n"
     "  id bigint PRIMARY KEY,\n"
@@ -52,8 +60,21 @@ static const char outbox_sql[] =
     "  committed_at timestamptz NOT NULL,\n"
     "  error text NOT NULL,\n"
     "  event_bytes bigint NOT NULL,\n"
-    "  set_aside_at timestamptz NOT NULL DEFAULT now()\n"
+    "  set_aside_at timestamptz NOT NULL DEFAULT now(),\n"
+    "  traceparent text,\n"
+    "  tracestate text\n"
     ");\n"
+    "DO $$\n"
+    "DECLARE t text;\n"
+    "BEGIN\n"
+    "  FOREACH t IN ARRAY ARRAY['modelcast_outbox', 'modelcast_outbox_dead'] LOOP\n"
+    "    IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = t::regclass\n"
+    "                   AND attname = 'tracestate' AND NOT attisdropped) THEN\n"
+    "      EXECUTE format('ALTER TABLE %I ADD COLUMN IF NOT EXISTS traceparent text, '\n"
+    "                     'ADD COLUMN IF NOT EXISTS tracestate text', t);\n"
+    "    END IF;\n"
+    "  END LOOP;\n"
+    "END $$;\n"
     "CREATE OR REPLACE FUNCTION modelcast_stamp() RETURNS trigger LANGUAGE plpgsql AS $$\n"
     "BEGIN\n"
     "  IF TG_OP = 'INSERT' THEN\n"
@@ -86,12 +107,15 @@ static const char outbox_sql[] =
     "    SELECT coalesce(jsonb_agg(e.key), '[]') INTO ch FROM jsonb_each(a) e\n"
     "     WHERE e.key NOT IN ('version', 'updated_at') AND b -> e.key IS DISTINCT FROM e.value;\n"
     "  END IF;\n"
-    "  INSERT INTO modelcast_outbox (model, record_id, op, version, before, after, changed)\n"
+    "  INSERT INTO modelcast_outbox (model, record_id, op, version, before, after, changed,\n"
+    "                                traceparent, tracestate)\n"
     "  VALUES (TG_ARGV[0], coalesce(NEW.id, OLD.id),\n"
     "          CASE TG_OP WHEN 'INSERT' THEN '" MC_OP_CREATE "'"
     " WHEN 'UPDATE' THEN '" MC_OP_UPDATE "'\n"
     "                     ELSE '" MC_OP_DESTROY "' END,\n"
-    "          CASE TG_OP WHEN 'DELETE' THEN OLD.version ELSE NEW.version END, b, a, ch);\n"
+    "          CASE TG_OP WHEN 'DELETE' THEN OLD.version ELSE NEW.version END, b, a, ch,\n"
+    "          left(nullif(current_setting('modelcast.traceparent', true), ''), 55),\n"
+    "          left(nullif(current_setting('modelcast.tracestate', true), ''), 513));\n"
     "  IF coalesce(current_setting('modelcast.notify', true), '') <> 'off' THEN\n"
     "    PERFORM pg_notify('" OUTBOX_RELAY_CHANNEL "', '');\n"
     "  END IF;\n"
@@ -101,6 +125,19 @@ static const char outbox_sql[] =
 const char *schema_outbox_sql(void)
 {
     return outbox_sql;
+}
+
+/*
+ * What follows an attribute's column type: COLLATE "C" for strings, so that the column, its
+ * unique index and every comparison order text by bytes (code points), as the lists'
+ * ORDER BY (list_query.c), the conditions and the clients do, whatever the database's
+ * collation; NOT NULL when required.
+ */
+static const char *migrate__col_suffix(const mc_attr_t *a)
+{
+    int text = a->type == MC_ATTR_STRING || a->type == MC_ATTR_TEXT;
+    return text ? (a->required ? " COLLATE \"C\" NOT NULL" : " COLLATE \"C\"")
+                : (a->required ? " NOT NULL" : "");
 }
 
 char *schema_table_sql(const mc_model_t *m)
@@ -120,7 +157,7 @@ char *schema_table_sql(const mc_model_t *m)
     for (size_t i = 0; i < m->nattrs; i++) {
         const mc_attr_t *a = &m->attrs[i];
         mc_buf_appendf(&d, ",\n  \"%s\" %s%s", a->name, mc_attr_sql_type(a, tbuf, sizeof tbuf),
-                       a->required ? " NOT NULL" : "");
+                       migrate__col_suffix(a));
     }
     mc_buf_appendf(&d, "\n);\n");
     for (size_t i = 0; i < m->nattrs; i++) {
@@ -160,17 +197,35 @@ static void migrate__pg_type(const mc_attr_t *a, char *buf, size_t buflen)
     }
 }
 
+/* Marks every string attribute of m bytewise: its column was just declared COLLATE "C". */
+static void migrate__all_bytewise(mc_model_t *m)
+{
+    for (size_t i = 0; i < m->nattrs; i++)
+        m->attrs[i].bytewise = m->attrs[i].type == MC_ATTR_STRING ||
+                               m->attrs[i].type == MC_ATTR_TEXT;
+}
+
+/*
+ * The live columns of a table: name, format_type() and whether the column's collation
+ * orders by bytes - "C" or "POSIX", or the default collation of a database whose own is C
+ * or POSIX with the libc provider (datlocprovider: PostgreSQL 15 on, else libc).
+ */
+static const char migrate_columns_sql[] =
+    "SELECT a.attname, format_type(a.atttypid, a.atttypmod), "
+    "  a.attcollation IN ('pg_catalog.\"C\"'::regcollation, 'pg_catalog.\"POSIX\"'::regcollation) "
+    "  OR (a.attcollation = 'pg_catalog.\"default\"'::regcollation AND d.datcollate IN ('C', "
+    "'POSIX') AND coalesce(to_jsonb(d)->>'datlocprovider', 'c') = 'c') "
+    "FROM pg_attribute a "
+    "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "JOIN pg_database d ON d.datname = current_database() "
+    "WHERE c.relname = $1 AND n.nspname = current_schema() AND a.attnum > 0 "
+    "AND NOT a.attisdropped";
+
 /* Compares the live columns of m's table with the declaration; adds new columns. */
-static int migrate__table(PGconn *conn, const mc_model_t *m, char *err, size_t errlen)
+static int migrate__table(PGconn *conn, mc_model_t *m, char *err, size_t errlen)
 {
     const char *params[1] = {m->table};
-    PGresult *res = PQexecParams(
-        conn,
-        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
-        "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE c.relname = $1 AND n.nspname = current_schema() AND a.attnum > 0 "
-        "AND NOT a.attisdropped",
-        1, NULL, params, NULL, NULL, 0);
+    PGresult *res = PQexecParams(conn, migrate_columns_sql, 1, NULL, params, NULL, NULL, 0);
     int rc = mc_pg_check(conn, res, PGRES_TUPLES_OK, err, errlen);
     char want[64], sql[512], tbuf[64];
 
@@ -179,8 +234,10 @@ static int migrate__table(PGconn *conn, const mc_model_t *m, char *err, size_t e
     if (PQntuples(res) == 0) {
         char *ddl = schema_table_sql(m);
         rc = ddl ? mc_pg_exec(conn, ddl, err, errlen) : MC_ERR_NOMEM;
-        if (rc == MC_OK)
+        if (rc == MC_OK) {
             MC_INFO("created table %s for model %s", m->table, m->name);
+            migrate__all_bytewise(m);
+        }
         free(ddl);
         goto out;
     }
@@ -192,7 +249,7 @@ static int migrate__table(PGconn *conn, const mc_model_t *m, char *err, size_t e
             system |= strcmp(col, mc_model_system_columns[i]) == 0;
         if (system)
             continue;
-        const mc_attr_t *a = mc_model_attr(m, col);
+        mc_attr_t *a = (mc_attr_t *)mc_model_attr(m, col);
         if (!a) {
             snprintf(err, errlen, "model %s: table %s has column '%s' that the models file no "
                      "longer declares; dropping attributes is not done automatically (drop the "
@@ -208,17 +265,25 @@ static int migrate__table(PGconn *conn, const mc_model_t *m, char *err, size_t e
             rc = MC_ERR_CONFIG;
             goto out;
         }
+        a->bytewise = (a->type == MC_ATTR_STRING || a->type == MC_ATTR_TEXT) &&
+                      strcmp(PQgetvalue(res, r, 2), "t") == 0;
+        if ((a->type == MC_ATTR_STRING || a->type == MC_ATTR_TEXT) && !a->bytewise && a->unique)
+            MC_WARN("model %s: column %s.%s does not sort by bytes (its collation is not "
+                    "\"C\"): lists order it COLLATE \"C\", which its unique index cannot "
+                    "serve; ALTER TABLE \"%s\" ALTER COLUMN \"%s\" TYPE %s COLLATE \"C\" "
+                    "rebuilds the index so that it can (docs/rest.md, \"Order of strings\")",
+                    m->name, m->table, col, m->table, col, type);
     }
     /* New attributes become new columns; a required one needs the table to be empty. */
     for (size_t i = 0; i < m->nattrs; i++) {
-        const mc_attr_t *a = &m->attrs[i];
+        mc_attr_t *a = &m->attrs[i];
         int found = 0;
         for (int r = 0; r < PQntuples(res) && !found; r++)
             found = strcmp(PQgetvalue(res, r, 0), a->name) == 0;
         if (found)
             continue;
         snprintf(sql, sizeof sql, "ALTER TABLE \"%s\" ADD COLUMN \"%s\" %s%s", m->table, a->name,
-                 mc_attr_sql_type(a, tbuf, sizeof tbuf), a->required ? " NOT NULL" : "");
+                 mc_attr_sql_type(a, tbuf, sizeof tbuf), migrate__col_suffix(a));
         rc = mc_pg_exec(conn, sql, err, errlen);
         if (rc != MC_OK) {
             char why[512];
@@ -228,6 +293,7 @@ static int migrate__table(PGconn *conn, const mc_model_t *m, char *err, size_t e
                                         "empty table)" : "");
             goto out;
         }
+        a->bytewise = a->type == MC_ATTR_STRING || a->type == MC_ATTR_TEXT;
         MC_INFO("model %s: added attribute %s", m->name, a->name);
     }
     /* Unique indexes and triggers are (re)installed idempotently. */
@@ -242,7 +308,7 @@ out:
     return rc;
 }
 
-int schema_migrate(PGconn *conn, const mc_schema_t *schema, char *err, size_t errlen)
+int schema_migrate(PGconn *conn, mc_schema_t *schema, char *err, size_t errlen)
 {
     int rc = mc_pg_exec(conn, "BEGIN; SELECT pg_advisory_xact_lock(" MIGRATE_LOCK_KEY ")", err,
                         errlen);

@@ -27,7 +27,11 @@ char *schema_table_sql(const mc_model_t *model);
  * other model-api instances by an advisory lock: creates what is missing, adds new
  * attributes as columns, and refuses (MC_ERR_CONFIG, err naming model and attribute) a
  * changed column type or a column that is no longer declared. Nothing is applied on refusal.
+ * Sets each string attribute's bytewise (mc_attr.h): new columns are declared COLLATE "C";
+ * an existing column is bytewise when its collation is "C" or "POSIX" (or the default one
+ * of a C database). A unique string column that is not gets a warning: lists order it
+ * COLLATE "C", which its index cannot serve.
  */
-int schema_migrate(PGconn *conn, const mc_schema_t *schema, char *err, size_t errlen);
+int schema_migrate(PGconn *conn, mc_schema_t *schema, char *err, size_t errlen);
 
 #endif

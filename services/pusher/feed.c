@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fanout_trace.h"
 #include "mc_error.h"
 #include "mc_kafka.h"
 #include "mc_log.h"
@@ -20,6 +21,7 @@ struct feed {
     feed_sink_fn sink;
     void *sink_arg;
     mc_metric_t *in_total, *malformed_total;
+    const mc_tracer_t *tracer;  /* NULL: no spans */
     pthread_t thread;
     int started;
     atomic_int stop;
@@ -138,10 +140,17 @@ out:
     return ret;
 }
 
+void feed_set_tracer(feed_t *f, const mc_tracer_t *tracer)
+{
+    f->tracer = tracer;
+}
+
 static void feed__handle(feed_t *f, rd_kafka_message_t *msg)
 {
     pusher_frame_t *frame = NULL;
-    char err[256], pos[48];
+    char err[256], pos[48], event_id[64];
+    /* the trace is read only when a span may record or the log shows it */
+    int traced = (f->tracer && f->tracer->export) || mc_log_level() <= MC_LOG_DEBUG;
 
     if (msg->err) {
         if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -149,14 +158,16 @@ static void feed__handle(feed_t *f, rd_kafka_message_t *msg)
         return;
     }
     snprintf(pos, sizeof pos, "%" PRId32 ":%" PRId64, msg->partition, msg->offset);
-    if (proto_change(msg->payload, msg->len, msg->partition, msg->offset, &frame, err,
-                     sizeof err) != MC_OK) {
+    if (proto_change_id(msg->payload, msg->len, msg->partition, msg->offset, &frame,
+                        traced ? event_id : NULL, sizeof event_id, err, sizeof err) != MC_OK) {
         mc_metric_add(f->malformed_total, 1);
         MC_WARN("feed: skipping malformed delivery at %s: %s", pos, err);
         return;
     }
     mc_metric_add(f->in_total, 1);
     frame->kafka_ts_ms = rd_kafka_message_timestamp(msg, NULL); /* -1 when unknown */
+    if (traced)
+        frame->trace = fanout_trace_begin(f->tracer, msg, frame->channel, event_id);
     while (f->sink(f->sink_arg, frame, pos) == MC_ERR_BUSY) {
         if (atomic_load(&f->stop)) {
             pusher_frame_unref(frame);

@@ -10,6 +10,7 @@
 
 #include "frame.h"
 #include "mc_metrics.h"
+#include "mc_trace.h"
 
 typedef struct feed feed_t;
 
@@ -36,6 +37,13 @@ rd_kafka_conf_t *feed_kafka_conf_new(char *err, size_t errlen);
  */
 feed_t *feed_new(const char *topic, rd_kafka_conf_t *conf, feed_sink_fn sink, void *sink_arg,
                  mc_metrics_t *metrics, char *err, size_t errlen);
+
+/*
+ * Traces deliveries with tracer (not owned, outlives f; set before feed_start): each change
+ * frame whose trace records gets its fan-out span (fanout_trace.h). Without it (or with a
+ * tracer without exporter) deliveries are only logged with their trace at debug level.
+ */
+void feed_set_tracer(feed_t *f, const mc_tracer_t *tracer);
 
 /* Starts the feed thread. Returns MC_OK or MC_ERR_NOMEM. */
 int feed_start(feed_t *f);

@@ -37,6 +37,7 @@ pusher_frame_t *pusher_frame_new(const char *payload, size_t len, const char *ch
     f->partition = -1;
     f->offset = -1;
     f->kafka_ts_ms = -1;
+    f->trace = NULL;
     memset(f->buf, 0, PUSHER_FRAME_PRE);
     f->hlen = frame__header(PUSHER_FRAME_DATA(f), len);
     if (len)
@@ -59,6 +60,8 @@ pusher_frame_t *pusher_frame_ref(pusher_frame_t *f)
 
 void pusher_frame_unref(pusher_frame_t *f)
 {
-    if (f && atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1)
+    if (f && atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1) {
+        free(f->trace);
         free(f);
+    }
 }

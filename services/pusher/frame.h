@@ -19,6 +19,8 @@ typedef struct pusher_frame {
     int64_t offset;        /* (set by the creator before sharing the frame) */
     int64_t kafka_ts_ms;   /* Kafka timestamp of a "change" (ms since the epoch), or -1 */
     const char *channel;   /* routing channel (inside the same allocation), or NULL */
+    struct pusher_trace *trace; /* a live change whose fan-out span records (fanout_trace.h),
+                                   freed with the frame; NULL for the others */
     uint8_t hlen;          /* bytes of the WebSocket header right before the payload */
     unsigned char buf[];   /* headroom (header at its end), payload, NUL, channel */
 } pusher_frame_t;
@@ -43,7 +45,8 @@ pusher_frame_t *pusher_frame_new(const char *payload, size_t len, const char *ch
 /* Takes one more reference to f and returns f. Thread-safe. */
 pusher_frame_t *pusher_frame_ref(pusher_frame_t *f);
 
-/* Drops one reference; the last one frees the frame. NULL-safe, thread-safe. */
+/* Drops one reference; the last one frees the frame (and its trace). NULL-safe,
+ * thread-safe. */
 void pusher_frame_unref(pusher_frame_t *f);
 
 #endif

@@ -5,6 +5,7 @@
 #include "mc_error.h"
 #include "mc_log.h"
 #include "mc_metrics.h"
+#include "mc_otlp.h"
 #include "mc_service.h"
 #include "pusher_config.h"
 #include "resume.h"
@@ -39,6 +40,8 @@ int main(int argc, char **argv)
     workers_t *workers = NULL;
     feed_t *feed = NULL;
     ws_origins_t *origins = NULL;
+    mc_tracer_t tracer = {0};
+    mc_otlp_t *otlp = NULL;
     sigset_t sigs;
 
     if ((rc = mc_service_init(pusher_config_options, &cfg, "modelcast-pusher", "pusher", summary,
@@ -53,6 +56,11 @@ int main(int argc, char **argv)
     if (!(metrics = mc_metrics_new()) ||
         !(authz = authz_client_new(cfg.authz_url, cfg.authz_timeout_ms, metrics))) {
         MC_ERROR("out of memory");
+        goto out;
+    }
+    if (mc_otlp_tracer(&cfg.trace, "pusher", metrics, &tracer, &otlp, err, sizeof err) != MC_OK) {
+        MC_ERROR("configuration: %s", err);
+        exit_code = 2;
         goto out;
     }
     if (!(kconf = feed_kafka_conf_new(err, sizeof err))) {
@@ -109,6 +117,7 @@ int main(int argc, char **argv)
         MC_ERROR("kafka: %s", err);
         goto out;
     }
+    feed_set_tracer(feed, &tracer);
     if (workers_start(workers) != MC_OK || feed_start(feed) != MC_OK) {
         MC_ERROR("cannot start the worker and feed threads");
         goto out;
@@ -131,6 +140,7 @@ out:
         rd_kafka_conf_destroy(kconf);
     authz_client_free(authz);
     ws_origins_free(origins);
+    mc_otlp_free(otlp); /* after the feed and the workers: sends what is left, bounded */
     mc_metrics_free(metrics);
     mc_config_cleanup(pusher_config_options, &cfg);
     if (exit_code == 0)

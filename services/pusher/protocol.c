@@ -261,6 +261,13 @@ static int proto__op_valid(const char *op)
 int proto_change(const char *value, size_t len, int32_t partition, int64_t offset,
                  pusher_frame_t **out, char *err, size_t errlen)
 {
+    return proto_change_id(value, len, partition, offset, out, NULL, 0, err, errlen);
+}
+
+int proto_change_id(const char *value, size_t len, int32_t partition, int64_t offset,
+                    pusher_frame_t **out, char *event_id, size_t eidlen, char *err,
+                    size_t errlen)
+{
     json_error_t jerr;
     json_t *d, *o, *v;
     const char *key, *channel, *op;
@@ -268,6 +275,8 @@ int proto_change(const char *value, size_t len, int32_t partition, int64_t offse
     int rc = MC_ERR_JSON;
 
     *out = NULL;
+    if (event_id && eidlen)
+        event_id[0] = '\0';
     if (!value || len == 0) {
         snprintf(err, errlen, "empty delivery");
         return MC_ERR_JSON;
@@ -306,6 +315,8 @@ int proto_change(const char *value, size_t len, int32_t partition, int64_t offse
             json_object_set(o, key, v);
     }
     json_object_set_new(o, "position", json_string(pos));
+    if (event_id && eidlen && json_is_string(json_object_get(d, MC_FIELD_EVENT_ID)))
+        snprintf(event_id, eidlen, "%s", json_string_value(json_object_get(d, MC_FIELD_EVENT_ID)));
     *out = proto__frame(o, channel);
     rc = *out ? MC_OK : MC_ERR_NOMEM;
     if (*out) {

@@ -87,4 +87,10 @@ pusher_frame_t *proto_error(proto_err_t err, const char *channel, const char *me
 int proto_change(const char *value, size_t len, int32_t partition, int64_t offset,
                  pusher_frame_t **out, char *err, size_t errlen);
 
+/* proto_change, also copying the delivery's event_id into event_id (eidlen bytes; "" when it
+ * has none) unless event_id is NULL. */
+int proto_change_id(const char *value, size_t len, int32_t partition, int64_t offset,
+                    pusher_frame_t **out, char *event_id, size_t eidlen, char *err,
+                    size_t errlen);
+
 #endif

@@ -55,6 +55,7 @@ const mc_cfg_option_t pusher_config_options[] = {
     OPT("MC_PING_TIMEOUT_S", MC_CFG_INT, "60", ping_timeout_s, 2, 7200,
         "seconds without a pong before a peer is considered dead and closed; must exceed "
         "MC_PING_INTERVAL_S"),
+    MC_TRACE_OPTIONS(pusher_config_t, trace),
     MC_CFG_END,
 };
 

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "mc_config.h"
+#include "mc_trace.h"
 
 typedef struct {
     char *http_bind;
@@ -29,6 +30,7 @@ typedef struct {
     long authz_timeout_ms;
     long ping_interval_s;   /* idle seconds before the server sends a WebSocket ping */
     long ping_timeout_s;    /* seconds without a pong (or other proof) before hanging up */
+    mc_trace_settings_t trace;
 } pusher_config_t;
 
 extern const mc_cfg_option_t pusher_config_options[];

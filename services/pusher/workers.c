@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "fanout_trace.h"
 #include "mc_error.h"
 #include "mc_log.h"
 #include "ws_guard.h"
@@ -95,6 +96,8 @@ int workers_sink(void *workers, pusher_frame_t *frame, const char *position)
 {
     workers_t *w = workers;
     (void)position;
+    if (frame->trace)
+        fanout_trace_expect(frame->trace, (int)w->n);
     /* One reference per worker: the caller's goes to the last. */
     for (size_t i = 0; i + 1 < w->n; i++)
         pusher_frame_ref(frame);

@@ -32,6 +32,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "fanout_trace.h"
 #include "hub.h"
 #include "mc_error.h"
 #include "mc_log.h"
@@ -58,6 +59,7 @@ _Static_assert(PUSHER_FRAME_PRE >= LWS_PRE, "frame headroom must cover LWS_PRE")
 #define WS_PING_INTERVAL_DEFAULT_S 25
 #define WS_PING_TIMEOUT_DEFAULT_S 60
 #define WS_PENDING_DEFAULT 16
+#define WS_TRACED_MAX 64          /* traced changes whose span ends after a turn's writes */
 
 /* What the inbox carries: live changes from the feed, and resume jobs' answers. */
 typedef enum {
@@ -112,6 +114,11 @@ struct ws_server {
     ws_item_t *work;            /* service thread: taken from the inbox, being fanned out */
     size_t work_len, work_pos;
     int inbox_closed;
+    /* Service thread: the turn's traced changes (a reference each) and their subscribers,
+     * whose fan-out spans end once the turn's writes are done (fanout_trace.h). */
+    pusher_frame_t *traced[WS_TRACED_MAX];
+    size_t traced_subs[WS_TRACED_MAX];
+    size_t ntraced;
 };
 
 /* Per-session data: lws allocates it zeroed, for HTTP and WebSocket connections alike. */
@@ -450,7 +457,13 @@ static void ws__drain(ws_server_t *ws)
         if (it->kind == WS_ITEM_CHANGE) {
             spent += it->frame->len;
             ws__observe_lag(ws, it->frame);
-            hub_publish(ws->hub, it->frame, NULL, ws__wake, ws);
+            size_t subs = hub_publish(ws->hub, it->frame, NULL, ws__wake, ws);
+            if (it->frame->trace && ws->ntraced < WS_TRACED_MAX) {
+                ws->traced_subs[ws->ntraced] = subs;
+                ws->traced[ws->ntraced++] = pusher_frame_ref(it->frame);
+            } else if (it->frame->trace) {
+                fanout_trace_done(it->frame->trace, subs); /* queued; the writes follow */
+            }
         } else {
             spent += it->frame ? it->frame->len : 0;
             ws__job_item(ws, it);
@@ -461,6 +474,11 @@ static void ws__drain(ws_server_t *ws)
         it->job = NULL;
     }
     ws__flush_dirty(ws);
+    for (size_t i = 0; i < ws->ntraced; i++) {
+        fanout_trace_done(ws->traced[i]->trace, ws->traced_subs[i]);
+        pusher_frame_unref(ws->traced[i]);
+    }
+    ws->ntraced = 0;
     /*
      * Come back next turn if anything is left - including items the feed posted while we
      * worked: their wake-up was consumed by this very turn.

@@ -1,6 +1,8 @@
 // stack.js - the real stack for the JavaScript tests: deploy/local/up on free loopback
 // ports in a private MC_VAR (as tests/system/conftest.py does), with two pushers behind the
-// edge; plus what tests reach into it with: psql, stopping and killing components, tokens.
+// edge and the examples also on another origin (MC_EDGE_XORIGIN_PORT) that model-api and the
+// pushers allow; plus what tests reach into it with: psql, stopping and killing components,
+// tokens, and the origins of pages the API refuses.
 import { execFile, spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, existsSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -72,7 +74,16 @@ export class Stack {
 
   /** Starts a stack; info (ports, MC_VAR) is what Stack.fromEnv() gets back in a test. */
   static async start({ pushers = 2, devTokens = true, buildDir = process.env.MC_BUILD_DIR } = {}) {
-    const { ports: [pg, kafka, ctrl, api, authz, edge], base } = await freePorts(6, pushers);
+    const { ports: [pg, kafka, ctrl, api, authz, edge, xorigin, stranger, restOnly], base } =
+      await freePorts(9, pushers);
+    // Origins of pages: the edge's second server (allowed by model-api and the pushers), one
+    // allowed by neither, one allowed by model-api only (a forgotten MC_WS_ORIGINS). Tests
+    // serve pages on the last two themselves.
+    const origins = {
+      xorigin: `http://127.0.0.1:${xorigin}`,
+      stranger: `http://127.0.0.1:${stranger}`,
+      restOnly: `http://127.0.0.1:${restOnly}`,
+    };
     const varDir = mkdtempSync(join(tmpdir(), 'mc-js-'));
     const env = {
       ...process.env,
@@ -86,11 +97,14 @@ export class Stack {
       MC_PUSHER_PORT: String(base),
       MC_PUSHERS: String(pushers),
       MC_EDGE_PORT: String(edge),
+      MC_EDGE_XORIGIN_PORT: String(xorigin),
+      MC_CORS_ORIGINS: `${origins.xorigin},${origins.restOnly}`,
+      MC_WS_ORIGINS: origins.xorigin,
       MC_DEV_TOKENS: devTokens ? '1' : '0',
       MC_LOG_LEVEL: process.env.MC_LOG_LEVEL || 'info',
     };
     const stack = new Stack({
-      varDir, env, pushers,
+      varDir, env, pushers, origins,
       edgeUrl: `http://127.0.0.1:${edge}`,
       apiUrl: `http://127.0.0.1:${api}`,
       authzUrl: `http://127.0.0.1:${authz}`,
@@ -113,8 +127,8 @@ export class Stack {
   }
 
   toJSON() {
-    const { varDir, env, pushers, edgeUrl, apiUrl, authzUrl, pusherPorts, pgConninfo } = this;
-    return { varDir, env, pushers, edgeUrl, apiUrl, authzUrl, pusherPorts, pgConninfo };
+    const { varDir, env, pushers, origins, edgeUrl, apiUrl, authzUrl, pusherPorts, pgConninfo } = this;
+    return { varDir, env, pushers, origins, edgeUrl, apiUrl, authzUrl, pusherPorts, pgConninfo };
   }
 
   get pusherNames() {
@@ -164,10 +178,15 @@ export class Stack {
 
   /** Open WebSocket connections of each pusher (its modelcast_pusher_connections gauge), in pusherNames order. */
   async pusherConnections() {
+    return this.pusherMetric('modelcast_pusher_connections');
+  }
+
+  /** An unlabelled metric of each pusher, in pusherNames order. */
+  async pusherMetric(name) {
     return Promise.all(this.pusherPorts.map(async (port) => {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      const m = /^modelcast_pusher_connections(?:\{[^}]*\})? (\d+)/m.exec(text);
-      if (!m) throw new Error(`pusher :${port} /metrics has no modelcast_pusher_connections`);
+      const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'm').exec(text);
+      if (!m) throw new Error(`pusher :${port} /metrics has no ${name}`);
       return Number(m[1]);
     }));
   }

@@ -73,6 +73,13 @@ static void test_asyncapi(void)
     MC_CHECK_CONTAINS(doc, "enum: [" MC_CE_TYPE_CREATED ", " MC_CE_TYPE_UPDATED ", "
                            MC_CE_TYPE_DESTROYED "]");
     MC_CHECK_CONTAINS(doc, MC_HEADER_ERROR ":\n");
+    /* the trace context (CloudEvents distributed-tracing extension), changes and deliveries */
+    MC_CHECK_CONTAINS(doc, "        " MC_HEADER_CE_TRACEPARENT ":\n          type: string\n");
+    MC_CHECK_CONTAINS(doc, "        " MC_HEADER_CE_TRACESTATE ":\n          type: string\n");
+    MC_CHECK_CONTAINS(doc, "        " MC_HEADER_CE_TRACEPARENT ":\n          $ref: "
+                           "'#/components/schemas/traceHeaders/properties/"
+                           MC_HEADER_CE_TRACEPARENT "'");
+    MC_CHECK_CONTAINS(doc, "      headers:\n        $ref: '#/components/schemas/traceHeaders'");
     /* deliveries */
     MC_CHECK_CONTAINS(doc, "required: [" MC_FIELD_CHANNEL ", " MC_FIELD_MODEL ", " MC_FIELD_ID
                            ", " MC_FIELD_OP ", " MC_FIELD_VERSION ", " MC_FIELD_ATTRIBUTES ", "

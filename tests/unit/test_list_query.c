@@ -78,6 +78,57 @@ static void test_filters_and_order(void)
     mc_schema_free(s);
 }
 
+/* Strings order by bytes (COLLATE "C") in ORDER BY and in the cursor's comparison, as the
+ * conditions and the clients compare them, whatever the column's collation. */
+static void test_strings_order_by_bytes(void)
+{
+    mc_schema_t *s = schema();
+    list_query_t q;
+    const char *code = NULL;
+    char err[256] = "";
+    const char *kv[] = {"order", "-name,qty", NULL};
+    MC_CHECK_INT(build(&s->models[0], kv, 0, &q, &code, err, sizeof err), MC_OK);
+    MC_CHECK_CONTAINS(mc_sql_text(&q.sql), "ORDER BY \"name\" COLLATE \"C\" DESC NULLS FIRST, "
+                                           "\"qty\" ASC NULLS LAST, \"id\" ASC NULLS LAST");
+    json_t *row = json_loads("{\"id\":3,\"qty\":1,\"name\":\"B\"}", 0, NULL);
+    char *cursor = list_query_cursor(&q, row);
+    list_query_cleanup(&q);
+    const char *kv2[] = {"order", "-name,qty", "cursor", cursor, NULL};
+    MC_CHECK_INT(build(&s->models[0], kv2, 0, &q, &code, err, sizeof err), MC_OK);
+    MC_CHECK_CONTAINS(mc_sql_text(&q.sql), "AND (((\"name\" COLLATE \"C\" < $1::text)) OR "
+                                           "(\"name\" = $2::text AND (\"qty\" > $3::integer OR "
+                                           "\"qty\" IS NULL))");
+    list_query_cleanup(&q);
+    /* A column whose own collation is byte order (created COLLATE "C") stays bare, so that
+     * its index serves the order. */
+    ((mc_attr_t *)mc_model_attr(&s->models[0], "name"))->bytewise = 1;
+    MC_CHECK_INT(build(&s->models[0], kv2, 0, &q, &code, err, sizeof err), MC_OK);
+    MC_CHECK_CONTAINS(mc_sql_text(&q.sql), "AND (((\"name\" < $1::text)) OR");
+    MC_CHECK_CONTAINS(mc_sql_text(&q.sql), "ORDER BY \"name\" DESC NULLS FIRST, ");
+    list_query_cleanup(&q);
+    free(cursor);
+    json_decref(row);
+    mc_schema_free(s);
+}
+
+/* GET /v1/models lists a scope (and its condition) only when the caller sees every
+ * attribute it reads, as a list only takes such scopes. */
+static void test_scope_usable(void)
+{
+    mc_schema_t *s = schema();
+    const mc_model_t *m = &s->models[0];
+    const mc_scope_t *named = mc_model_scope(m, "named");
+    json_t *all = json_loads("[\"id\",\"name\",\"qty\"]", 0, NULL);
+    json_t *some = json_loads("[\"id\",\"qty\"]", 0, NULL);
+    MC_CHECK(named != NULL);
+    MC_CHECK_INT(list_query_scope_usable(m, named, all), 1);
+    MC_CHECK_INT(list_query_scope_usable(m, named, some), 0);
+    MC_CHECK_INT(list_query_scope_usable(m, named, NULL), 1);
+    json_decref(all);
+    json_decref(some);
+    mc_schema_free(s);
+}
+
 static void test_select_lists_system_columns_then_attributes(void)
 {
     mc_schema_t *s = schema();
@@ -122,6 +173,8 @@ static void test_refusals(void)
 int main(void)
 {
     MC_TEST_RUN(test_filters_and_order);
+    MC_TEST_RUN(test_strings_order_by_bytes);
+    MC_TEST_RUN(test_scope_usable);
     MC_TEST_RUN(test_select_lists_system_columns_then_attributes);
     MC_TEST_RUN(test_refusals);
     MC_TEST_DONE();

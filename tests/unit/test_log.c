@@ -35,6 +35,36 @@ static void test_line_is_json(void)
     free(line);
 }
 
+static void test_context_fields(void)
+{
+    mc_log_init("unit", MC_LOG_DEBUG);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    mc_log_set_stream(mem);
+    mc_log_ctx_t ctx = {"0b9c1f3e-7d1a-4c55-9a51-8f7a2a4e8d10",
+                        "4bf92f3577b34da6a3ce929d0e0e4736"};
+    MC_LOG_CTX(MC_LOG_INFO, &ctx, "routed to %d channels", 2);
+    mc_log_ctx_t none = {NULL, ""};
+    MC_LOG_CTX(MC_LOG_INFO, &none, "no context");
+    mc_log_set_stream(NULL);
+    fclose(mem);
+    char *second = strchr(buf, '\n');
+    MC_CHECK(second != NULL);
+    json_t *one = json_loads(buf, JSON_DISABLE_EOF_CHECK, NULL);
+    json_t *two = second ? json_loads(second + 1, 0, NULL) : NULL;
+    MC_CHECK(one != NULL && two != NULL);
+    MC_CHECK_STR(json_string_value(json_object_get(one, "event_id")), ctx.event_id);
+    MC_CHECK_STR(json_string_value(json_object_get(one, "trace_id")), ctx.trace_id);
+    MC_CHECK_STR(json_string_value(json_object_get(one, "msg")), "routed to 2 channels");
+    MC_CHECK(json_object_get(two, "event_id") == NULL);
+    MC_CHECK(json_object_get(two, "trace_id") == NULL);
+    MC_CHECK_STR(json_string_value(json_object_get(two, "msg")), "no context");
+    json_decref(one);
+    json_decref(two);
+    free(buf);
+}
+
 static int evaluated;
 static const char *side_effect(void)
 {
@@ -70,6 +100,7 @@ static void test_level_parse(void)
 int main(void)
 {
     MC_TEST_RUN(test_line_is_json);
+    MC_TEST_RUN(test_context_fields);
     MC_TEST_RUN(test_level_filters_before_evaluating);
     MC_TEST_RUN(test_level_parse);
     MC_TEST_DONE();

@@ -279,6 +279,64 @@ static void test_connect(void)
     mc_policy_free(p);
 }
 
+/* Renders v (an array or object, taken over) as compact JSON text; NULL stays NULL. */
+static char *dump_new(json_t *v)
+{
+    char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    json_decref(v);
+    return s;
+}
+
+/* Instance channels admitted wholesale (admins on Team) are named by class: no list of
+ * instances can hold them, and GET /v1/channels says so next to the enumerated ones. */
+static void test_any_instance(void)
+{
+    mc_policy_t *p = policy();
+    json_t *admin = J("{\"sub\":\"1\",\"role\":\"admin\",\"teams\":[4]}");
+    json_t *alice = J("{\"sub\":\"7\",\"teams\":[3]}");
+    char *s;
+
+    s = dump_new(mc_policy_any_instance(p, admin, NULL));
+    MC_CHECK_STR(s, "[\"Team\"]");
+    free(s);
+    /* Per model: only classes the model's rules send to. */
+    s = dump_new(mc_policy_any_instance(p, admin, "Todo"));
+    MC_CHECK_STR(s, "[\"Team\"]");
+    free(s);
+    s = dump_new(mc_policy_any_instance(p, admin, "Dictionary"));
+    MC_CHECK_STR(s, "[]");
+    free(s);
+    s = dump_new(mc_policy_any_instance(p, admin, "Nope"));
+    MC_CHECK_STR(s, "[]");
+    free(s);
+    s = dump_new(mc_policy_any_instance(p, alice, NULL));
+    MC_CHECK_STR(s, "[]");
+    free(s);
+    s = dump_new(mc_policy_any_instance(p, NULL, "Todo"));
+    MC_CHECK_STR(s, "[]");
+    free(s);
+    s = dump_new(mc_policy_any_instance(NULL, admin, NULL));
+    MC_CHECK_STR(s, "[]");
+    free(s);
+
+    /* The answer of GET /v1/channels: the enumerated channels (the admin's own team still
+     * listed: the client subscribes to it) and the classes admitted wholesale. */
+    s = dump_new(mc_policy_channels_answer(p, admin));
+    MC_CHECK_STR(s, "{\"channels\":[\"Application\",\"Members\",\"Admins\",\"User-1\","
+                    "\"Team-4\"],\"any_instance\":[\"Team\"]}");
+    free(s);
+    s = dump_new(mc_policy_channels_answer(p, alice));
+    MC_CHECK_STR(s, "{\"channels\":[\"Application\",\"Members\",\"User-7\",\"Team-3\"],"
+                    "\"any_instance\":[]}");
+    free(s);
+    s = dump_new(mc_policy_channels_answer(p, NULL));
+    MC_CHECK_STR(s, "{\"channels\":[\"Application\"],\"any_instance\":[]}");
+    free(s);
+    json_decref(admin);
+    json_decref(alice);
+    mc_policy_free(p);
+}
+
 /* Routes and renders the deliveries as compact JSON text for comparison. */
 static char *route(const mc_policy_t *p, const char *model, const char *op, const char *before,
                    const char *after)
@@ -643,6 +701,7 @@ int main(void)
     MC_TEST_RUN(test_load_errors);
     MC_TEST_RUN(test_shipped_config);
     MC_TEST_RUN(test_connect);
+    MC_TEST_RUN(test_any_instance);
     MC_TEST_RUN(test_route);
     MC_TEST_RUN(test_write);
     MC_TEST_RUN(test_read_filter);

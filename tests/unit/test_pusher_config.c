@@ -27,7 +27,7 @@ static void test_defaults(void)
     clear_env();
     for (const mc_cfg_option_t *o = pusher_config_options; o->env; o++)
         n++;
-    MC_CHECK_INT(n, 19);
+    MC_CHECK_INT(n, 25); /* 19 of its own and the 6 trace settings (MC_TRACE_OPTIONS) */
     MC_CHECK_INT(load(&c, err, sizeof err), MC_OK);
     MC_CHECK_STR(c.http_bind, "127.0.0.1");
     MC_CHECK_INT(c.http_port, 8703);
@@ -48,6 +48,9 @@ static void test_defaults(void)
     MC_CHECK_INT(c.authz_timeout_ms, 2000);
     MC_CHECK_INT(c.ping_interval_s, 25);
     MC_CHECK_INT(c.ping_timeout_s, 60);
+    MC_CHECK(c.trace.otlp_endpoint == NULL); /* tracing off by default */
+    MC_CHECK_STR(c.trace.sample, "1");
+    MC_CHECK_INT(c.trace.otlp_queue, 2048);
     MC_CHECK_INT(pusher_config_check(&c, err, sizeof err), MC_OK);
     mc_config_cleanup(pusher_config_options, &c);
 }

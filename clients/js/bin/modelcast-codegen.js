@@ -8,7 +8,8 @@
 // writes src/modelcast-models.d.ts (an interface per model, its input, its scopes, and
 // `Models` for connect<Models>()) and src/modelcast-models.js (`schema`, to pass to
 // connect({schema}) so live queries evaluate scopes on the client). From a URL the schema
-// holds what that caller may see, and scope names without their conditions.
+// holds what that caller may see: its attributes, and the scopes it may use with their
+// conditions (scope_conditions; names only from an older server).
 import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
@@ -30,7 +31,8 @@ export function modelsFrom(doc) {
   const out = {};
   if (Array.isArray(doc?.models)) { // GET /v1/models
     for (const m of doc.models) {
-      out[m.name] = { attributes: m.attributes || {}, scopes: Object.fromEntries((m.scopes || []).map((s) => [s, null])) };
+      const conds = isObject(m.scope_conditions) ? m.scope_conditions : {};
+      out[m.name] = { attributes: m.attributes || {}, scopes: Object.fromEntries((m.scopes || []).map((s) => [s, conds[s] ?? null])) };
     }
     return out;
   }

@@ -2,10 +2,25 @@
 // channel the caller may connect to (GET /v1/channels) while a live query needs them, hands
 // pushed changes to the live queries, reconnects with backoff and jitter and resumes each
 // channel from its last position, asks for a refetch on `resync`, and refreshes the token
-// (getToken) on reconnect and when the pusher says the token was refused.
+// (getToken) on reconnect and when the pusher says the token was refused. A close that no
+// reconnect can cure (4003: the page's origin is refused) ends it for good: state 'failed'.
 import { ModelcastError } from './errors.js';
 
+// A channel waiting for a free place (`busy`) is not settled: it is sent again as soon as
+// another subscription is answered.
 const SETTLED = new Set(['subscribed', 'failed', 'retrying']);
+
+// Protocol and policy violations (RFC 6455 §7.4.1): the client or something between it and
+// the pusher breaks the protocol. Reconnected to, with backoff - a proxy may have been
+// replaced - but MAX_PROTOCOL_CLOSES in a row without a working connection are final.
+const PROTOCOL_CLOSES = {
+  1002: 'protocol_error', 1003: 'unsupported_data', 1007: 'invalid_data',
+  1008: 'policy_violation', 1009: 'message_too_big', 1010: 'extension_required',
+};
+export const MAX_PROTOCOL_CLOSES = 3;
+
+/** Where the page runs, for messages ('' outside a page). */
+const pageOrigin = () => (globalThis.location && globalThis.location.origin) || '';
 
 export class Connection {
   constructor({ wsUrl, rest, tokens, WebSocket, emit, minDelayMs = 250, maxDelayMs = 10000,
@@ -32,6 +47,9 @@ export class Connection {
     this.tokenRefused = false; // the pusher refused the token; refresh before reconnecting
     this.refreshedOnce = false; // ... and only once until a connection succeeds
     this.pendingRefetch = false; // a channel was lost: every live query loads again
+    this.protocolCloses = 0; // protocol-violation closes since the last working connection
+    this.failure = null; // the error that ended the connection for good (state 'failed')
+    this.anyInstance = []; // instance channel classes the caller may join for any id
   }
 
   _setState(s) {
@@ -40,19 +58,26 @@ export class Connection {
     this.emit('state', s);
   }
 
-  /** Adds a live query ({modelName, onChange(frame), onResync()}); returns its removal. */
+  /**
+   * Adds a live query ({modelName, onChange(frame), onResync(), onFailed(error)?}); returns
+   * its removal. After a final failure the query is added but whenReady() rejects.
+   */
   attach(listener) {
     if (this.state === 'closed') throw new ModelcastError(undefined, { code: 'closed', message: 'the client is closed' });
     this.listeners.add(listener);
     if (this.state === 'idle') this._open();
     return () => {
       this.listeners.delete(listener);
-      if (this.listeners.size === 0 && this.state !== 'closed') this._idle();
+      if (this.listeners.size === 0 && this.state !== 'closed' && this.state !== 'failed') this._idle();
     };
   }
 
-  /** Resolves once every channel is subscribed (or refused); rejects when the client closes. */
+  /**
+   * Resolves once every channel is subscribed (or refused); rejects when the client closes
+   * or the connection failed for good (with that error).
+   */
   whenReady() {
+    if (this.state === 'failed') return Promise.reject(this.failure);
     if (this.state === 'closed') return Promise.reject(new ModelcastError(undefined, { code: 'closed', message: 'the client is closed' }));
     if (this._settled()) return Promise.resolve();
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
@@ -78,9 +103,10 @@ export class Connection {
         await this.tokens.refresh(this.tokenRefused ? 'expired' : 'reconnect');
         this.tokenRefused = false;
       }
-      const names = await this.rest.channels();
+      const answer = await this.rest.channelAccess();
       if (gen !== this.gen) return;
-      this._updateChannels(names);
+      this.anyInstance = answer.anyInstance;
+      this._updateChannels(answer.channels);
       const token = await this.tokens.current();
       if (gen !== this.gen) return;
       const ws = new this.WebSocket(this.wsUrl);
@@ -158,6 +184,7 @@ export class Connection {
         ch.status = 'subscribed';
         ch.retries = 0;
         ch.position = f.position ?? ch.position;
+        this._retryBusy();
         this._checkSettled();
         return;
       case 'change':
@@ -192,18 +219,43 @@ export class Connection {
       this._open();
       return;
     }
+    if (ch && f.code === 'busy') {
+      // Too many subscriptions of this connection (or of the pusher) wait for an answer: not
+      // an error, flow control. Sent again once another one is answered, or after a backoff.
+      ch.status = 'busy';
+      this._retryLater(ch);
+      return;
+    }
     this.emit('error', err);
     if (!ch) return;
     if (f.code === 'unavailable') {
       // authz or Kafka did not answer in time: try this channel again later.
       ch.status = 'retrying';
-      ch.retries++;
-      const delay = Math.min(this.maxDelayMs, this.minDelayMs * 2 ** Math.min(ch.retries, 20));
-      ch.retryTimer = setTimeout(() => this._subscribe(ch), delay / 2 + Math.random() * delay / 2);
+      this._retryLater(ch);
     } else {
       ch.status = 'failed'; // forbidden, bad_token without getToken, too_many_subscriptions, ...
     }
+    this._retryBusy();
     this._checkSettled();
+  }
+
+  _retryLater(ch) {
+    ch.retries++;
+    clearTimeout(ch.retryTimer);
+    const delay = Math.min(this.maxDelayMs, this.minDelayMs * 2 ** Math.min(ch.retries, 20));
+    ch.retryTimer = setTimeout(() => this._subscribe(ch), delay / 2 + Math.random() * delay / 2);
+  }
+
+  // An answer freed a place among the subscriptions waiting on the pusher: one `busy`
+  // channel takes it at once.
+  _retryBusy() {
+    for (const ch of this.channels.values()) {
+      if (ch.status === 'busy') {
+        clearTimeout(ch.retryTimer);
+        this._subscribe(ch);
+        return;
+      }
+    }
   }
 
   _checkSettled() {
@@ -220,6 +272,7 @@ export class Connection {
     if (all) {
       this.attempt = 0;
       this.refreshedOnce = false;
+      this.protocolCloses = 0;
     }
     if (this.pendingRefetch) {
       this.pendingRefetch = false;
@@ -235,14 +288,55 @@ export class Connection {
     if (this.ws !== ws) return;
     this.ws = null;
     this._stopPing();
-    if (this.state === 'closed' || this.state === 'idle') return;
-    if (ev && ev.code && ev.code !== 1000 && ev.code !== 1001 && ev.code !== 1006) {
+    if (this.state === 'closed' || this.state === 'idle' || this.state === 'failed') return;
+    const code = ev && ev.code;
+    const closed = `${code}${ev && ev.reason ? ` "${ev.reason}"` : ''}`;
+    const details = { close_code: code, reason: (ev && ev.reason) || '' };
+    if (code === 4003) {
+      // The pusher refuses this page's origin: every reconnect would be refused alike.
+      const origin = pageOrigin();
+      this._failFinal(new ModelcastError(undefined, {
+        code: 'origin_not_allowed',
+        message: `the pusher refused this page's origin${origin ? ` (${origin})` : ''} (close ${closed}): ` +
+          'it must be listed in the pusher\'s MC_WS_ORIGINS; not reconnecting',
+        details,
+      }));
+      return;
+    }
+    if (PROTOCOL_CLOSES[code]) {
+      this.protocolCloses++;
+      const final = this.protocolCloses >= MAX_PROTOCOL_CLOSES;
+      const err = new ModelcastError(undefined, {
+        code: PROTOCOL_CLOSES[code],
+        message: `the WebSocket closed (${closed}): a protocol or policy violation` +
+          (final ? `, ${this.protocolCloses} times in a row; not reconnecting` : '; reconnecting'),
+        details,
+      });
+      if (final) {
+        this._failFinal(err);
+        return;
+      }
+      this.emit('error', err);
+    } else if (code && code !== 1000 && code !== 1001 && code !== 1006) {
       this.emit('error', new ModelcastError(undefined, {
-        code: ev.code === 4008 ? 'slow_consumer' : 'closed',
-        message: `the WebSocket closed (${ev.code}${ev.reason ? `: ${ev.reason}` : ''}); reconnecting`,
+        code: code === 4008 ? 'slow_consumer' : 'closed',
+        message: `the WebSocket closed (${closed}); reconnecting`,
+        details,
       }));
     }
     this._reconnectLater();
+  }
+
+  /** Ends the connection for good with err: no reconnect, waits rejected, queries told. */
+  _failFinal(err) {
+    this._abandon();
+    this._clearTimers();
+    for (const ch of this.channels.values()) ch.status = 'failed';
+    this.failure = err;
+    this._setState('failed');
+    this.emit('error', err);
+    for (const w of this.waiters.splice(0)) w.reject(err);
+    for (const l of [...this.listeners]) if (typeof l.onFailed === 'function') l.onFailed(err);
   }
 
   _reconnectLater() {

@@ -38,6 +38,9 @@ class Client {
       fetch: (...args) => fetchImpl(...args),
     });
     this.handlers = new Map();
+    // Live queries of a model readable through instance channels admitted wholesale (an
+    // admin's every Team) reload this often: no subscription brings those changes.
+    this.anyInstancePollMs = options.anyInstancePollMs ?? 15000;
     this.schema = schemaModels(options.schema);
     this.modelCache = new Map();
     this.models_ = new Map();
@@ -71,6 +74,14 @@ class Client {
   /** The channels the caller may connect to (GET /v1/channels). */
   channels() {
     return this.rest.channels();
+  }
+
+  /**
+   * GET /v1/channels whole: {channels, anyInstance}, anyInstance the instance channel
+   * classes the caller may join for any id ("Team" for an admin of every team).
+   */
+  channelAccess() {
+    return this.rest.channelAccess();
   }
 
   /** The models the caller may see (GET /v1/models), as the server lists them. */
@@ -114,13 +125,12 @@ class Client {
         const listed = (await this.models()).find((m) => m.name === name);
         if (!listed) throw new ModelcastError(404, { code: 'unknown_model', message: `no model '${name}' (or not visible to this caller)` });
         if (!given) return normalizeModel(name, listed);
-        // The schema option brings scope conditions and the default order; the server says
-        // which attributes this caller sees.
+        // The schema option brings the default order (and scope conditions, for an older
+        // server); the server says which attributes, scopes and channels this caller has.
         const m = normalizeModel(name, given);
-        for (const s of Array.isArray(listed.scopes) ? listed.scopes : []) {
-          const n = typeof s === 'string' ? s : s?.name;
-          if (n && !(n in m.scopes)) m.scopes[n] = null;
-        }
+        const server = normalizeModel(name, listed);
+        for (const [n, cond] of Object.entries(server.scopes)) if (!m.scopes[n]) m.scopes[n] = cond;
+        m.anyInstance = server.anyInstance;
         return m;
       })();
       p.catch(() => this.modelCache.delete(name));

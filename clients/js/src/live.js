@@ -55,6 +55,8 @@ export class LiveCollection {
     this.recheckRunning = false;
     this.notifyQueued = false;
     this.detach = null;
+    this.pollTimer = null;
+    this.pollMs = options.pollMs ?? client.anyInstancePollMs ?? 15000;
     this.ready = this._start();
     this.ready.catch(() => {}); // reported through callback-less users via .error / client 'error'
   }
@@ -80,6 +82,7 @@ export class LiveCollection {
       this.loaded = true;
       this._notify('load');
       if (this.resyncWhileLoading) this._reload(); // the first load may predate a resync
+      this.pollTimer = startPolling(this.model, this.pollMs, () => this._reload());
       return this;
     } catch (e) {
       this._fail(e);
@@ -90,13 +93,20 @@ export class LiveCollection {
   _fail(e) {
     if (this.closed) return;
     this.error = e;
-    this.client._emit('error', e);
+    if (e !== this.client.connection.failure) this.client._emit('error', e); // that one was reported
+  }
+
+  /** The connection ended for good (e.g. 4003): no more changes will come. */
+  onFailed(e) {
+    if (!this.closed) this.error = e;
+    clearInterval(this.pollTimer);
   }
 
   /** Stops following changes; the records stay as they were. */
   close() {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.pollTimer);
     if (this.detach) this.detach();
     this.detach = null;
   }
@@ -325,12 +335,25 @@ export class LiveCollection {
 }
 
 /**
+ * Records of a model that reach the caller through an instance channel admitted wholesale
+ * (model.anyInstance: an admin's every Team) are pushed only for the instances the client is
+ * subscribed to (those its claims name): the query is loaded again every ms to see the
+ * others. Returns the timer, or null when there is nothing to poll.
+ */
+function startPolling(model, ms, reload) {
+  if (!model.anyInstance || model.anyInstance.length === 0 || !(ms > 0)) return null;
+  const t = setInterval(reload, ms);
+  if (typeof t.unref === 'function') t.unref();
+  return t;
+}
+
+/**
  * A live count of a query: counted by the server (GET /count), counted again whenever a
  * pushed change can alter it. Updates that change none of the attributes the query's
  * conditions read do not trigger a count.
  */
 export class LiveCount {
-  constructor(client, query, callback) {
+  constructor(client, query, callback, options = {}) {
     this.client = client;
     this.query = query;
     this.modelName = query.modelName;
@@ -341,6 +364,8 @@ export class LiveCount {
     this.inFlight = false;
     this.dirty = false;
     this.detach = null;
+    this.pollTimer = null;
+    this.pollMs = options.pollMs ?? client.anyInstancePollMs ?? 15000;
     this.ready = this._start();
     this.ready.catch(() => {});
   }
@@ -355,14 +380,20 @@ export class LiveCount {
       await this.client.connection.whenReady();
       if (this.closed) return this;
       await this._refresh();
+      this.pollTimer = startPolling(model, this.pollMs, () => this._refresh().catch(() => {}));
       return this;
     } catch (e) {
       if (!this.closed) {
         this.error = e;
-        this.client._emit('error', e);
+        if (e !== this.client.connection.failure) this.client._emit('error', e);
       }
       throw e;
     }
+  }
+
+  onFailed(e) {
+    if (!this.closed) this.error = e;
+    clearInterval(this.pollTimer);
   }
 
   onChange(f) {
@@ -411,6 +442,7 @@ export class LiveCount {
   close() {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.pollTimer);
     if (this.detach) this.detach();
     this.detach = null;
   }

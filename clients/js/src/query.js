@@ -158,8 +158,8 @@ export class Query {
   }
 
   /** A live count of this query: callback(count) after the first count and every change of it. */
-  liveCount(callback) {
-    return new LiveCount(this.client, this, callback);
+  liveCount(callback, options) {
+    return new LiveCount(this.client, this, callback, options);
   }
 }
 

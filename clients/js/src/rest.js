@@ -1,4 +1,4 @@
-// rest.js - HTTP calls to model-api (and authz's GET /v1/channels) with the caller's token;
+// rest.js - HTTP calls to model-api (GET /v1/channels included) with the caller's token;
 // a token the server calls expired is refreshed through getToken once, and the call retried.
 import { ModelcastError } from './errors.js';
 
@@ -99,6 +99,18 @@ export class Rest {
   }
 
   async channels() {
-    return (await this.call('GET', '/v1/channels', { url: this.channelsUrl })).body.channels;
+    return (await this.channelAccess()).channels;
+  }
+
+  /**
+   * GET /v1/channels: {channels: the names to subscribe to, anyInstance: the instance
+   * channel classes the caller may join for any id} (an older server sends no any_instance).
+   */
+  async channelAccess() {
+    const body = (await this.call('GET', '/v1/channels', { url: this.channelsUrl })).body || {};
+    return {
+      channels: Array.isArray(body.channels) ? body.channels : [],
+      anyInstance: Array.isArray(body.any_instance) ? body.any_instance : [],
+    };
   }
 }

@@ -12,9 +12,11 @@ function parseOrder(order) {
 }
 
 /**
- * A model as the client uses it: {name, attributes, scopes: {name: condition | null}, order}.
- * A scope whose condition is unknown (GET /v1/models lists names only) is null: live queries
- * then ask the server whether a changed record is in it.
+ * A model as the client uses it: {name, attributes, scopes: {name: condition | null}, order,
+ * anyInstance}. A scope whose condition is unknown (an older server listed names only) is
+ * null: live queries then ask the server whether a changed record is in it. anyInstance:
+ * the instance channel classes through which the caller may read the model for any id
+ * (GET /v1/models' any_instance), which no subscription covers.
  */
 export function normalizeModel(name, spec) {
   const scopes = {};
@@ -26,11 +28,14 @@ export function normalizeModel(name, spec) {
   } else if (isObject(spec.scopes)) {
     for (const [k, v] of Object.entries(spec.scopes)) scopes[k] = isObject(v) ? v : null;
   }
-  // A server may list the conditions apart from the names ({"scope_conditions": {name: cond}}).
+  // GET /v1/models lists the names, and the conditions apart ({"scope_conditions": {name: cond}}).
   if (isObject(spec.scope_conditions)) {
     for (const [k, v] of Object.entries(spec.scope_conditions)) if (isObject(v)) scopes[k] = v;
   }
-  const model = { name, attributes: { ...(spec.attributes || {}) }, scopes, order: parseOrder(spec.order) };
+  const model = {
+    name, attributes: { ...(spec.attributes || {}) }, scopes, order: parseOrder(spec.order),
+    anyInstance: Array.isArray(spec.any_instance) ? spec.any_instance.filter((c) => typeof c === 'string') : [],
+  };
   for (const [k, cond] of Object.entries(scopes)) {
     if (cond) checkCondition(model, cond, `${name}.scopes.${k}`);
   }

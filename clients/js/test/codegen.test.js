@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const PKG = join(HERE, '..');
@@ -74,19 +74,28 @@ test('types: required attributes, optional nullable ones, enums, json, scopes, a
   }
 });
 
-test('from a running API: GET /v1/models with the token, scope names only', async () => {
+test('from a running API: GET /v1/models with the token, scopes with their conditions', async () => {
   let auth = null;
   const server = createServer((req, res) => {
     auth = req.headers.authorization;
     res.setHeader('Content-Type', 'application/json');
-    res.end(JSON.stringify({ models: [{ name: 'Dictionary', attributes: { word: { type: 'string', required: true } }, scopes: ['defined'] }] }));
+    res.end(JSON.stringify({ models: [{
+      name: 'Dictionary', attributes: { word: { type: 'string', required: true }, definition: { type: 'text' } },
+      scopes: ['defined', 'old'], scope_conditions: { defined: { definition: { null: false } } }, any_instance: [],
+    }] }));
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   try {
     const url = `http://127.0.0.1:${server.address().port}`;
     const { stdout } = await run(process.execPath, [BIN, url, '--token', 'T'], { timeout: 30000 });
     assert.equal(auth, 'Bearer T');
-    assert.ok(stdout.includes('export type DictionaryScope = "defined";'), stdout);
+    assert.ok(stdout.includes('export type DictionaryScope = "defined" | "old";'), stdout);
+    const dir = mkdtempSync(join(tmpdir(), 'codegen-'));
+    const out = join(dir, 'models');
+    await run(process.execPath, [BIN, url, '--token', 'T', '--out', out], { timeout: 30000 });
+    const { schema } = await import(pathToFileURL(`${out}.js`).href);
+    assert.deepEqual(schema.models.Dictionary.scopes, { defined: { definition: { null: false } }, old: null });
+    rmSync(dir, { recursive: true, force: true });
     assert.ok(stdout.includes(`from ${url}/v1/models`), 'names its source');
   } finally {
     server.close();

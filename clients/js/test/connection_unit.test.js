@@ -1,9 +1,10 @@
 // The client's WebSocket (src/connection.js) against a scripted server (FakeWebSocket):
 // auth and subscriptions, resume from positions, resync, token refresh, refused channels,
-// backoff, dead-connection detection, close().
+// busy, backoff, dead-connection detection, close codes (4003 final, protocol violations
+// final after a few), close().
 import { test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { Connection } from '../src/connection.js';
+import { Connection, MAX_PROTOCOL_CLOSES } from '../src/connection.js';
 import { Tokens } from '../src/rest.js';
 import { FakeWebSocket, until, tick } from './fakes.js';
 
@@ -11,14 +12,14 @@ beforeEach(() => {
   FakeWebSocket.instances = [];
 });
 
-function setup({ channels = ['Application', 'User-7'], token = undefined, getToken, ...opts } = {}) {
+function setup({ channels = ['Application', 'User-7'], anyInstance = [], token = undefined, getToken, ...opts } = {}) {
   const events = [];
   const reasons = [];
   const tokens = new Tokens(token, getToken && ((r) => { reasons.push(r); return getToken(r); }));
-  const chans = { list: channels };
+  const chans = { list: channels, anyInstance };
   const conn = new Connection({
     wsUrl: 'ws://edge/ws',
-    rest: { channels: async () => chans.list },
+    rest: { channelAccess: async () => ({ channels: chans.list, anyInstance: chans.anyInstance }) },
     tokens,
     WebSocket: FakeWebSocket,
     emit: (e, v) => events.push([e, v]),
@@ -199,5 +200,124 @@ test('the last live query leaving drops the socket; the next one starts afresh',
   conn.attach(listener);
   await until(() => FakeWebSocket.instances.length === 2 && FakeWebSocket.last().sent.length === 1, 'new socket');
   assert.deepEqual(FakeWebSocket.last().sent[0], { type: 'subscribe', channel: 'Application' });
+  conn.close();
+});
+
+const errorsOf = (events) => events.filter(([e]) => e === 'error').map(([, err]) => err);
+const statesOf = (events) => events.filter(([e]) => e === 'state').map(([, st]) => st);
+
+test('close 4003 (origin not allowed) is final: one clear error, state failed, no reconnect', async () => {
+  const { conn, events, listener } = setup({ channels: ['Application'] });
+  const failed = [];
+  conn.attach({ ...listener, onFailed: (e) => failed.push(e) });
+  const ready = conn.whenReady();
+  await until(() => FakeWebSocket.last()?.sent.length === 1, 'subscribe sent');
+  FakeWebSocket.last().drop(4003, 'origin not allowed');
+  await assert.rejects(ready, (e) => e.code === 'origin_not_allowed');
+  const errors = errorsOf(events);
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].code, 'origin_not_allowed');
+  assert.match(errors[0].message, /origin.*MC_WS_ORIGINS.*not reconnecting/);
+  assert.deepEqual(errors[0].details, { close_code: 4003, reason: 'origin not allowed' });
+  assert.equal(conn.state, 'failed');
+  assert.deepEqual(statesOf(events), ['connecting', 'open', 'failed']);
+  assert.deepEqual(failed, [errors[0]], 'the live queries are told');
+  assert.equal(conn.timer, null, 'no reconnect scheduled');
+  await assert.rejects(conn.whenReady(), (e) => e === errors[0], 'later waits fail alike');
+  const off = conn.attach(listener); // a new live query after the failure: no new socket
+  off();
+  await tick();
+  assert.equal(FakeWebSocket.instances.length, 1);
+  assert.equal(conn.state, 'failed');
+  conn.close();
+  assert.equal(conn.state, 'closed');
+});
+
+test('busy: not an error; the channel is sent again once another answer frees a place', async () => {
+  const { conn, events, listener } = setup({ channels: ['A', 'B', 'C'], minDelayMs: 60000, maxDelayMs: 60000 });
+  conn.attach(listener);
+  const ready = conn.whenReady();
+  await until(() => FakeWebSocket.last()?.sent.length === 3, 'subscribes');
+  const ws = FakeWebSocket.last();
+  ws.frame({ type: 'error', code: 'busy', message: 'too many subscriptions waiting', channel: 'C' });
+  let settled = false;
+  ready.then(() => { settled = true; });
+  await tick();
+  assert.equal(settled, false, 'a busy channel is not settled');
+  assert.equal(ws.sent.length, 3, 'not sent again before a place is free');
+  ws.frame({ type: 'subscribed', channel: 'A', position: '0:1' });
+  assert.deepEqual(ws.sent[3], { type: 'subscribe', channel: 'C' }, 'sent again at the next answer');
+  ws.frame({ type: 'subscribed', channel: 'B', position: '0:1' });
+  ws.frame({ type: 'subscribed', channel: 'C', position: '0:1' });
+  await ready;
+  assert.deepEqual(errorsOf(events), []);
+  conn.close();
+});
+
+test('busy with no other answer coming: sent again after a backoff', async () => {
+  const { conn, listener } = setup({ channels: ['A'], minDelayMs: 5, maxDelayMs: 20 });
+  conn.attach(listener);
+  await until(() => FakeWebSocket.last()?.sent.length === 1, 'subscribe');
+  const ws = FakeWebSocket.last();
+  ws.frame({ type: 'error', code: 'busy', message: 'the pusher is busy', channel: 'A' });
+  await until(() => ws.sent.length === 2, 'retried after a backoff', 5000);
+  assert.deepEqual(ws.sent[1], { type: 'subscribe', channel: 'A' });
+  ws.frame({ type: 'subscribed', channel: 'A', position: '0:1' });
+  await conn.whenReady();
+  conn.close();
+});
+
+for (const [code, name] of [[1002, 'protocol_error'], [1008, 'policy_violation'], [1009, 'message_too_big']]) {
+  test(`close ${code}: reported and reconnected to; ${MAX_PROTOCOL_CLOSES} in a row are final`, async () => {
+    const { conn, events, listener } = setup({ channels: ['Application'] });
+    conn.attach(listener);
+    for (let n = 1; n <= MAX_PROTOCOL_CLOSES; n++) {
+      await until(() => FakeWebSocket.instances.length === n && FakeWebSocket.last().sent.length === 1, `connection ${n}`, 5000);
+      FakeWebSocket.last().drop(code, 'bad');
+    }
+    const errors = errorsOf(events);
+    assert.deepEqual(errors.map((e) => e.code), Array(MAX_PROTOCOL_CLOSES).fill(name));
+    assert.match(errors[0].message, /reconnecting/);
+    assert.match(errors.at(-1).message, /3 times in a row; not reconnecting/);
+    assert.equal(conn.state, 'failed');
+    await tick();
+    assert.equal(FakeWebSocket.instances.length, MAX_PROTOCOL_CLOSES);
+    conn.close();
+  });
+}
+
+test('a working connection between protocol closes starts the count again', async () => {
+  const { conn, events, listener } = setup({ channels: ['Application'] });
+  conn.attach(listener);
+  for (let n = 1; n <= MAX_PROTOCOL_CLOSES + 1; n++) {
+    await until(() => FakeWebSocket.instances.length === n && FakeWebSocket.last().sent.length === 1, `connection ${n}`, 5000);
+    if (n === MAX_PROTOCOL_CLOSES) subscribedAll(FakeWebSocket.last()); // it worked
+    FakeWebSocket.last().drop(1002);
+  }
+  assert.notEqual(conn.state, 'failed');
+  assert.equal(errorsOf(events).length, MAX_PROTOCOL_CLOSES + 1);
+  conn.close();
+});
+
+test('other closes (server error, slow consumer, going away) are reconnected to', async () => {
+  const { conn, events, listener } = setup({ channels: ['Application'] });
+  conn.attach(listener);
+  const codes = [1011, 4008, 1001, 1006, 1011, 4008];
+  for (let n = 1; n <= codes.length; n++) {
+    await until(() => FakeWebSocket.instances.length === n && FakeWebSocket.last().sent.length === 1, `connection ${n}`, 5000);
+    FakeWebSocket.last().drop(codes[n - 1]);
+  }
+  await until(() => FakeWebSocket.instances.length === codes.length + 1, 'reconnected again', 5000);
+  assert.deepEqual(errorsOf(events).map((e) => e.code), ['closed', 'slow_consumer', 'closed', 'slow_consumer']);
+  assert.notEqual(conn.state, 'failed');
+  conn.close();
+});
+
+test('GET /v1/channels\' any_instance is kept (the classes no subscription covers)', async () => {
+  const { conn, listener } = setup({ channels: ['Application', 'User-1'], anyInstance: ['Team'] });
+  conn.attach(listener);
+  await until(() => FakeWebSocket.last()?.sent.length === 2, 'subscribes');
+  assert.deepEqual(conn.anyInstance, ['Team']);
+  assert.deepEqual(FakeWebSocket.last().sent.map((f) => f.channel), ['Application', 'User-1']);
   conn.close();
 });

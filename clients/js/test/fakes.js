@@ -143,9 +143,9 @@ export class FakeWebSocket {
   }
 
   /** The server or the network drops the connection. */
-  drop(code = 1006) {
+  drop(code = 1006, reason = '') {
     this.readyState = 3;
-    if (this.onclose) this.onclose({ code });
+    if (this.onclose) this.onclose({ code, reason });
   }
 
   static last() {

@@ -269,3 +269,69 @@ test('a resync during the first load loads again afterwards', async () => {
   await until(() => words(coll).join() === 'apple,banana', `reloaded: ${words(coll)}`);
   assert.equal(server.calls.length, 2);
 });
+
+test('a model readable through an instance class admitted wholesale is polled; others are not', async () => {
+  const admin = { ...TODO, anyInstance: ['Team'] };
+  const server = new FakeServer(admin, [{ id: 1, title: 'a', owner_id: 7, team_id: 9 }]);
+  const { coll } = live(server, (q) => q.order('title'), { pollMs: 5 });
+  await coll.ready;
+  assert.ok(coll.pollTimer, 'polling');
+  // A todo of team 9, which the admin reads but no subscription of it carries: no push.
+  server.put({ id: 2, title: 'b', owner_id: 8, team_id: 9 });
+  await until(() => coll.records.length === 2, 'seen by polling', 5000);
+  const count = new LiveCount(fakeClient(server), new Query(fakeClient(server), 'Todo'), null, { pollMs: 5 });
+  await count.ready;
+  server.put({ id: 3, title: 'c', owner_id: 8, team_id: 9 });
+  await until(() => count.value === 3, 'counted by polling', 5000);
+  coll.close();
+  count.close();
+  assert.equal(coll.pollTimer._destroyed ?? true, true);
+  const plain = live(new FakeServer(TODO, []), (q) => q, { pollMs: 5 }).coll;
+  await plain.ready;
+  assert.equal(plain.pollTimer, null, 'no polling without any_instance');
+  const off = live(server, (q) => q, { pollMs: 0 }).coll;
+  await off.ready;
+  assert.equal(off.pollTimer, null, 'pollMs: 0 turns it off');
+  plain.close();
+  off.close();
+});
+
+test('a connection failed for good: the collection and the count hold its error, reported once', async () => {
+  const server = new FakeServer(DICT, [rec(1, 'apple')]);
+  const failure = new Error('origin refused');
+  const client = fakeClient(server);
+  client.connection.failure = failure;
+  client.connection.whenReady = async () => { throw failure; };
+  const coll = new LiveCollection(client, new Query(client, 'Dictionary'), null);
+  const count = new LiveCount(client, new Query(client, 'Dictionary'), null);
+  await assert.rejects(coll.ready, (e) => e === failure);
+  await assert.rejects(count.ready, (e) => e === failure);
+  assert.equal(coll.error, failure);
+  assert.equal(count.error, failure);
+  assert.deepEqual(client.errors, [], 'the connection reported it; the queries do not again');
+  const other = live(server, (q) => q).coll; // and a collection loaded before the failure
+  await other.ready;
+  other.onFailed(failure);
+  assert.equal(other.error, failure);
+  other.close();
+});
+
+test('with a schema option, the server still says which scopes and instance classes this caller has', async () => {
+  const { connect } = await import('../src/index.js');
+  const listed = {
+    models: [{
+      name: 'Todo', attributes: TODO.attributes, scopes: ['open', 'fresh'],
+      scope_conditions: { open: { done: { ne: true } }, fresh: { title: { ne: 'x' } } }, any_instance: ['Team'],
+    }],
+  };
+  const fetch = async () => new Response(JSON.stringify(listed), { status: 200, headers: { 'Content-Type': 'application/json' } });
+  const mc = connect({
+    url: 'http://api.example', fetch,
+    schema: { models: { Todo: { attributes: TODO.attributes, order: 'title', scopes: { open: null, mine: { owner_id: { eq: 7 } } } } } },
+  });
+  const m = await mc._model('Todo');
+  assert.deepEqual(m.scopes, { open: { done: { ne: true } }, mine: { owner_id: { eq: 7 } }, fresh: { title: { ne: 'x' } } });
+  assert.deepEqual(m.anyInstance, ['Team']);
+  assert.deepEqual(m.order, ['title']);
+  mc.close();
+});

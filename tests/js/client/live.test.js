@@ -119,6 +119,21 @@ test('a record moves in and out of a scope and a filter as it changes', async ()
   assert.equal(defined.records[0].version, 4);
 });
 
+test('without a schema option, scope conditions come from GET /v1/models: no asking the server per change', async () => {
+  const T = tag('sc');
+  const urls = [];
+  const c = await client({ schema: undefined, fetch: (url, init) => { urls.push(String(url)); return fetch(url, init); } });
+  const D = c.model('Dictionary');
+  assert.deepEqual((await c._model('Dictionary')).scopes.defined, { definition: { null: false }, pronunciation: { null: false } });
+  const defined = D.where({ word: { gte: T, lt: `${T}~` } }).scope('defined').live();
+  await defined.ready;
+  const w = await D.create({ word: `${T}-1`, definition: 'd', pronunciation: 'p' });
+  await waitFor(() => defined.count === 1, 'in defined');
+  await D.update(w.id, { pronunciation: null });
+  await waitFor(() => defined.count === 0, 'out of defined');
+  assert.deepEqual(urls.filter((u) => u.includes('id%5Bin%5D')), [], 'no recheck of scope membership');
+});
+
 test('policies: a teammate sees the team list without notes, loses a todo made private, and never gets notes', async () => {
   const T = tag('todo');
   const alice = await client({ token: user(7, [3]) });

@@ -157,5 +157,8 @@ test('channels and models as the caller may see them', async () => {
   const todo = models.find((m) => m.name === 'Todo');
   assert.ok(todo.attributes.notes, 'Alice sees notes of her own todos');
   assert.deepEqual(models.find((m) => m.name === 'Dictionary').scopes, ['defined']);
+  assert.deepEqual(models.find((m) => m.name === 'Dictionary').scope_conditions,
+    { defined: { definition: { null: false }, pronunciation: { null: false } } });
+  assert.deepEqual(await alice.channelAccess(), { channels: ['Application', 'User-7', 'Team-3'], anyInstance: [] });
   assert.ok(!(await anon.models()).some((m) => m.name === 'Todo'));
 });
