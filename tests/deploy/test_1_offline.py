@@ -40,7 +40,11 @@ OPTIONAL_VALUES = ["--set", "jwt.key=", "--set", "jwt.jwksUrl=https://sso.exampl
                    "--set", "modelApi.corsOrigins=https://app.example",
                    "--set", "modelApi.eventMaxBytes=2000000", "--set", "modelApi.maxBody=500000",
                    "--set", "pusher.wsOrigins=https://app.example",
-                   "--set", "pusher.maxConnections=50000", "--set", "edge.enabled=true"]
+                   "--set", "pusher.maxConnections=50000", "--set", "edge.enabled=true",
+                   "--set", "tracing.otlpEndpoint=http://collector:4318",
+                   "--set", "tracing.sample=0.25", "--set", "tracing.headersSecret.name=otlp",
+                   "--set", "tracing.headersSecret.key=headers"]
+TRACING = {"MC_OTLP_ENDPOINT": "http://collector:4318", "MC_TRACE_SAMPLE": "0.25"}
 
 
 def helm(env, *args, check=True):
@@ -207,32 +211,41 @@ def test_optional_settings_reach_the_services(env):
     want = {"model-api": {"MC_CORS_ORIGINS": "https://app.example",
                           "MC_EVENT_MAX_BYTES": "2000000", "MC_MAX_BODY": "500000",
                           "MC_JWT_JWKS_URL": "https://sso.example/certs",
-                          "MC_JWT_JWKS_ALGS": "RS256"},
-            "authz": {"MC_JWT_JWKS_URL": "https://sso.example/certs"},
-            "pusher": {"MC_WS_ORIGINS": "https://app.example", "MC_MAX_CONNECTIONS": "50000"}}
-    seen = {}
+                          "MC_JWT_JWKS_ALGS": "RS256", **TRACING},
+            "authz": {"MC_JWT_JWKS_URL": "https://sso.example/certs", **TRACING},
+            "pusher": {"MC_WS_ORIGINS": "https://app.example", "MC_MAX_CONNECTIONS": "50000",
+                       **TRACING}}
+    seen, headers = {}, {}
     for doc in rendered(env, *OPTIONAL_VALUES):
         for c in doc.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
             cmd = (c.get("command") or [""])[0]
             if cmd in BINARIES:
                 seen[BINARIES[cmd]] = {e["name"]: e.get("value") for e in c.get("env", [])}
+                headers[BINARIES[cmd]] = [e.get("valueFrom") for e in c.get("env", [])
+                                          if e["name"] == "MC_OTLP_HEADERS"]
     for svc, kv in want.items():
         for k, v in kv.items():
             assert seen[svc].get(k) == v, (svc, k, seen[svc].get(k))
         assert "MC_JWT_KEY" not in seen[svc], f"{svc}: a key next to the JWKS"
+        assert headers[svc] == [{"secretKeyRef": {"name": "otlp", "key": "headers"}}], svc
     plain = {}
     for doc in rendered(env):
         for c in doc.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
             plain.update({e["name"]: 1 for e in c.get("env", [])})
-    for k in ("MC_CORS_ORIGINS", "MC_EVENT_MAX_BYTES", "MC_WS_ORIGINS", "MC_JWT_JWKS_URL"):
+    for k in ("MC_CORS_ORIGINS", "MC_EVENT_MAX_BYTES", "MC_WS_ORIGINS", "MC_JWT_JWKS_URL",
+              "MC_OTLP_ENDPOINT", "MC_TRACE_SAMPLE", "MC_OTLP_HEADERS"):
         assert k not in plain, f"{k} set although its value is empty"
     # compose: the same names pass through from .env (or stay unset).
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
     env_example = (REPO / ".env.example").read_text()
+    tracing = ["MC_OTLP_ENDPOINT", "MC_OTLP_HEADERS", "MC_TRACE_SAMPLE"]
     for svc, names in (("model-api", ["MC_CORS_ORIGINS", "MC_EVENT_MAX_BYTES", "MC_MAX_BODY",
-                                      "MC_JWT_JWKS_URL", "MC_JWT_ISSUER", "MC_JWT_AUDIENCE"]),
-                       ("authz-1", ["MC_JWT_JWKS_URL", "MC_JWT_ISSUER", "MC_JWT_AUDIENCE"]),
-                       ("pusher", ["MC_WS_ORIGINS", "MC_MAX_CONNECTIONS"])):
+                                      "MC_JWT_JWKS_URL", "MC_JWT_ISSUER", "MC_JWT_AUDIENCE",
+                                      *tracing]),
+                       ("authz-1", ["MC_JWT_JWKS_URL", "MC_JWT_ISSUER", "MC_JWT_AUDIENCE",
+                                    *tracing]),
+                       ("authz-2", tracing),
+                       ("pusher", ["MC_WS_ORIGINS", "MC_MAX_CONNECTIONS", *tracing])):
         environment = compose["services"][svc]["environment"]
         for n in names:
             assert n in environment and environment[n] is None, (svc, n, environment.get(n))

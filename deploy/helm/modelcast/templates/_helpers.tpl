@@ -33,7 +33,7 @@ app.kubernetes.io/component: {{ .component }}
 
 {{- define "modelcast.secretName" -}}{{ include "modelcast.fullname" . }}{{- end -}}
 
-{{/* Environment every service gets: Kafka, log level, topics, extraEnv. */}}
+{{/* Environment every service gets: Kafka, log level, tracing, extraEnv. */}}
 {{- define "modelcast.commonEnv" -}}
 - name: MC_KAFKA_BOOTSTRAP_SERVERS
   value: {{ required "kafka.bootstrapServers is required" .Values.kafka.bootstrapServers | quote }}
@@ -48,6 +48,21 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 - name: MC_LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
+{{- with .Values.tracing }}
+{{- if .otlpEndpoint }}
+- name: MC_OTLP_ENDPOINT
+  value: {{ .otlpEndpoint | quote }}
+{{- with .sample }}
+- name: MC_TRACE_SAMPLE
+  value: {{ . | toString | quote }}
+{{- end }}
+{{- if .headersSecret.name }}
+- name: MC_OTLP_HEADERS
+  valueFrom:
+    secretKeyRef: {name: {{ .headersSecret.name }}, key: {{ required "tracing.headersSecret.key is required with its name" .headersSecret.key }}}
+{{- end }}
+{{- end }}
+{{- end }}
 - name: MC_HTTP_BIND
   value: "0.0.0.0"
 {{- with .Values.extraEnv }}
