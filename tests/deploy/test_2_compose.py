@@ -2,7 +2,8 @@
 public ones), three pushers behind the nginx edge, two authz. Everything goes through the edge,
 the only published port, as a user's browser would.
 
-Scenarios (issue 10): all healthy; a write through the edge reaches a WebSocket client through
+Scenarios (issue 10): all healthy; the image non-root, with a health check, labels and no
+build tools; a write through the edge reaches a WebSocket client through
 the edge and the change topic; a pusher killed -> its clients resume through the edge with no
 gap; `down`/`up` keeps PostgreSQL and Kafka data and a resume from an old position works;
 Kafka restarted -> the services recover (and a write made while it was down arrives), model-api
@@ -160,6 +161,25 @@ def test_up_all_healthy_and_only_the_edge_published(compose):
     mounts = compose.inspect(compose.ids("kafka")[0])["Mounts"]
     assert any(m["Destination"] == "/var/lib/kafka/data" and m["Type"] == "volume"
                for m in mounts), mounts
+
+
+def test_image_non_root_with_healthcheck_labels_and_runtime_libraries_only(compose):
+    """The image compose built from deploy/docker/Dockerfile (its build stage ran the unit
+    tests): numeric non-root user, a HEALTHCHECK, OCI labels, no compiler or -dev package."""
+    image = compose.inspect(compose.ids("model-api")[0])["Config"]["Image"]
+    cfg = json.loads(compose.docker("image", "inspect", image).stdout)[0]["Config"]
+    assert cfg["User"] == "10001:10001", cfg["User"]
+    assert cfg["Healthcheck"]["Test"][:2] == ["CMD", "modelcast-healthcheck"], cfg["Healthcheck"]
+    labels = cfg["Labels"] or {}
+    for k in ("title", "version", "revision", "created", "base.name"):
+        assert labels.get(f"org.opencontainers.image.{k}"), (k, labels)
+    pkgs = compose.docker("run", "--rm", "--network", "none", image,
+                          "dpkg-query", "-W", "-f", "${Package}\n").stdout.split()
+    dev = [p for p in pkgs if p.endswith("-dev") or p in ("gcc", "cmake", "ninja-build", "make")]
+    log(f"image {image}: user {cfg['User']}, {len(pkgs)} packages, "
+        f"base {labels['org.opencontainers.image.base.name']}")
+    assert not dev, f"build tools in the final image: {dev}"
+    assert "librdkafka1" in pkgs and "libpq5" in pkgs, "runtime libraries missing"
 
 
 def test_two_authz_with_distinct_stable_transactional_ids(compose):
