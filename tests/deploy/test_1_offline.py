@@ -289,3 +289,11 @@ def test_edge_configs_define_every_upstream_the_shared_routes_use(env):
     ing = [d for d in docs if d["kind"] == "Ingress"][0]
     paths = ing["spec"]["rules"][0]["http"]["paths"]
     assert [(p["path"], p["backend"]["service"]["name"]) for p in paths] == [("/", "t-modelcast-edge")]
+    # Without the edge, the Ingress routes as the edge does: REST (GET /v1/channels too, with
+    # CORS) to model-api, the WebSocket to the pushers; authz serves only the pushers.
+    docs = rendered(env, "--set", "ingress.enabled=true")
+    ing = [d for d in docs if d["kind"] == "Ingress"][0]
+    paths = ing["spec"]["rules"][0]["http"]["paths"]
+    assert sorted((p["path"], p["backend"]["service"]["name"]) for p in paths) == [
+        ("/openapi.json", "t-modelcast-model-api"), ("/v1", "t-modelcast-model-api"),
+        ("/ws", "t-modelcast-pusher")], paths

@@ -209,7 +209,9 @@ def test_every_rendered_object_decodes_strictly_on_the_apiserver(kube):
             "jwt.jwksUrl=https://sso.example.com/certs", "--set", "jwt.issuer=https://sso.example.com",
             "--set", "jwt.audience=modelcast", "--set", "modelApi.corsOrigins=https://app.example",
             "--set", "modelApi.eventMaxBytes=2000000", "--set", "modelApi.maxBody=500000",
-            "--set", "pusher.wsOrigins=https://app.example", "--set", "pusher.maxConnections=50000"],
+            "--set", "pusher.wsOrigins=https://app.example", "--set", "pusher.maxConnections=50000",
+            "--set", "tracing.otlpEndpoint=http://collector:4318", "--set", "tracing.sample=0.1",
+            "--set", "tracing.headersSecret.name=otlp", "--set", "tracing.headersSecret.key=h"],
     }
     for name, extra in variants.items():
         rendered = kube.helm("template", RELEASE, *kube.helm_args(), *extra).stdout
