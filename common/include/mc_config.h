@@ -24,7 +24,9 @@ typedef struct {
 #define MC_CFG_END {NULL, MC_CFG_STRING, NULL, 0, 0, 0, NULL}
 
 /*
- * Fills conf from defaults, then the environment, then validates bounds.
+ * Fills conf from defaults, then the environment, then validates bounds. An optional string
+ * setting (no default) set to the empty string counts as unset, so that deployment files can
+ * pass a variable through empty (docker compose's `${VAR-}`, a chart value left "").
  * argv may hold "--help"/"-h" (prints help to stdout, returns MC_ERR_HELP) or
  * "--version" (prints it, returns MC_ERR_HELP); any other argument is an error.
  * Strings in conf are heap copies: release with mc_config_cleanup().

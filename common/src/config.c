@@ -103,6 +103,8 @@ int mc_config_load(const mc_cfg_option_t *opts, void *conf, const char *prog,
 
     for (const mc_cfg_option_t *o = opts; o->env; o++) {
         const char *env = getenv(o->env);
+        if (env && !env[0] && o->type == MC_CFG_STRING && !o->def)
+            env = NULL; /* empty optional string: unset */
         const char *text = env ? env : o->def;
         if (!text && o->type != MC_CFG_STRING) {
             snprintf(err, errlen, "%s: no value and no default", o->env);

@@ -118,9 +118,10 @@ class Subscriber:
     """One WebSocket client on CHANNEL that remembers the last position it saw, and can resume
     from it (subscribe with `since`) after its connection is lost."""
 
-    def __init__(self, url, name="client"):
+    def __init__(self, url, name="client", origin=None):
         self.url = url
         self.name = name
+        self.origin = origin      # the Origin header a browser page would send, or None
         self.conn = None
         self.last = None          # position of the last frame seen: subscribed or change
         self.changes = []         # every change frame, in arrival order
@@ -130,7 +131,8 @@ class Subscriber:
     def connect_once(self):
         """One attempt: connect and subscribe (with `since` after a first subscription)."""
         # Entered by hand: the connection outlives this call (closed in close()).
-        self.conn = ws_connect(self.url, open_timeout=HTTP_TIMEOUT, close_timeout=2).__enter__()
+        self.conn = ws_connect(self.url, open_timeout=HTTP_TIMEOUT, close_timeout=2,
+                               origin=self.origin).__enter__()
         msg = {"type": "subscribe", "channel": CHANNEL}
         if self.last is not None:
             msg["since"] = self.last
@@ -194,3 +196,18 @@ class Subscriber:
             except Exception:
                 pass
             self.conn = None
+
+
+def origin_refused_code(url, origin):
+    """Opens a WebSocket to url with Origin: origin, as a page of that origin would, and
+    subscribes; returns the close code when the server closes it (the pusher's Origin check
+    closes with 4003), or None when the subscription is answered."""
+    with ws_connect(url, open_timeout=HTTP_TIMEOUT, close_timeout=2, origin=origin) as c:
+        try:
+            c.send(json.dumps({"type": "subscribe", "channel": CHANNEL}))
+            while True:
+                f = json.loads(c.recv(timeout=HTTP_TIMEOUT))
+                if f.get("type") == "subscribed":
+                    return None
+        except ConnectionClosed as e:
+            return e.rcvd.code if e.rcvd else None

@@ -61,6 +61,26 @@ static void test_environment_overrides(void)
     unsetenv("MCT_PORT");
 }
 
+static void test_empty_optional_string_is_unset(void)
+{
+    conf_t c;
+    char err[256] = "";
+    char *argv[] = {"prog"};
+    setenv("MCT_UNSET", "", 1);
+    setenv("MCT_NAME", "", 1);
+    MC_CHECK_INT(load(&c, 1, argv, err, sizeof err), MC_OK);
+    MC_CHECK(c.unset == NULL);
+    /* a setting with a default keeps an explicit empty value */
+    MC_CHECK_STR(c.name, "");
+    mc_config_cleanup(opts, &c);
+    setenv("MCT_UNSET", "x", 1);
+    MC_CHECK_INT(load(&c, 1, argv, err, sizeof err), MC_OK);
+    MC_CHECK_STR(c.unset, "x");
+    mc_config_cleanup(opts, &c);
+    unsetenv("MCT_UNSET");
+    unsetenv("MCT_NAME");
+}
+
 static void test_bad_values_name_the_setting(void)
 {
     conf_t c;
@@ -107,6 +127,7 @@ int main(void)
 {
     MC_TEST_RUN(test_defaults);
     MC_TEST_RUN(test_environment_overrides);
+    MC_TEST_RUN(test_empty_optional_string_is_unset);
     MC_TEST_RUN(test_bad_values_name_the_setting);
     MC_TEST_RUN(test_arguments);
     MC_TEST_DONE();

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: tests/deploy/harness/images.sh [--help] [base|postgres|kafka|pause|all]...
+# Usage: tests/deploy/harness/images.sh [--help] [base|postgres|kafka|pause|modelcast|all]...
 #
 # Makes the images the deployment test needs and no public registry here can give, into the
 # harness's Docker engine (its data lives in $MC_DEPLOY_CACHE/docker, so they are built once):
@@ -9,7 +9,11 @@
 #   kafka     apache/kafka:4.1.1, the stand-in of tests/deploy/standins/kafka (jars: Maven)
 #   pause     registry.k8s.io/pause:3.10 for the test cluster: a static pause FROM scratch,
 #             also saved as $MC_DEPLOY_CACHE/images/pause.tar for containerd to import
-# An image is rebuilt only when its stand-in folder changed (a content hash in a label).
+#   modelcast the project's images under the tags docker-compose.yml gives them
+#             (deploy/docker/Dockerfile: build, unit tests, runtime; deploy/docker/edge), built
+#             ahead so that the apt downloads and the C build overlap the Go builds; the
+#             scenarios' `compose up --build` then finds every layer in the build cache
+# A stand-in is rebuilt only when its folder changed (a content hash in a label).
 # Needs the engine: tests/deploy/harness/docker.sh start.
 set -euo pipefail
 # shellcheck source=tests/deploy/harness/lib.sh
@@ -135,6 +139,28 @@ build_pause() {
     fi
 }
 
+# The project's images, as docker compose would build them (classic builder, host network).
+build_modelcast() {
+    build_base
+    local tag file name
+    for name in modelcast edge; do
+        if [[ $name == modelcast ]]; then
+            file=deploy/docker/Dockerfile
+            tag=$(sed -n 's/.*\${MODELCAST_IMAGE:-\([^}]*\)}.*/\1/p' "$REPO/docker-compose.yml" | head -1)
+        else
+            file=deploy/docker/edge/Dockerfile
+            tag=$(sed -n 's/.*\${MODELCAST_EDGE_IMAGE:-\([^}]*\)}.*/\1/p' "$REPO/docker-compose.yml" | head -1)
+        fi
+        [[ -n $tag ]] || h_die "no default image tag of $name in docker-compose.yml"
+        h_log "building $tag ($file, log $MC_DEPLOY_CACHE/logs/image-$name.log)"
+        nice -n "$MC_DEPLOY_NICE" docker build --network host -f "$REPO/$file" -t "$tag" "$REPO" \
+            >"$MC_DEPLOY_CACHE/logs/image-$name.log" 2>&1 || {
+            tail -30 "$MC_DEPLOY_CACHE/logs/image-$name.log" >&2
+            return 1
+        }
+    done
+}
+
 mkdir -p "$MC_DEPLOY_CACHE/logs"
 targets=("$@")
 ((${#targets[@]})) || targets=(all)
@@ -144,11 +170,13 @@ for t in "${targets[@]}"; do
     postgres) h_timed image-postgres build_standin "postgres:$POSTGRES_MAJOR" "$STANDINS/postgres" ;;
     kafka) h_timed image-kafka build_standin "apache/kafka:$KAFKA_VERSION" "$STANDINS/kafka" kafka_libs ;;
     pause) h_timed image-pause build_pause ;;
+    modelcast) h_timed image-modelcast build_modelcast ;;
     all)
         h_timed image-base build_base
         h_timed image-postgres build_standin "postgres:$POSTGRES_MAJOR" "$STANDINS/postgres"
         h_timed image-kafka build_standin "apache/kafka:$KAFKA_VERSION" "$STANDINS/kafka" kafka_libs
         h_timed image-pause build_pause
+        h_timed image-modelcast build_modelcast
         ;;
     *) h_die "unknown target $t (see --help)" ;;
     esac

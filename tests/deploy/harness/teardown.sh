@@ -38,6 +38,11 @@ for c in iptables ip6tables; do
     done
 done
 grep -qE " ($MC_DEPLOY_RUN|$MC_DEPLOY_CACHE)" /proc/mounts && left+=("mounts under $MC_DEPLOY_RUN or $MC_DEPLOY_CACHE")
+# Any process still naming the harness's state or cache (engines, shims, kubelet, etcd, ...).
+for p in $(pgrep -f -- "$MC_DEPLOY_RUN/|$MC_DEPLOY_CACHE/" || true); do
+    [[ $p == "$$" ]] || left+=("process $p: $(tr '\0' ' ' </proc/"$p"/cmdline 2>/dev/null | cut -c1-120)")
+done
+ls /run/netns/cni-* >/dev/null 2>&1 && left+=("network namespaces /run/netns/cni-*")
 ip link show mcdeploy0 >/dev/null 2>&1 && left+=("bridge mcdeploy0")
 find /sys/fs/cgroup -type d -name 'kubepods*' 2>/dev/null | grep -q . && left+=("kubepods cgroups")
 if ((${#left[@]})); then

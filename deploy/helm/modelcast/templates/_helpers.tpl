@@ -33,7 +33,7 @@ app.kubernetes.io/component: {{ .component }}
 
 {{- define "modelcast.secretName" -}}{{ include "modelcast.fullname" . }}{{- end -}}
 
-{{/* Environment every service gets: Kafka, log level, topics, extraEnv. */}}
+{{/* Environment every service gets: Kafka, log level, tracing, extraEnv. */}}
 {{- define "modelcast.commonEnv" -}}
 - name: MC_KAFKA_BOOTSTRAP_SERVERS
   value: {{ required "kafka.bootstrapServers is required" .Values.kafka.bootstrapServers | quote }}
@@ -48,6 +48,21 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 - name: MC_LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
+{{- with .Values.tracing }}
+{{- if .otlpEndpoint }}
+- name: MC_OTLP_ENDPOINT
+  value: {{ .otlpEndpoint | quote }}
+{{- with .sample }}
+- name: MC_TRACE_SAMPLE
+  value: {{ . | toString | quote }}
+{{- end }}
+{{- if .headersSecret.name }}
+- name: MC_OTLP_HEADERS
+  valueFrom:
+    secretKeyRef: {name: {{ .headersSecret.name }}, key: {{ required "tracing.headersSecret.key is required with its name" .headersSecret.key }}}
+{{- end }}
+{{- end }}
+{{- end }}
 - name: MC_HTTP_BIND
   value: "0.0.0.0"
 {{- with .Values.extraEnv }}
@@ -55,8 +70,16 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end -}}
 
-{{/* Token settings of model-api and authz. */}}
+{{/* Token settings of model-api and authz: a key (from a Secret) or a JWKS URL. */}}
 {{- define "modelcast.jwtEnv" -}}
+{{- if .Values.jwt.jwksUrl }}
+- name: MC_JWT_JWKS_URL
+  value: {{ .Values.jwt.jwksUrl | quote }}
+{{- with .Values.jwt.jwksAlgs }}
+- name: MC_JWT_JWKS_ALGS
+  value: {{ . | quote }}
+{{- end }}
+{{- else }}
 - name: MC_JWT_ALG
   value: {{ .Values.jwt.alg | quote }}
 - name: MC_JWT_KEY
@@ -64,6 +87,7 @@ app.kubernetes.io/component: {{ .component }}
     secretKeyRef:
       name: {{ .Values.jwt.existingSecret | default (include "modelcast.secretName" .) }}
       key: {{ if .Values.jwt.existingSecret }}{{ .Values.jwt.existingSecretKey }}{{ else }}jwt-key{{ end }}
+{{- end }}
 {{- with .Values.jwt.issuer }}
 - name: MC_JWT_ISSUER
   value: {{ . | quote }}
@@ -118,4 +142,14 @@ readinessProbe:
   periodSeconds: 5
   timeoutSeconds: 3
   failureThreshold: 2
+{{- end -}}
+
+{{/* An optional MC_* setting: (list "MC_NAME" value) gives its env entry, or nothing when the
+value is empty (the service's own default applies). Whole numbers stay whole (not 1e+06). */}}
+{{- define "modelcast.optEnv" -}}
+{{- $v := index . 1 -}}
+{{- if $v -}}
+- name: {{ index . 0 }}
+  value: {{ ternary (printf "%.0f" $v) (toString $v) (kindIs "float64" $v) | quote }}
+{{- end -}}
 {{- end -}}
