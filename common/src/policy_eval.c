@@ -165,7 +165,7 @@ int mc_policy_can_connect(const mc_policy_t *p, const json_t *claims, const char
     if (p && channel)
         ch = policy__find_chan(p, channel, dash ? (size_t)(dash - channel) : strlen(channel),
                                NULL);
-    if (!ch || (ch->instance != (dash != NULL)) ||
+    if (!ch || (ch->instance != (dash != NULL)) || !mc_channel_valid(channel, strlen(channel)) ||
         (dash && (!dash[1] || strlen(dash + 1) > POLICY_INSTANCE_MAX))) {
         if (reason)
             *reason = "unknown_channel";
@@ -279,9 +279,11 @@ json_t *mc_policy_channels(const mc_policy_t *p, const json_t *claims)
         size_t k;
         json_t *e;
         json_array_foreach(ids, k, e) {
-            char name[340];
-            snprintf(name, sizeof name, "%s-%s", ch->name, json_string_value(e));
-            json_array_append_new(out, json_string(name));
+            /* an id a channel name cannot hold ("a b") names no channel to subscribe to */
+            char name[MC_CHANNEL_MAX + 2];
+            int n = snprintf(name, sizeof name, "%s-%s", ch->name, json_string_value(e));
+            if (n > 0 && (size_t)n < sizeof name && mc_channel_valid(name, (size_t)n))
+                json_array_append_new(out, json_string(name));
         }
         json_decref(ids);
     }

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mc_channel.h"
 #include "mc_policy.h"
 
 /* Rule kinds. */
@@ -42,6 +43,8 @@ typedef struct policy_rule {
 
 /* The longest instance id (bytes) of an instance channel ("User-<id>"). */
 #define POLICY_INSTANCE_MAX 256
+/* Every channel a policy can name fits a channel name: class (63) '-' instance id. */
+_Static_assert(63 + 1 + POLICY_INSTANCE_MAX <= MC_CHANNEL_MAX, "channel names too short");
 
 typedef struct {
     char *name;
