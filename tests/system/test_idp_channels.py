@@ -90,6 +90,11 @@ def test_subject_with_a_bar_gets_its_changes_pushed(idp_stack):
                           and f.get("id") == note["id"], f"change of Note {note['id']}")
         check_eq((change["channel"], change["op"], change["attributes"]["owner"],
                   change["attributes"]["title"]), (mine, "create", SUB, "hello"), "the change")
+    # reads = broadcasts: its owner reads it over REST, the other subject does not
+    for token, want in ((me, [note["id"]]), (other, [])):
+        r = requests.get(f"{s.api_url}/v1/Note", headers={"Authorization": f"Bearer {token}"},
+                         timeout=HTTP_TIMEOUT)
+        check_eq((r.status_code, [n["id"] for n in r.json()["data"]]), (200, want), "GET /v1/Note")
 
 
 def test_subject_no_channel_can_hold(idp_stack):

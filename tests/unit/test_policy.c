@@ -497,6 +497,25 @@ static void test_idp_subjects(void)
     MC_CHECK(s && !strstr(s, "Org-"));
     MC_CHECK_CONTAINS(s, "User-7");
     free(s);
+
+    /* reads = broadcasts: what no channel carries, no one reads through it either */
+    json_t *bar = J("{\"org\":{\"slug\":\"acme|eu\"}}");
+    json_t *space = J("{\"org\":{\"slug\":\"acme eu\"}}");
+    json_t *rb = J(REC("7", "null", "false", "false", "\"acme|eu\"")),
+           *rs = J(REC("7", "null", "false", "false", "\"acme eu\""));
+    json_t *v = mc_policy_visible(p, "Todo", bar, rb);
+    MC_CHECK(json_is_object(v));
+    json_decref(v);
+    v = mc_policy_visible(p, "Todo", space, rs);
+    MC_CHECK(v == NULL);
+    json_decref(v);
+    s = dump_new(mc_policy_channels(p, space));
+    MC_CHECK_STR(s, "[\"Application\",\"Members\"]");
+    free(s);
+    json_decref(bar);
+    json_decref(space);
+    json_decref(rb);
+    json_decref(rs);
     mc_policy_free(p);
 }
 
