@@ -54,8 +54,8 @@ int mc_policy_can_connect(const mc_policy_t *p, const json_t *claims, const char
  * the instance channels derivable from its claims (User-<sub>, Team-<each of teams>...).
  * An instance channel whose rule admits every instance (e.g. admins) is not enumerated:
  * see mc_policy_any_instance(); nor is an instance whose id cannot be part of a channel
- * name (mc_channel.h: "a b", a 300-byte id). Returns a new array of strings (caller owns), NULL on
- * allocation failure.
+ * name (mc_channel.h: "a b", a 300-byte id): no rule reaches it, for reads either.
+ * Returns a new array of strings (caller owns), NULL on allocation failure.
  */
 json_t *mc_policy_channels(const mc_policy_t *p, const json_t *claims);
 
