@@ -43,7 +43,8 @@ void mc_policy_free(mc_policy_t *p);
 /*
  * Whether a caller with claims (a verified token's payload; NULL = anonymous) may connect
  * to channel: a class channel ("Application") or an instance channel ("User-42").
- * Returns 1, or 0 with *reason (may be NULL) set to a reason code.
+ * Returns 1, or 0 with *reason (may be NULL) set to a reason code ("unknown_channel" also
+ * for a string that is no channel name, mc_channel.h).
  */
 int mc_policy_can_connect(const mc_policy_t *p, const json_t *claims, const char *channel,
                           const char **reason);
@@ -52,8 +53,9 @@ int mc_policy_can_connect(const mc_policy_t *p, const json_t *claims, const char
  * The channels the caller may connect to: every class channel whose rule admits it, and
  * the instance channels derivable from its claims (User-<sub>, Team-<each of teams>...).
  * An instance channel whose rule admits every instance (e.g. admins) is not enumerated:
- * see mc_policy_any_instance(). Returns a new array of strings (caller owns), NULL on
- * allocation failure.
+ * see mc_policy_any_instance(); nor is an instance whose id cannot be part of a channel
+ * name (mc_channel.h: "a b", a 300-byte id): no rule reaches it, for reads either.
+ * Returns a new array of strings (caller owns), NULL on allocation failure.
  */
 json_t *mc_policy_channels(const mc_policy_t *p, const json_t *claims);
 
@@ -81,7 +83,8 @@ json_t *mc_policy_channels_answer(const mc_policy_t *p, const json_t *claims);
  * there (system columns id, version, created_at, updated_at always kept); on update,
  * channels that received `before` but do not receive `after` get op "remove" with
  * attributes {"id"}, and channels that receive `after` but did not receive `before` get op
- * "create"; a destroy goes, filtered, to the channels that received `before`.
+ * "create"; a destroy goes, filtered, to the channels that received `before`. An instance
+ * whose id cannot be part of a channel name (mc_channel.h) gets nothing.
  * Attribute values are shared (reference-counted) with the input records.
  * Returns MC_OK (an empty array when the model has no policy), MC_ERR_NOT_FOUND for a model
  * not in the schema, MC_ERR_INVAL for a bad op or missing record, MC_ERR_NOMEM.

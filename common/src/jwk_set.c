@@ -145,6 +145,16 @@ static int set__ops_verify(const json_t *ops)
     return 0;
 }
 
+/* Whether member name of key j is unpadded base64url (RFC 7518: n, e, x, y), as cjose must
+ * get it: its decoder (0.6.2) asserts, killing the process, on a '=' after 4k+1 characters. */
+static int set__b64url(const json_t *j, const char *name)
+{
+    const char *s = json_string_value(json_object_get(j, name));
+    size_t n = s ? strlen(s) : 0;
+    return n > 0 && n % 4 != 1 &&
+           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == n;
+}
+
 /* The algorithms key j may verify (0: skipped, with the reason appended to skipped). */
 static unsigned set__key_algs(json_t *j, const char *kid, unsigned allowed, char *skipped,
                               size_t skippedlen)
@@ -171,6 +181,10 @@ static unsigned set__key_algs(json_t *j, const char *kid, unsigned allowed, char
     if (kty && strcmp(kty, "RSA") == 0) {
         const char *n = json_string_value(json_object_get(j, "n"));
         family = JWK_FAM_RSA;
+        if (!set__b64url(j, "n") || !set__b64url(j, "e")) {
+            set__skip(skipped, skippedlen, kid, "n and e must be base64url strings");
+            return 0;
+        }
         if (!n || strlen(n) * 3 / 4 < 256) {
             set__skip(skipped, skippedlen, kid, "RSA key shorter than 2048 bits");
             return 0;
@@ -185,6 +199,10 @@ static unsigned set__key_algs(json_t *j, const char *kid, unsigned allowed, char
                                          : 0;
         if (!crv) {
             set__skip(skipped, skippedlen, kid, "EC curve not supported");
+            return 0;
+        }
+        if (!set__b64url(j, "x") || !set__b64url(j, "y")) {
+            set__skip(skipped, skippedlen, kid, "x and y must be base64url strings");
             return 0;
         }
     } else {

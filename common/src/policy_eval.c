@@ -171,6 +171,11 @@ static int policy__rule_eval(const policy_rule_t *r, const policy_ctx_t *c)
     return 0;
 }
 
+int policy__instance_ok(const char *s, size_t len)
+{
+    return len <= POLICY_INSTANCE_MAX && mc_channel_valid(s, len);
+}
+
 int policy__chan_admits(const policy_chan_t *ch, const json_t *claims, const char *instance)
 {
     policy_ctx_t c = {.claims = claims, .instance = instance};
@@ -193,8 +198,8 @@ int mc_policy_can_connect(const mc_policy_t *p, const json_t *claims, const char
     if (p && channel)
         ch = policy__find_chan(p, channel, dash ? (size_t)(dash - channel) : strlen(channel),
                                NULL);
-    if (!ch || (ch->instance != (dash != NULL)) ||
-        (dash && (!dash[1] || strlen(dash + 1) > POLICY_INSTANCE_MAX))) {
+    if (!ch || (ch->instance != (dash != NULL)) || !mc_channel_valid(channel, strlen(channel)) ||
+        (dash && !policy__instance_ok(dash + 1, strlen(dash + 1)))) {
         if (reason)
             *reason = "unknown_channel";
         return 0;
@@ -254,7 +259,7 @@ static void policy__collect_candidates(const policy_rule_t *r, const json_t *cla
         if (json_array_size(ids) >= MC_POLICY_MAX_INSTANCES)
             break;
         json_array_foreach(ids, k, have) dup |= json_equal(have, e);
-        if (!dup && json_string_length(e) > 0 && json_string_length(e) <= POLICY_INSTANCE_MAX)
+        if (!dup && policy__instance_ok(json_string_value(e), json_string_length(e)))
             json_array_append(ids, e);
     }
     json_decref(list);
@@ -308,9 +313,10 @@ json_t *mc_policy_channels(const mc_policy_t *p, const json_t *claims)
         size_t k;
         json_t *e;
         json_array_foreach(ids, k, e) {
-            char name[340];
-            snprintf(name, sizeof name, "%s-%s", ch->name, json_string_value(e));
-            json_array_append_new(out, json_string(name));
+            char name[MC_CHANNEL_MAX + 2]; /* ids are policy__instance_ok: the name fits */
+            int n = snprintf(name, sizeof name, "%s-%s", ch->name, json_string_value(e));
+            if (n > 0 && (size_t)n < sizeof name && mc_channel_valid(name, (size_t)n))
+                json_array_append_new(out, json_string(name));
         }
         json_decref(ids);
     }

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mc_channel.h"
 #include "mc_policy.h"
 
 /* Rule kinds. */
@@ -42,6 +43,13 @@ typedef struct policy_rule {
 
 /* The longest instance id (bytes) of an instance channel ("User-<id>"). */
 #define POLICY_INSTANCE_MAX 256
+/* Every channel a policy can name fits a channel name: class (63) '-' instance id. */
+_Static_assert(63 + 1 + POLICY_INSTANCE_MAX <= MC_CHANNEL_MAX, "channel names too short");
+
+/* Whether s can be an instance id: 1..POLICY_INSTANCE_MAX bytes that a channel name may hold
+ * (mc_channel.h). Any other value (a claim "jane doe", a record's 300-byte string) names no
+ * instance: not listed, not connectable, not routed to, not read through. */
+int policy__instance_ok(const char *s, size_t len);
 
 typedef struct {
     char *name;

@@ -36,8 +36,8 @@ size_t policy__collect_hits(const policy_model_t *pm, const json_t *rec, policy_
             if (b->to[t].attr) {
                 inst = policy__scalar_text(json_object_get(rec, b->to[t].attr->name), buf,
                                            sizeof buf);
-                if (!inst || !*inst)
-                    continue;
+                if (!inst || !policy__instance_ok(inst, strlen(inst)))
+                    continue; /* null, or no instance id: no channel */
             }
             for (k = 0; k < n; k++)
                 if (policy__hit_same(&hits[k], b->to[t].chan, inst))
@@ -77,16 +77,17 @@ json_t *policy__filter_record(const policy_model_t *pm, const json_t *rec,
 }
 
 /* Appends the delivery {"channel", "op", "attributes"} of hit h to out. Takes attrs (NULL:
- * no memory). A channel name too long to build is skipped. */
+ * no memory). Hits name channels (policy__instance_ok); one that did not would be skipped:
+ * no one could subscribe to it. */
 static int policy__emit(json_t *out, const mc_policy_t *p, const policy_hit_t *h,
                         const char *op, json_t *attrs)
 {
-    char channel[400];
+    char channel[MC_CHANNEL_MAX + 2];
     int n = h->inst ? snprintf(channel, sizeof channel, "%s-%s", p->chans[h->chan].name, h->inst)
                     : snprintf(channel, sizeof channel, "%s", p->chans[h->chan].name);
     if (!attrs)
         return MC_ERR_NOMEM;
-    if (n < 0 || (size_t)n >= sizeof channel) {
+    if (n <= 0 || (size_t)n >= sizeof channel || !mc_channel_valid(channel, (size_t)n)) {
         json_decref(attrs);
         return MC_OK;
     }

@@ -1,6 +1,7 @@
 /* authorize_api.c - POST /v1/authorize and GET /v1/channels. */
 #include "authorize_api.h"
 #include "mc_auth.h"
+#include "mc_channel.h"
 #include "mc_error.h"
 #include "mc_http.h"
 
@@ -40,7 +41,8 @@ void authorize_api_free(authorize_api_t *api)
  * {"token": "..." | null, "channels": ["Application", "User-7"]} →
  * 200 {"channels": [{"channel": "Application", "allow": true},
  *                   {"channel": "User-7", "allow": false, "reason": "denied"}]}
- * A token that does not verify: 401 (details.reason); malformed request: 400.
+ * A token that does not verify: 401 (details.reason); malformed request, or a string that is
+ * no channel name (mc_channel.h, what the pusher accepts): 400.
  */
 static int authorize(const struct _u_request *req, struct _u_response *resp, void *ud)
 {
@@ -62,9 +64,11 @@ static int authorize(const struct _u_request *req, struct _u_response *resp, voi
         goto out;
     }
     json_array_foreach(channels, i, ch) {
-        if (!json_is_string(ch) || json_string_length(ch) == 0 || json_string_length(ch) > 200) {
-            mc_http_error(resp, 400, "bad_request", NULL, "channels[%zu] is not a channel name",
-                          i);
+        if (!json_is_string(ch) ||
+            !mc_channel_valid(json_string_value(ch), json_string_length(ch))) {
+            mc_http_error(resp, 400, "bad_request", NULL,
+                          "channels[%zu] is not a channel name (1 to %d of %s)", i,
+                          MC_CHANNEL_MAX, MC_CHANNEL_CHARS);
             goto out;
         }
     }

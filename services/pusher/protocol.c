@@ -33,18 +33,7 @@ const char *proto_err_code(proto_err_t err)
 
 int proto_channel_valid(const char *s)
 {
-    size_t n = 0;
-    if (!s)
-        return 0;
-    for (; s[n]; n++) {
-        unsigned char c = (unsigned char)s[n];
-        if (n >= PROTO_CHANNEL_MAX)
-            return 0;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == ':' || c == '-'))
-            return 0;
-    }
-    return n > 0;
+    return s && mc_channel_valid(s, strnlen(s, PROTO_CHANNEL_MAX + 1));
 }
 
 /* NOLINTNEXTLINE(misc-no-recursion): recurses once, on "p:0" */
@@ -161,8 +150,8 @@ proto_err_t proto_parse(const char *data, size_t len, int binary, size_t max_fra
     jchan = json_object_get(root, "channel");
     if (!json_is_string(jchan) || strlen(json_string_value(jchan)) != json_string_length(jchan) ||
         !proto_channel_valid(json_string_value(jchan))) {
-        snprintf(msg, msglen, "\"channel\" must be 1..%d characters of [A-Za-z0-9_.:-]",
-                 PROTO_CHANNEL_MAX);
+        snprintf(msg, msglen, "\"channel\" must be 1..%d characters of %s", PROTO_CHANNEL_MAX,
+                 MC_CHANNEL_CHARS);
         rc = PROTO_ERR_BAD_CHANNEL;
         goto out;
     }

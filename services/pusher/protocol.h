@@ -9,8 +9,9 @@
 #include <stdint.h>
 
 #include "frame.h"
+#include "mc_channel.h"
 
-#define PROTO_CHANNEL_MAX 200
+#define PROTO_CHANNEL_MAX MC_CHANNEL_MAX
 
 #define PROTO_TOKEN_MAX 8192
 
@@ -21,7 +22,7 @@ typedef enum {
     PROTO_OK = 0,
     PROTO_ERR_BAD_FRAME,              /* not JSON, not an object, binary, no "type" */
     PROTO_ERR_UNKNOWN_TYPE,           /* "type" is not one we know */
-    PROTO_ERR_BAD_CHANNEL,            /* channel missing or not [A-Za-z0-9_.:-]{1,200} */
+    PROTO_ERR_BAD_CHANNEL,            /* channel missing or no channel name (mc_channel.h) */
     PROTO_ERR_TOO_MANY_SUBSCRIPTIONS, /* over MC_MAX_SUBSCRIPTIONS */
     PROTO_ERR_TOO_LARGE,              /* over MC_MAX_FRAME: close with 1009, no error frame */
     PROTO_ERR_BAD_SINCE,              /* "since" is not "partition:offset" */
@@ -46,7 +47,8 @@ typedef struct {
 /* Stable snake_case name of err ("bad_frame"...), "internal" when out of range. */
 const char *proto_err_code(proto_err_t err);
 
-/* Nonzero when s is a valid channel name: 1..200 chars of [A-Za-z0-9_.:-]. */
+/* Nonzero when s is a channel name: 1..MC_CHANNEL_MAX bytes of MC_CHANNEL_CHARS
+ * (mc_channel.h, the rule authz and the policy engine apply too). */
 int proto_channel_valid(const char *s);
 
 /*

@@ -256,6 +256,95 @@ def authorize():
     }
 
 
+def pem_blocks(rel):
+    """The DER bytes of each PEM block of file rel (standard library: PEM is base64)."""
+    out, body = [], None
+    for line in read(rel).decode().splitlines():
+        if line.startswith("-----BEGIN"):
+            body = []
+        elif line.startswith("-----END"):
+            out.append(base64.b64decode("".join(body)))
+            body = None
+        elif body is not None:
+            body.append(line.strip())
+    return out
+
+
+def der_read(data, i):
+    """(tag, value, next index) of the DER element at data[i]."""
+    tag, n = data[i], data[i + 1]
+    i += 2
+    if n & 0x80:
+        k = n & 0x7F
+        n = int.from_bytes(data[i:i + k], "big")
+        i += k
+    return tag, data[i:i + n], i + n
+
+
+def rsa_numbers(der):
+    """n and e (big-endian bytes) of an RSA SubjectPublicKeyInfo."""
+    _, spki, _ = der_read(der, 0)
+    _, _, i = der_read(spki, 0)              # AlgorithmIdentifier
+    _, bits, _ = der_read(spki, i)           # BIT STRING: unused-bits byte, RSAPublicKey
+    _, seq, _ = der_read(bits[1:], 0)
+    _, n, i = der_read(seq, 0)
+    _, e, _ = der_read(seq, i)
+    return n.lstrip(b"\0"), e
+
+
+def ec_point(der, size):
+    """x and y of an EC SubjectPublicKeyInfo (uncompressed point, size-byte coordinates)."""
+    point = der[-(1 + 2 * size):]
+    assert point[0] == 4, "not an uncompressed EC point"
+    return point[1:1 + size], point[1 + size:]
+
+
+def jwks():
+    """Key sets: the harness's RS256 key (data/jwt_rs256.pub) and one EC key per curve
+    (data/jwks_ec.pub), as providers publish them, and every kind of key the parser skips."""
+    n, e = rsa_numbers(pem_blocks("tests/fuzz/data/jwt_rs256.pub")[0])
+    rsa = {"kty": "RSA", "n": b64url(n).decode(), "e": b64url(e).decode()}
+    ec = []
+    for der, (crv, size) in zip(pem_blocks("tests/fuzz/data/jwks_ec.pub"),
+                                (("P-256", 32), ("P-384", 48), ("P-521", 66))):
+        x, y = ec_point(der, size)
+        ec.append({"kty": "EC", "crv": crv, "x": b64url(x).decode(), "y": b64url(y).decode()})
+    p256, p384, p521 = ec
+    bad_y = dict(p256, y=b64url(bytes(32)).decode())  # not on the curve
+    skipped = [
+        {"kty": "oct", "kid": "hmac", "k": "c2VjcmV0", "alg": "HS256"},
+        dict(rsa, kid="enc", use="enc"),
+        dict(rsa, kid="sign-only", key_ops=["sign"]),
+        dict(rsa, kid="private", d="AQAB"),
+        dict(p256, kid="ec-private", d=b64url(bytes(32)).decode()),
+        {"kty": "RSA", "kid": "short", "n": "AQAB", "e": "AQAB"},
+        dict(p256, kid="p192", crv="P-192"),
+        {"kty": "OKP", "kid": "ed", "crv": "Ed25519", "x": b64url(bytes(32)).decode()},
+        dict(rsa, kid="none", alg="none"),
+        dict(p256, kid="wrong-alg", alg="RS256"),
+        dict(rsa, kid=7),
+        dict(rsa, kid=""),
+        dict(bad_y, kid="off-curve"),
+        "not a key",
+    ]
+    return {
+        "rsa_rs256": j({"keys": [dict(rsa, kid="rsa1", use="sig", alg="RS256")]}),
+        "rsa_ps256_ops": j({"keys": [dict(rsa, kid="pss", alg="PS256",
+                                           key_ops=["verify"])]}),
+        "ec_p256_es256": j({"keys": [dict(p256, kid="ec1", use="sig", alg="ES256")]}),
+        "ec_all_curves": j({"keys": [dict(p256, kid="a"), dict(p384, kid="b"),
+                                     dict(p521, kid="c", alg="ES512")]}),
+        "rotation": j({"keys": [dict(rsa, kid="2026-11"), dict(rsa, kid="2026-12", alg="RS256"),
+                                dict(p256, kid="2026-12", alg="ES256")]}),
+        "no_kid": j({"keys": [rsa]}),
+        "skipped": j({"keys": skipped}),
+        "empty": b'{"keys":[]}',
+        "not_a_set": b'{"kid":"x","kty":"RSA"}',
+        "too_many": j({"keys": [{"kty": "EC"}] * 65}),
+        "duplicate_member": b'{"keys":[],"keys":[]}',
+    }
+
+
 def main():
     new_key = "--new-rsa-key" in sys.argv[1:]
     write("proto_frame", proto_frame())
@@ -267,6 +356,7 @@ def main():
     write("policies_loader", policies_loader())
     write("route", route())
     write("authorize", authorize())
+    write("jwks", jwks())
     for t in sorted(os.listdir(CORPUS)):
         print(f"{t}: {len(os.listdir(os.path.join(CORPUS, t)))} seeds")
 

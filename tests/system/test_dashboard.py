@@ -8,12 +8,13 @@ session stack's model-api, authz or pusher (histograms by their exposed _bucket/
 series), as read by prometheus_client's exposition parser; the labels it matches on, groups by
 or names in a legend must be labels of those series (job and instance are added by Prometheus
 when it scrapes), and a value it matches exactly must be one they have. The JWKS metrics exist
-only in a service verifying with a key set: a model-api started here with MC_JWT_JWKS_FILE
-supplies them.
+only in a service verifying with a key set, the span metrics only in one exporting spans: a
+model-api started here with MC_JWT_JWKS_FILE and MC_OTLP_ENDPOINT (a closed loopback port:
+nothing is exported) supplies them.
 
 The alert rules get the same checks, and the labels their annotations name must be labels of
-their result. The check goes from the queries to /metrics only: a metric that no panel or
-alert shows is fine.
+their result. The other way round, every metric the services expose is shown by some panel
+(a histogram or counter by any of its series).
 """
 
 import base64
@@ -158,7 +159,8 @@ def b64(n):
 
 @contextlib.contextmanager
 def jwks_model_api(stack, tmp_path):
-    """A second model-api with the stack's settings, verifying with a JWKS file of one key."""
+    """A second model-api with the stack's settings, verifying with a JWKS file of one key and
+    exporting spans (to a port nothing listens on)."""
     pub = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
     jwks = tmp_path / "jwks.json"
     jwks.write_text(json.dumps({"keys": [{"kty": "EC", "crv": "P-256", "kid": "dash",
@@ -170,8 +172,9 @@ def jwks_model_api(stack, tmp_path):
         env = dict(i.decode().split("=", 1) for i in f.read().split(b"\0") if b"=" in i)
     for name in ("MC_JWT_KEY", "MC_JWT_KEY_FILE", "MC_JWT_ALG"):
         env.pop(name, None)
-    port = free_ports(1)[0]
-    env.update({"MC_HTTP_PORT": str(port), "MC_JWT_JWKS_FILE": str(jwks)})
+    port, otlp_port = free_ports(2)
+    env.update({"MC_HTTP_PORT": str(port), "MC_JWT_JWKS_FILE": str(jwks),
+                "MC_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp_port}"})
     stack.extra_logs.append("model-api-dashboard")
     with open(stack.log_path("model-api-dashboard"), "ab") as log:
         proc = subprocess.Popen([os.readlink(f"/proc/{pid}/exe")], env=env,
@@ -192,14 +195,15 @@ def jwks_model_api(stack, tmp_path):
 
 @pytest.fixture(scope="module")
 def exposed(stack, tmp_path_factory):
-    """{service: {sample name: [labels, ...]}} of the stack's services and a JWKS model-api."""
+    """{service: {sample name: [labels, ...]}} of the stack's services and a model-api with a
+    JWKS and span export."""
     # modelcast_http_requests_total{route,status} has a series once a request was answered.
     assert requests.get(f"{stack.api_url}/readyz", timeout=HTTP_TIMEOUT).status_code == 200
     out = {"model-api": exposed_series(stack.api_url),
            "authz": exposed_series(stack.authz_url),
            "pusher": exposed_series(f"http://127.0.0.1:{stack.ports['pusher']}")}
     with jwks_model_api(stack, tmp_path_factory.mktemp("jwks")) as url:
-        out["model-api with a JWKS"] = exposed_series(url)
+        out["model-api with a JWKS and spans"] = exposed_series(url)
     return out
 
 
@@ -338,8 +342,31 @@ def test_every_queried_metric_is_exposed(dashboard, exposed, everything):
     # The dashboard covers every service (and checks were made at all).
     for service in ("model-api", "authz", "pusher"):
         assert checked & set(exposed[service]), f"no panel shows a metric of {service}"
-    jwks_only = set(exposed["model-api with a JWKS"]) - set(exposed["model-api"])
-    assert checked & jwks_only, f"no panel shows a JWKS metric ({sorted(jwks_only)})"
+    extra = set(exposed["model-api with a JWKS and spans"]) - set(exposed["model-api"])
+    for kind in ("modelcast_jwks_", "modelcast_trace_"):
+        only = {name for name in extra if name.startswith(kind)}
+        assert only, f"the second model-api exposes no {kind}* metric"
+        assert checked & only, f"no panel shows a {kind}* metric ({sorted(only)})"
+
+
+SAMPLE_SUFFIXES = ("_total", "_bucket", "_sum", "_count", "_created")
+
+
+def family(sample):
+    """The metric a sample name belongs to (a counter's _total, a histogram's _bucket...)."""
+    for suffix in SAMPLE_SUFFIXES:
+        if sample.endswith(suffix):
+            return sample[: -len(suffix)]
+    return sample
+
+
+def test_every_exposed_metric_has_a_panel(dashboard, everything):
+    checked = set()
+    for where, expr, _ in panel_queries(dashboard):
+        check_query(where, expr, everything, [], checked)
+    shown = {family(name) for name in checked if name}
+    missing = sorted({family(name) for name in everything} - shown)
+    assert not missing, f"metrics no panel shows: {missing}"
 
 
 def test_every_alert_metric_is_exposed(everything):

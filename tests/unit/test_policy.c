@@ -469,6 +469,57 @@ static void expect_write(const mc_policy_t *p, const char *model, const char *op
     json_decref(a);
 }
 
+/* Identity-provider subjects ("auth0|abc123") name their own instance channel everywhere a
+ * channel name is made or checked (mc_channel.h); an id no channel name can hold (a space)
+ * is neither listed, nor connectable, nor routed to. */
+static void test_idp_subjects(void)
+{
+    mc_policy_t *p = policy();
+    json_t *c = J("{\"sub\":\"auth0|abc123\",\"teams\":[\"eu|ops\",\"a b\",3],"
+                  "\"org\":{\"slug\":\"jane+x@example.com\"}}");
+    char *s;
+
+    expect_connect(p, "{\"sub\":\"auth0|abc123\"}", "User-auth0|abc123", NULL);
+    expect_connect(p, "{\"sub\":\"google-oauth2|1234\"}", "User-google-oauth2|1234", NULL);
+    expect_connect(p, "{\"sub\":\"auth0|abc123\"}", "User-auth0|abc124", "denied");
+    expect_connect(p, "{\"org\":{\"slug\":\"https://idp/x\"}}", "Org-https://idp/x", NULL);
+    expect_connect(p, "{\"sub\":\"jane doe\"}", "User-jane doe", "unknown_channel");
+    expect_connect(p, "{\"sub\":\"j\\\"x\"}", "User-j\"x", "unknown_channel");
+    s = dump_new(mc_policy_channels(p, c));
+    MC_CHECK_STR(s, "[\"Application\",\"Members\",\"User-auth0|abc123\",\"Team-eu|ops\","
+                    "\"Team-3\",\"Org-jane+x@example.com\"]");
+    free(s);
+    json_decref(c);
+
+    s = route(p, "Todo", "create", NULL, REC("7", "null", "false", "false", "\"acme|eu\""));
+    MC_CHECK_CONTAINS(s, "{\"channel\":\"Org-acme|eu\",\"op\":\"create\"");
+    free(s);
+    s = route(p, "Todo", "create", NULL, REC("7", "null", "false", "false", "\"acme eu\""));
+    MC_CHECK(s && !strstr(s, "Org-"));
+    MC_CHECK_CONTAINS(s, "User-7");
+    free(s);
+
+    /* reads = broadcasts: what no channel carries, no one reads through it either */
+    json_t *bar = J("{\"org\":{\"slug\":\"acme|eu\"}}");
+    json_t *space = J("{\"org\":{\"slug\":\"acme eu\"}}");
+    json_t *rb = J(REC("7", "null", "false", "false", "\"acme|eu\"")),
+           *rs = J(REC("7", "null", "false", "false", "\"acme eu\""));
+    json_t *v = mc_policy_visible(p, "Todo", bar, rb);
+    MC_CHECK(json_is_object(v));
+    json_decref(v);
+    v = mc_policy_visible(p, "Todo", space, rs);
+    MC_CHECK(v == NULL);
+    json_decref(v);
+    s = dump_new(mc_policy_channels(p, space));
+    MC_CHECK_STR(s, "[\"Application\",\"Members\"]");
+    free(s);
+    json_decref(bar);
+    json_decref(space);
+    json_decref(rb);
+    json_decref(rs);
+    mc_policy_free(p);
+}
+
 static void test_write(void)
 {
     mc_policy_t *p = policy();
@@ -837,6 +888,7 @@ int main(void)
     MC_TEST_RUN(test_connect);
     MC_TEST_RUN(test_any_instance);
     MC_TEST_RUN(test_route);
+    MC_TEST_RUN(test_idp_subjects);
     MC_TEST_RUN(test_write);
     MC_TEST_RUN(test_read_filter);
     MC_TEST_RUN(test_visible);

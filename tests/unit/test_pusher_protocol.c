@@ -62,19 +62,55 @@ static void test_bad_channel(void)
     MC_CHECK_INT(parse("{\"type\":\"subscribe\",\"channel\":\"\"}", &r), PROTO_ERR_BAD_CHANNEL);
     MC_CHECK_INT(parse("{\"type\":\"subscribe\",\"channel\":5}", &r), PROTO_ERR_BAD_CHANNEL);
     MC_CHECK_INT(parse("{\"type\":\"subscribe\",\"channel\":\"a b\"}", &r), PROTO_ERR_BAD_CHANNEL);
-    MC_CHECK_INT(parse("{\"type\":\"unsubscribe\",\"channel\":\"a/b\"}", &r),
+    MC_CHECK_INT(parse("{\"type\":\"unsubscribe\",\"channel\":\"a\\\\b\"}", &r),
+                 PROTO_ERR_BAD_CHANNEL);
+    MC_CHECK_INT(parse("{\"type\":\"subscribe\",\"channel\":\"a\\\"b\"}", &r),
+                 PROTO_ERR_BAD_CHANNEL);
+    MC_CHECK_INT(parse("{\"type\":\"subscribe\",\"channel\":\"a\\tb\"}", &r),
                  PROTO_ERR_BAD_CHANNEL);
     /* jansson refuses \u0000 in strings: the frame itself is refused */
     MC_CHECK_INT(parse("{\"type\":\"subscribe\",\"channel\":\"a\\u0000b\"}", &r),
                  PROTO_ERR_BAD_FRAME);
     MC_CHECK_INT(parse("{\"type\":\"subscribe\",\"channel\":\"\xc3\xa9\"}", &r),
                  PROTO_ERR_BAD_CHANNEL);
-    snprintf(big, sizeof big, "{\"type\":\"subscribe\",\"channel\":\"%0200d\"}", 0);
+    snprintf(big, sizeof big, "{\"type\":\"subscribe\",\"channel\":\"%0320d\"}", 0);
     MC_CHECK_INT(parse(big, &r), PROTO_OK);
-    snprintf(big, sizeof big, "{\"type\":\"subscribe\",\"channel\":\"%0201d\"}", 0);
+    MC_CHECK_INT((long long)strlen(r.channel), 320);
+    snprintf(big, sizeof big, "{\"type\":\"subscribe\",\"channel\":\"%0321d\"}", 0);
     MC_CHECK_INT(parse(big, &r), PROTO_ERR_BAD_CHANNEL);
     MC_CHECK(proto_channel_valid("A-z_0.9:x"));
     MC_CHECK(!proto_channel_valid(NULL));
+    MC_CHECK(!proto_channel_valid(""));
+}
+
+/* Identity-provider subjects as instance ids (docs/protocol.md, "Channel names"): the
+ * pusher takes what the policy engine lists and routes (mc_channel.h). */
+static void test_idp_channels(void)
+{
+    static const char *const names[] = {
+        "User-auth0|abc123", "User-google-oauth2|1234", "User-jane.doe+todo@example.com",
+        "User-hTZ2mwQ8Hbo/AqWSCU2h2aK2dVM=", "User-https://login.example.com/id/00D/005",
+        "User-~x"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        proto_request_t r;
+        char frame[256];
+        snprintf(frame, sizeof frame, "{\"type\":\"subscribe\",\"channel\":\"%s\"}", names[i]);
+        MC_CHECK_INT(parse(frame, &r), PROTO_OK);
+        MC_CHECK_STR(r.channel, names[i]);
+    }
+    /* a delivery to such a channel becomes a change frame routed to it */
+    pusher_frame_t *f = NULL;
+    char err[128];
+    const char *d = "{\"channel\":\"User-auth0|abc123\",\"model\":\"Note\",\"id\":1,"
+                    "\"op\":\"create\",\"version\":1,\"attributes\":{\"id\":1}}";
+    MC_CHECK_INT(proto_change(d, strlen(d), 0, 5, &f, err, sizeof err), MC_OK);
+    MC_CHECK(f != NULL);
+    if (f) {
+        MC_CHECK_STR(f->channel, "User-auth0|abc123");
+        pusher_frame_unref(f);
+    }
+    d = "{\"channel\":\"User-jane doe\",\"model\":\"Note\",\"id\":1,\"op\":\"create\"}";
+    MC_CHECK_INT(proto_change(d, strlen(d), 0, 6, &f, err, sizeof err), MC_ERR_JSON);
 }
 
 static void test_oversize(void)
@@ -213,6 +249,7 @@ int main(void)
     MC_TEST_RUN(test_bad_frame);
     MC_TEST_RUN(test_unknown_type);
     MC_TEST_RUN(test_bad_channel);
+    MC_TEST_RUN(test_idp_channels);
     MC_TEST_RUN(test_oversize);
     MC_TEST_RUN(test_error_codes_and_frames);
     MC_TEST_RUN(test_change_frame);

@@ -56,6 +56,22 @@ test('auth comes first, then one subscribe per channel; ready once all are subsc
   conn.close();
 });
 
+test('channel names are sent as GET /v1/channels gave them: identity-provider subjects (auth0|…, e-mails) included', async () => {
+  const names = ['User-auth0|abc123', 'User-google-oauth2|1234', 'User-jane+todo@example.com'];
+  const { conn, got, listener } = setup({ token: 'T1', channels: names });
+  conn.attach(listener);
+  const ready = conn.whenReady();
+  await until(() => FakeWebSocket.last()?.sent.length === 4, 'frames sent');
+  const ws = FakeWebSocket.last();
+  assert.deepEqual(ws.sent.slice(1), names.map((channel) => ({ type: 'subscribe', channel })));
+  subscribedAll(ws);
+  await ready;
+  ws.frame({ type: 'change', channel: names[0], model: 'Todo', id: 1, op: 'create', version: 1, attributes: {}, position: '0:1' });
+  assert.equal(got.length, 1);
+  assert.equal(got[0].channel, names[0]);
+  conn.close();
+});
+
 test('changes go to the live queries of their model; a reconnect resumes every channel from its last position', async () => {
   const { conn, got, reasons, events, listener } = setup({ getToken: (r) => `tok-${r}` });
   const other = { modelName: 'Dictionary', onChange: () => assert.fail('not for Dictionary'), onResync() {} };
