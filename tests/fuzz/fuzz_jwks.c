@@ -109,12 +109,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
         for (size_t r = 0; r < sizeof report_sizes / sizeof report_sizes[0]; r++) {
             char err[256] = "", skipped[1024];
-            size_t slen = report_sizes[r];
+            size_t skippedlen = report_sizes[r];
             memset(skipped, 'x', sizeof skipped);
             jwk_set_t *s = jwk_set_parse((const char *)data, size, sets[i], err, sizeof err,
-                                         skipped, slen);
-            FUZZ_ASSERT(memchr(skipped, '\0', slen) != NULL, "the skipped report is unterminated");
-            FUZZ_ASSERT(slen == sizeof skipped || skipped[slen] == 'x',
+                                         skipped, skippedlen);
+            FUZZ_ASSERT(memchr(skipped, '\0', skippedlen) != NULL, "the skipped report is unterminated");
+            FUZZ_ASSERT(skippedlen == sizeof skipped || skipped[skippedlen] == 'x',
                         "the skipped report overran its buffer");
             if (!s) {
                 FUZZ_ASSERT(err[0] != '\0', "a refused document without a reason");
