@@ -41,6 +41,13 @@ rd_kafka_conf_t *mc_kafka_conf_new_for(rd_kafka_type_t type, const char *const *
 rd_kafka_t *mc_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *err, size_t errlen);
 
 /*
+ * Logs a librdkafka error as the error_cb installed by mc_kafka_conf_new does: a fatal error
+ * (RD_KAFKA_RESP_ERR__FATAL) with its underlying cause as an error, anything else (retried by
+ * librdkafka) as a warning. For services that install an error_cb of their own.
+ */
+void mc_kafka_log_error(rd_kafka_t *rk, int err, const char *reason);
+
+/*
  * Subscribes consumer rk to the n topics (consumer group mode) and redirects the main
  * queue to the consumer queue. Returns MC_OK or MC_ERR_KAFKA with err filled.
  */

@@ -24,9 +24,8 @@ void mc_kafka_env_to_prop(const char *env_suffix, char *out, size_t outlen)
     out[i] = '\0';
 }
 
-static void kafka__error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+void mc_kafka_log_error(rd_kafka_t *rk, int err, const char *reason)
 {
-    (void)opaque;
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         char fatal[512];
         rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, fatal, sizeof fatal);
@@ -37,6 +36,12 @@ static void kafka__error_cb(rd_kafka_t *rk, int err, const char *reason, void *o
     /* Transport errors are retried by librdkafka; they are not fatal. */
     MC_WARN("kafka %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name((rd_kafka_resp_err_t)err),
             reason);
+}
+
+static void kafka__error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)opaque;
+    mc_kafka_log_error(rk, err, reason);
 }
 
 static void kafka__log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)

@@ -306,17 +306,9 @@ static void cs__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 static void cs__consumer_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     change_stream_t *cs = opaque;
-    if (err == RD_KAFKA_RESP_ERR__FATAL) {
-        char fatal[512];
-        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, fatal, sizeof fatal);
-        MC_ERROR("kafka %s: fatal error %s: %s", rd_kafka_name(rk), rd_kafka_err2name(orig),
-                 fatal);
-        return;
-    }
     if (err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
         cs->broker_away = cs__now_ms();
-    MC_WARN("kafka %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name((rd_kafka_resp_err_t)err),
-            reason);
+    mc_kafka_log_error(rk, err, reason);
 }
 
 /* The group member under this instance's group.instance.id (not yet subscribed). NULL with err. */

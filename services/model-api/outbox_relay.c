@@ -154,17 +154,9 @@ static void relay__dr(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaqu
 static void relay__error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     outbox_relay_t *relay = opaque;
-    if (err == RD_KAFKA_RESP_ERR__FATAL) {
-        char fatal[512];
-        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, fatal, sizeof fatal);
-        MC_ERROR("kafka %s: fatal error %s: %s", rd_kafka_name(rk), rd_kafka_err2name(orig),
-                 fatal);
-        return;
-    }
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
         atomic_store(&relay->kafka_ok, 0);
-    MC_WARN("kafka %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name((rd_kafka_resp_err_t)err),
-            reason);
+    mc_kafka_log_error(rk, err, reason);
 }
 
 static rd_kafka_t *relay__producer(outbox_relay_t *relay, char *err, size_t errlen)

@@ -68,4 +68,30 @@ static int mc_test_checks;
         return (mc_test_failures || mc_test_checks == 0) ? 1 : 0;                       \
     } while (0)
 
+#ifdef MC_SOURCE_DIR
+/* The whole text of a file under the source tree (caller frees), or NULL with a message. */
+static inline char *mc_test_slurp(const char *rel)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", MC_SOURCE_DIR, rel);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "cannot open %s\n", path);
+        return NULL;
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (s && fread(s, 1, (size_t)n, f) == (size_t)n) {
+        s[n] = '\0';
+    } else {
+        free(s);
+        s = NULL;
+    }
+    fclose(f);
+    return s;
+}
+#endif
+
 #endif

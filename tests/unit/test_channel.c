@@ -79,26 +79,6 @@ static void pattern_set(int *in)
     }
 }
 
-static char *slurp(const char *rel)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", MC_SOURCE_DIR, rel);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) == (size_t)n)
-        s[n] = '\0';
-    else {
-        free(s);
-        s = NULL;
-    }
-    fclose(f);
-    return s;
-}
 
 static void test_pattern_is_the_rule(void)
 {
@@ -114,7 +94,7 @@ static void test_pattern_is_the_rule(void)
     MC_CHECK_CONTAINS(MC_CHANNEL_PATTERN, bound);
     static const char *const docs[] = {"docs/protocol.md", "docs/asyncapi.yaml"};
     for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
-        char *doc = slurp(docs[i]);
+        char *doc = mc_test_slurp(docs[i]);
         MC_CHECK(doc != NULL);
         if (doc)
             MC_CHECK_CONTAINS(doc, MC_CHANNEL_PATTERN);

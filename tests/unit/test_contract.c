@@ -9,29 +9,6 @@
 #error "MC_SOURCE_DIR must name the source tree"
 #endif
 
-/* The whole text of a file under the source tree (caller frees), or NULL. */
-static char *slurp(const char *rel)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", MC_SOURCE_DIR, rel);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot open %s\n", path);
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) == (size_t)n)
-        s[n] = '\0';
-    else {
-        free(s);
-        s = NULL;
-    }
-    fclose(f);
-    return s;
-}
 
 /* Compact JSON text of v, for comparison. */
 static char *dump(const json_t *v)
@@ -60,7 +37,7 @@ static void test_event_schema(void)
 
 static void test_asyncapi(void)
 {
-    char *doc = slurp("docs/asyncapi.yaml");
+    char *doc = mc_test_slurp("docs/asyncapi.yaml");
     MC_CHECK(doc != NULL);
     if (!doc)
         return;
