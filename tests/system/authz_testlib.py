@@ -18,6 +18,7 @@ import requests
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from conftest import free_ports
+import mc_testlib
 
 CHANGES = "modelcast.changes"
 DELIVERIES = "modelcast.deliveries"
@@ -29,15 +30,8 @@ DEADLINE_S = 120
 
 
 def wait_until(predicate, what, deadline_s=DEADLINE_S, interval=0.1):
-    deadline = time.monotonic() + deadline_s
-    last = None
-    while True:
-        last = predicate()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not true within {deadline_s}s (last: {last!r})")
-        time.sleep(interval)
+    """mc_testlib.wait_until with this module's longer default deadline (a rebalance)."""
+    return mc_testlib.wait_until(predicate, what, deadline_s, interval)
 
 
 def metrics(url):
